@@ -1,0 +1,273 @@
+// Package schema holds the JSON shape of a Typhon run: the result of spec/jobs.md
+// and the record written to disk. It is a leaf package so that the root package
+// typhon, the engine, the gpu sampler and the report package can all share these
+// types without an import cycle; package typhon re-exports them as aliases.
+//
+// Field names are fixed by the job contract: fields may be added, never renamed.
+// Durations carry their unit in the name (_s, _ms), sizes in MB are MiB.
+package schema
+
+import "time"
+
+// Version is the schema_version of records written by this code.
+const Version = 1
+
+// Record status values (Result.Status).
+const (
+	StatusRunning     = "running"     // the run is in progress (on disk: the process may still be alive)
+	StatusComplete    = "complete"    // every planned test ran (some may have failed or been skipped)
+	StatusFailed      = "failed"      // the run ended in error; Error says why
+	StatusCancelled   = "cancelled"   // the run was cancelled; finished tests are kept
+	StatusInterrupted = "interrupted" // the process died mid-run; found on disk at start-up
+)
+
+// Test categories (Benchmark.Category).
+const (
+	CategoryBaseline     = "baseline"
+	CategoryContextSweep = "context_sweep"
+	CategoryStress       = "stress"
+	CategoryMemoryWall   = "memory_wall"
+)
+
+// Error kinds of a failed request (RunSample.ErrorKind). HTTP errors are "http_<status>".
+const (
+	ErrKindConnectionRefused = "connection_refused" // server not accepting connections: crashed or OOM
+	ErrKindTimeout           = "timeout"            // the request deadline passed
+	ErrKindStreamBroken      = "stream_broken"      // the stream ended or stalled without finishing
+	ErrKindCancelled         = "cancelled"          // the run was cancelled
+	ErrKindBadResponse       = "bad_response"       // the server answered something that is not a completion
+)
+
+// Result is one benchmark run: the "result" of a job and the record on disk.
+type Result struct {
+	SchemaVersion   int         `json:"schema_version"`
+	RunID           string      `json:"run_id"`
+	RunAt           time.Time   `json:"run_at"`
+	FinishedAt      time.Time   `json:"finished_at,omitzero"`
+	Status          string      `json:"status"`
+	Error           string      `json:"error,omitempty"`
+	Mode            string      `json:"mode"`
+	Model           string      `json:"model"`
+	Server          ServerInfo  `json:"server"`
+	Benchmarks      []Benchmark `json:"benchmarks"`
+	ProfileSnapshot *Profile    `json:"profile_snapshot,omitempty"`
+	// GPUUnavailable says why gpu_stats are absent (no driver, no GPU), empty when sampled.
+	GPUUnavailable string `json:"gpu_unavailable,omitempty"`
+	// TyphonVersion is the version of the code that made the record.
+	TyphonVersion string `json:"typhon_version,omitempty"`
+}
+
+// ServerInfo names the server a run measured.
+type ServerInfo struct {
+	Name    string `json:"name"`
+	Port    int    `json:"port"`
+	APIBase string `json:"api_base"`
+	Kind    string `json:"kind,omitempty"`    // llama.cpp, ollama, vllm, ...
+	Version string `json:"version,omitempty"` // server version or build
+	// CtxSize is the context a request really gets (per slot), 0 when unknown.
+	CtxSize int `json:"ctx_size,omitempty"`
+	Slots   int `json:"slots,omitempty"`
+	// Quantization of the model file where the server says it (e.g. Q8_0).
+	Quantization string `json:"quantization,omitempty"`
+	// Settings the server reports about itself (flags, build info), for reproducibility.
+	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// Benchmark is one test of the plan: a warmup and n timed runs.
+type Benchmark struct {
+	TestID         string      `json:"test_id"`
+	Name           string      `json:"name"`
+	Category       string      `json:"category"`
+	CtxSize        int         `json:"ctx_size"`
+	MaxTokens      int         `json:"max_tokens"`
+	NRuns          int         `json:"n_runs"`
+	SuccessfulRuns int         `json:"successful_runs"`
+	AvgTPS         float64     `json:"avg_tps"`
+	BestTPS        float64     `json:"best_tps"`
+	AvgElapsedS    float64     `json:"avg_elapsed_s"`
+	AvgTTFTS       float64     `json:"avg_ttft_s"`
+	GPUStats       GPUStats    `json:"gpu_stats"`
+	WarmupRun      *RunSample  `json:"warmup_run"`
+	Runs           []RunSample `json:"runs"`
+
+	// Additions to the seed contract.
+	PromptTokensTarget int           `json:"prompt_tokens_target,omitempty"`
+	Skipped            bool          `json:"skipped,omitempty"`
+	SkipReason         string        `json:"skip_reason,omitempty"`
+	Error              string        `json:"error,omitempty"` // why the test failed as a whole
+	StartedAt          time.Time     `json:"started_at,omitzero"`
+	FinishedAt         time.Time     `json:"finished_at,omitzero"`
+	Stats              *Stats        `json:"stats,omitempty"`
+	AvgPrefillTPS      float64       `json:"avg_prefill_tps,omitempty"`
+	AvgServerTPS       float64       `json:"avg_server_tps,omitempty"`
+	MemoryWall         *MemoryWall   `json:"memory_wall,omitempty"`
+	Series             []SeriesPoint `json:"series,omitempty"` // time series of a stress test
+	Notes              []string      `json:"notes,omitempty"`
+}
+
+// Stats are distribution figures over the successful timed runs.
+type Stats struct {
+	TPSMin    float64 `json:"tps_min"`
+	TPSMedian float64 `json:"tps_median"`
+	TPSStdev  float64 `json:"tps_stdev"`
+	TTFTP50S  float64 `json:"ttft_p50_s"`
+	TTFTP90S  float64 `json:"ttft_p90_s"`
+	TTFTP99S  float64 `json:"ttft_p99_s"`
+	ITLP50MS  float64 `json:"itl_p50_ms,omitempty"`
+	ITLP90MS  float64 `json:"itl_p90_ms,omitempty"`
+	ITLP99MS  float64 `json:"itl_p99_ms,omitempty"`
+}
+
+// RunSample is one request: a warmup or a timed run. Failed runs are kept with
+// their reason.
+type RunSample struct {
+	Success  bool    `json:"success"`
+	TPS      float64 `json:"tps"`
+	ElapsedS float64 `json:"elapsed_s"`
+	TTFTS    float64 `json:"ttft_s"`
+
+	Error     string `json:"error,omitempty"`
+	ErrorKind string `json:"error_kind,omitempty"`
+
+	PromptTokens       int     `json:"prompt_tokens"`
+	PromptTokensTarget int     `json:"prompt_tokens_target,omitempty"`
+	OutputTokens       int     `json:"output_tokens"`
+	MaxTokens          int     `json:"max_tokens,omitempty"`
+	FinishReason       string  `json:"finish_reason,omitempty"`
+	StoppedEarly       bool    `json:"stopped_early,omitempty"`
+	FirstByteS         float64 `json:"first_byte_s,omitempty"`
+	FirstContentS      float64 `json:"first_content_s,omitempty"` // set when it differs from ttft_s
+	LastTokenS         float64 `json:"last_token_s,omitempty"`
+	PrefillTPS         float64 `json:"prefill_tps,omitempty"`
+	ITLP50MS           float64 `json:"itl_p50_ms,omitempty"`
+	ITLP90MS           float64 `json:"itl_p90_ms,omitempty"`
+	ITLP99MS           float64 `json:"itl_p99_ms,omitempty"`
+	Chunks             int     `json:"chunks,omitempty"`
+	ChunkTokens        int     `json:"chunk_tokens,omitempty"` // tokens summed over chunks, beside usage's output_tokens
+
+	// The server's own figures, beside ours.
+	ServerTPS          float64 `json:"server_tps,omitempty"`
+	ServerPrefillTPS   float64 `json:"server_prefill_tps,omitempty"`
+	ServerPromptMS     float64 `json:"server_prompt_ms,omitempty"`
+	ServerPredictedMS  float64 `json:"server_predicted_ms,omitempty"`
+	CachedPromptTokens *int    `json:"cached_prompt_tokens,omitempty"`
+	CacheState         string  `json:"cache_state,omitempty"` // cold, warm, unknown
+	LoadS              float64 `json:"load_s,omitempty"`
+
+	StartedAt time.Time `json:"started_at,omitzero"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// MemoryWall is what the memory wall search found.
+type MemoryWall struct {
+	LastOKPromptTokens int              `json:"last_ok_prompt_tokens"`
+	FailedPromptTokens int              `json:"failed_prompt_tokens,omitempty"`
+	FailureKind        string           `json:"failure_kind,omitempty"`
+	Failure            string           `json:"failure,omitempty"`
+	Steps              []MemoryWallStep `json:"steps"`
+}
+
+// MemoryWallStep is one probe of the memory wall search.
+type MemoryWallStep struct {
+	PromptTokens int      `json:"prompt_tokens"`
+	Success      bool     `json:"success"`
+	ErrorKind    string   `json:"error_kind,omitempty"`
+	Error        string   `json:"error,omitempty"`
+	TTFTS        float64  `json:"ttft_s,omitempty"`
+	PeakVRAMMB   *float64 `json:"peak_vram_used_mb,omitempty"`
+}
+
+// SeriesPoint is one point of a stress test's time series.
+type SeriesPoint struct {
+	T          float64  `json:"t_s"`    // seconds since the test started
+	Tokens     int      `json:"tokens"` // output tokens so far in the current request
+	TPS        float64  `json:"tps"`    // decode speed over the last interval
+	TempC      *float64 `json:"temp_c,omitempty"`
+	PowerW     *float64 `json:"power_w,omitempty"`
+	SMClockMHz *float64 `json:"sm_clock_mhz,omitempty"`
+}
+
+// GPUStats are the GPU figures over one test window (warmup excluded), for the GPUs
+// the server uses. Every figure is optional: a field the card does not report is absent.
+type GPUStats struct {
+	PeakVRAMUsedMB *float64 `json:"peak_vram_used_mb,omitempty"`
+	AvgVRAMUsedMB  *float64 `json:"avg_vram_used_mb,omitempty"`
+	PeakTempC      *float64 `json:"peak_temp_c,omitempty"`
+	AvgTempC       *float64 `json:"avg_temp_c,omitempty"`
+	PeakPowerW     *float64 `json:"peak_power_w,omitempty"`
+	AvgPowerW      *float64 `json:"avg_power_w,omitempty"`
+	AvgUtilPct     *float64 `json:"avg_util_pct,omitempty"`
+	PeakUtilPct    *float64 `json:"peak_util_pct,omitempty"`
+	EnergyJ        *float64 `json:"energy_j,omitempty"`
+	// ProcessVRAMMB is what the server process itself holds, when NVML lists it.
+	ProcessVRAMMB   *float64    `json:"process_vram_used_mb,omitempty"`
+	ThrottleReasons []string    `json:"throttle_reasons,omitempty"`
+	Samples         int         `json:"samples,omitempty"`
+	WindowS         float64     `json:"window_s,omitempty"`
+	PerGPU          []GPUWindow `json:"per_gpu,omitempty"`
+}
+
+// GPUWindow is one GPU's figures over a window.
+type GPUWindow struct {
+	Index           int      `json:"index"`
+	UUID            string   `json:"uuid,omitempty"`
+	Name            string   `json:"name,omitempty"`
+	Samples         int      `json:"samples"`
+	PeakVRAMUsedMB  *float64 `json:"peak_vram_used_mb,omitempty"`
+	AvgVRAMUsedMB   *float64 `json:"avg_vram_used_mb,omitempty"`
+	PeakTempC       *float64 `json:"peak_temp_c,omitempty"`
+	AvgTempC        *float64 `json:"avg_temp_c,omitempty"`
+	PeakPowerW      *float64 `json:"peak_power_w,omitempty"`
+	AvgPowerW       *float64 `json:"avg_power_w,omitempty"`
+	AvgUtilPct      *float64 `json:"avg_util_pct,omitempty"`
+	PeakUtilPct     *float64 `json:"peak_util_pct,omitempty"`
+	AvgMemUtilPct   *float64 `json:"avg_mem_util_pct,omitempty"`
+	AvgSMClockMHz   *float64 `json:"avg_sm_clock_mhz,omitempty"`
+	EnergyJ         *float64 `json:"energy_j,omitempty"`
+	ProcessVRAMMB   *float64 `json:"process_vram_used_mb,omitempty"`
+	ThrottleReasons []string `json:"throttle_reasons,omitempty"`
+}
+
+// Profile is the hardware profile snapshot taken at the start of a run.
+type Profile struct {
+	GPUs []GPUInfo `json:"gpus"`
+	CPU  CPUInfo   `json:"cpu"`
+	RAM  RAMInfo   `json:"ram"`
+	OS   OSInfo    `json:"os"`
+	// GPUError says why gpus is empty (no driver, no GPU).
+	GPUError string `json:"gpu_error,omitempty"`
+}
+
+// GPUInfo describes one GPU.
+type GPUInfo struct {
+	Index             int     `json:"index"`
+	Name              string  `json:"name"`
+	UUID              string  `json:"uuid,omitempty"`
+	MemoryTotalMB     float64 `json:"memory_total_mb"`
+	DriverVersion     string  `json:"driver_version,omitempty"`
+	CUDAVersion       string  `json:"cuda_version,omitempty"`
+	ComputeCapability string  `json:"compute_capability,omitempty"`
+	PowerLimitW       float64 `json:"power_limit_w,omitempty"`
+}
+
+// CPUInfo describes the host processor.
+type CPUInfo struct {
+	Model         string `json:"model,omitempty"`
+	PhysicalCores int    `json:"physical_cores,omitempty"`
+	LogicalCores  int    `json:"logical_cores,omitempty"`
+}
+
+// RAMInfo describes host memory.
+type RAMInfo struct {
+	TotalMB     float64 `json:"total_mb,omitempty"`
+	AvailableMB float64 `json:"available_mb,omitempty"`
+}
+
+// OSInfo describes the operating system.
+type OSInfo struct {
+	Name     string `json:"name,omitempty"` // linux, darwin, ...
+	Platform string `json:"platform,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Kernel   string `json:"kernel,omitempty"`
+	Arch     string `json:"arch,omitempty"`
+}

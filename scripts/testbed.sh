@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Provisions Typhon's test bed: real llama-server and Ollama binaries and the tiny
+# generated model, cached under one directory outside the clone.
+#
+#   TYPHON_TESTBED_DIR   cache directory (default $HOME/.cache/typhon-testbed)
+#
+# Idempotent: each part is built in a temporary directory and moved into place only
+# when complete, with a marker file written last; a later run trusts a part only when
+# its marker is there. A failed step exits non-zero with a message.
+set -euo pipefail
+
+OLLAMA_VERSION=v0.17.4
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${TYPHON_TESTBED_DIR:-$HOME/.cache/typhon-testbed}
+mkdir -p "$cache"
+root=$cache/llama-root
+log=$cache/logs
+mkdir -p "$log"
+
+say() { printf 'testbed: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+apt_updated=0
+need_pkgs() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  if [ $apt_updated -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log/apt-update.log" 2>&1 || die "apt-get update failed (see $log/apt-update.log)"
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$log/apt-install.log" 2>&1 \
+    || die "apt-get install ${missing[*]} failed (see $log/apt-install.log)"
+}
+
+# 1. llama-server: Debian unstable's llama.cpp-tools in a debootstrap root (it needs a
+#    newer glibc than the host). Also holds libminiaudio-dev for the Ollama build.
+if [ ! -f "$root/.typhon-ok" ]; then
+  need_pkgs debootstrap
+  tmp=$cache/llama-root.tmp
+  rm -rf "$tmp" "$root"
+  say "debootstrap of Debian unstable with llama.cpp-tools (about 2 minutes)"
+  debootstrap --variant=minbase --include=llama.cpp-tools,libminiaudio-dev sid "$tmp" >"$log/debootstrap.log" 2>&1 \
+    || { rm -rf "$tmp"; die "debootstrap failed (see $log/debootstrap.log)"; }
+  [ -x "$tmp/usr/bin/llama-server" ] || { rm -rf "$tmp"; die "debootstrap root has no /usr/bin/llama-server"; }
+  chroot "$tmp" /usr/bin/llama-server --version >"$log/llama-version.log" 2>&1 \
+    || { rm -rf "$tmp"; die "llama-server does not start in the root (see $log/llama-version.log)"; }
+  [ -f "$tmp/usr/include/miniaudio.h" ] || { rm -rf "$tmp"; die "libminiaudio-dev gave no miniaudio.h"; }
+  mv "$tmp" "$root"
+  touch "$root/.typhon-ok"
+fi
+say "llama-server: $(head -c 200 "$log/llama-version.log" 2>/dev/null | tr '\n' ' ')"
+
+# 2. Ollama, built from its Go module; its module zip lacks three vendored C headers.
+ollama_dir=$cache/ollama
+if [ ! -f "$ollama_dir/.typhon-ok" ]; then
+  need_pkgs nlohmann-json3-dev libstb-dev gcc g++
+  tmp=$cache/ollama.tmp
+  rm -rf "$tmp" "$ollama_dir"
+  mkdir -p "$tmp/inc/miniaudio" "$tmp/bin"
+  cp "$root/usr/include/miniaudio.h" "$tmp/inc/miniaudio/"
+  say "building Ollama $OLLAMA_VERSION with go install (about 8 minutes on 2 cores the first time)"
+  ( cd "$tmp" && GOFLAGS=-mod=mod GOBIN="$tmp/bin" CGO_ENABLED=1 CGO_CPPFLAGS="-I$tmp/inc" \
+      go install "github.com/ollama/ollama@$OLLAMA_VERSION" ) >"$log/ollama-build.log" 2>&1 \
+    || { rm -rf "$tmp"; die "Ollama build failed (see $log/ollama-build.log)"; }
+  [ -x "$tmp/bin/ollama" ] || { rm -rf "$tmp"; die "Ollama build produced no binary"; }
+  mv "$tmp" "$ollama_dir"
+  touch "$ollama_dir/.typhon-ok"
+fi
+say "ollama: $ollama_dir/bin/ollama"
+
+# 3. The tiny model, written by the project's own GGUF writer.
+model_dir=$cache/model
+if [ ! -f "$model_dir/.typhon-ok" ] || [ "$here/internal/testmodel" -nt "$model_dir/.typhon-ok" ]; then
+  rm -rf "$model_dir.tmp"; mkdir -p "$model_dir.tmp"
+  ( cd "$here" && go run ./internal/testmodel/cmd/tinymodel -o "$model_dir.tmp/tiny.gguf" ) \
+    || { rm -rf "$model_dir.tmp"; die "writing the tiny model failed"; }
+  rm -rf "$model_dir"; mv "$model_dir.tmp" "$model_dir"
+  touch "$model_dir/.typhon-ok"
+fi
+say "model: $model_dir/tiny.gguf"
+say "ready in $cache"
