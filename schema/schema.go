@@ -205,6 +205,11 @@ type GPUStats struct {
 	Samples         int         `json:"samples,omitempty"`
 	WindowS         float64     `json:"window_s,omitempty"`
 	PerGPU          []GPUWindow `json:"per_gpu,omitempty"`
+	// SampleErrors counts the sampling rounds of the window that failed.
+	SampleErrors int `json:"sample_errors,omitempty"`
+	// Error says why figures are missing or partial (sampling failed, no reading in
+	// the window), empty when every round succeeded.
+	Error string `json:"error,omitempty"`
 }
 
 // GPUWindow is one GPU's figures over a window.
