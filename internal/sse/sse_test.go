@@ -1,0 +1,95 @@
+package sse
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type ev struct {
+	Event, ID, Data string
+}
+
+func readAll(t *testing.T, r io.Reader) ([]ev, error) {
+	t.Helper()
+	sr := NewReader(r)
+	var got []ev
+	for {
+		e, err := sr.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return got, nil
+			}
+			return got, err
+		}
+		got = append(got, ev{e.Event, e.ID, string(e.Data)})
+	}
+}
+
+func TestReader(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 100<<10)
+	tests := []struct {
+		name string
+		in   string
+		want []ev
+	}{
+		{"empty", "", nil},
+		{"one event", "data: {\"a\":1}\n\n", []ev{{Data: `{"a":1}`}}},
+		{"crlf", "data: a\r\n\r\ndata: b\r\n\r\n", []ev{{Data: "a"}, {Data: "b"}}},
+		{"no space after colon", "data:a\n\n", []ev{{Data: "a"}}},
+		{"multi-line data", "data: a\ndata: b\n\n", []ev{{Data: "a\nb"}}},
+		{"comments and keepalives", ": ping\n\n: ping\ndata: a\n\n", []ev{{Data: "a"}}},
+		{"event and id", "event: error\nid: 7\ndata: boom\n\n", []ev{{Event: "error", ID: "7", Data: "boom"}}},
+		{"blank lines between", "\n\n\ndata: a\n\n\n\ndata: b\n\n", []ev{{Data: "a"}, {Data: "b"}}},
+		{"last event without blank line", "data: a\n\ndata: [DONE]\n", []ev{{Data: "a"}, {Data: "[DONE]"}}},
+		{"last line without newline", "data: a\n\ndata: [DONE]", []ev{{Data: "a"}, {Data: "[DONE]"}}},
+		{"unknown field ignored", "retry: 100\nfoo\ndata: a\n\n", []ev{{Data: "a"}}},
+		{"line longer than the buffer", "data: " + long + "\n\n", []ev{{Data: long}}},
+		{"event without data is dropped", "event: x\n\ndata: a\n\n", []ev{{Data: "a"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, mode := range []string{"whole", "one byte at a time"} {
+				var r io.Reader = strings.NewReader(tc.in)
+				if mode != "whole" {
+					r = iotest.OneByteReader(r)
+				}
+				got, err := readAll(t, r)
+				if err != nil {
+					t.Fatalf("%s: error %v", mode, err)
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s: events (-want +got):\n%s", mode, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestReaderError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	r := io.MultiReader(strings.NewReader("data: a\n\ndata: b"), iotest.ErrReader(boom))
+	got, err := readAll(t, r)
+	if !errors.Is(err, boom) {
+		t.Fatalf("error = %v, want %v", err, boom)
+	}
+	if diff := cmp.Diff([]ev{{Data: "a"}}, got); diff != "" {
+		t.Errorf("events before the error (-want +got):\n%s", diff)
+	}
+}
+
+func TestReaderTooLarge(t *testing.T) {
+	t.Parallel()
+	in := strings.Repeat("data: "+strings.Repeat("y", 1<<20)+"\n", 9) + "\n"
+	_, err := readAll(t, strings.NewReader(in))
+	if !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("error = %v, want ErrEventTooLarge", err)
+	}
+}
