@@ -1,11 +1,53 @@
 // Package gpu samples GPU telemetry during a benchmark and summarises it per test
-// window. Hardware sits behind the small Sampler interface, which returns Typhon's
-// own types; the NVML implementation lives in package gpu/nvml (the only cgo).
+// window. Hardware sits behind the small [Sampler] interface, which returns Typhon's
+// own types; the NVML implementation lives in package gpu/nvml (the only cgo), which
+// registers itself when imported, like a database/sql driver:
+//
+//	import _ "github.com/typhonbench/typhon/gpu/nvml"
+//
+//	s, err := gpu.Default() // err wraps ErrGPUUnavailable: no driver, no GPU, no cgo
+//
+// # Sampling
+//
+// A [Recorder] calls [Sampler.Sample] in one goroutine every [Recorder.Interval]
+// (default [DefaultInterval], 100 ms) until its context ends. A field a card does
+// not report is nil in that [Reading]; the rest of the reading is kept.
+//
+// # Windows
+//
+// [Recorder.Open] starts a [Window]; [Window.Close] summarises the readings taken
+// between the two calls as a [schema.GPUStats]. Windows may overlap. How the
+// figures are computed:
+//
+//   - Averages are weighted by time, step-wise (sample and hold): a reading's value
+//     holds from its timestamp until the next reading of that GPU that has the field,
+//     or until the window closes. A reading missing a field leaves the previous value
+//     in force; no value is assumed before the first reading of the window.
+//   - Per GPU (GPUStats.PerGPU, ordered by index), each figure is that GPU's own.
+//   - Across the GPUs of the window (the top-level figures): VRAM is summed over
+//     the GPUs at each sampling instant, so peak_vram_used_mb is the peak of the sum
+//     and avg_vram_used_mb its time-weighted average (a server split over two cards
+//     uses both cards' memory). Temperature, power and utilisation are per card:
+//     peaks are the maximum over the cards, averages the mean of the cards' own
+//     averages. energy_j is the total over the cards.
+//   - energy_j of a card comes from the difference of its total-energy counter
+//     between the window's first and last readings where the card has the counter;
+//     otherwise it is the power integrated over the window (the same step rule).
+//   - process_vram_used_mb is the peak, over the window, of the memory held by
+//     [Recorder.PIDs] and their descendant processes (Ollama's runner is a child of
+//     the server), summed over the GPUs; absent when NVML does not list them.
+//   - throttle_reasons is the sorted union of the reasons seen in the window.
+//   - samples counts successful sampling rounds; sample_errors and error report
+//     failed rounds (and a window without any reading).
 package gpu
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/typhonbench/typhon/schema"
@@ -17,6 +59,10 @@ var ErrGPUUnavailable = errors.New("gpu telemetry unavailable")
 
 // DefaultInterval is the sampling interval of a zero Recorder.
 const DefaultInterval = 100 * time.Millisecond
+
+// MaxBackoff is the longest wait between two sampling attempts while Sample keeps
+// failing: the wait doubles from the interval after each failure up to this.
+const MaxBackoff = 5 * time.Second
 
 // Reading is one GPU's telemetry at one instant. A nil field was not reported by the
 // card; the rest of the reading is kept.
@@ -32,12 +78,14 @@ type Reading struct {
 	SMClockMHz      *float64
 	EnergyMJ        *float64 // total energy counter since driver load, millijoules
 	ThrottleReasons []string
-	// ProcessMemMB maps PID to the memory that process holds on this GPU.
+	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
+	// the card does not list its processes.
 	ProcessMemMB map[int]float64
 }
 
 // Sampler reads GPU telemetry. Implementations must be safe for use by one
-// goroutine at a time.
+// goroutine at a time. An implementation that holds resources also implements
+// io.Closer; the caller closes it when done.
 type Sampler interface {
 	// Devices describes the GPUs. It returns an error wrapping ErrGPUUnavailable
 	// when there are none to read.
@@ -46,31 +94,77 @@ type Sampler interface {
 	Sample(ctx context.Context) ([]Reading, error)
 }
 
-// Recorder runs a Sampler in one goroutine (Run) and hands out windows over the
-// readings. The zero value is not usable: set Sampler.
-type Recorder struct {
-	Sampler  Sampler
-	Interval time.Duration // 0 means DefaultInterval
-	// Indexes restricts windows to these GPUs (the ones the server uses); nil = all.
-	Indexes []int
-	// PIDs are the server's processes, whose own memory is reported when listed.
-	PIDs []int
+var (
+	registryMu sync.Mutex
+	registry   = map[string]func() (Sampler, error){}
+)
+
+// Register makes a sampler implementation available to [Default] under name. It is
+// meant to be called from an implementation package's init; it panics when name is
+// registered twice or open is nil.
+func Register(name string, open func() (Sampler, error)) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if open == nil {
+		panic("gpu: Register open func is nil")
+	}
+	if _, dup := registry[name]; dup {
+		panic("gpu: Register called twice for sampler " + name)
+	}
+	registry[name] = open
 }
 
-// Run samples until ctx is done; it returns nil on cancellation.
-func (r *Recorder) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+// Default opens the registered sampler (in name order when several are, the first
+// that opens). The error wraps ErrGPUUnavailable and says why: no sampler is
+// registered, or the driver's reason (no library, no GPU, built without cgo).
+func Default() (Sampler, error) {
+	registryMu.Lock()
+	names := make([]string, 0, len(registry))
+	for name := range registry {
+		names = append(names, name)
+	}
+	opens := make([]func() (Sampler, error), 0, len(names))
+	sort.Strings(names)
+	for _, name := range names {
+		opens = append(opens, registry[name])
+	}
+	registryMu.Unlock()
+
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: no GPU sampler registered (import github.com/typhonbench/typhon/gpu/nvml)", ErrGPUUnavailable)
+	}
+	var errs []error
+	for i, open := range opens {
+		s, err := open()
+		if err == nil && s != nil {
+			return s, nil
+		}
+		if err == nil {
+			err = errors.New("opened no sampler")
+		}
+		if !errors.Is(err, ErrGPUUnavailable) {
+			err = fmt.Errorf("%w: %w", ErrGPUUnavailable, err)
+		}
+		if len(names) > 1 {
+			err = fmt.Errorf("%s: %w", names[i], err)
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...)
 }
 
-// Window collects the readings between Open and Close.
-type Window struct{}
-
-// Open starts a window.
-func (r *Recorder) Open() *Window { return &Window{} }
-
-// Close ends the window and summarises it.
-func (w *Window) Close() schema.GPUStats { return schema.GPUStats{} }
-
-// Latest returns the most recent reading of each GPU (nil before the first sample).
-func (r *Recorder) Latest() []Reading { return nil }
+// sortedKeys returns the keys of a set in order.
+func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
