@@ -601,6 +601,7 @@ func TestDiskFull(t *testing.T) {
 			ffs.mu.Lock()
 			ffs.budget = tt.budget
 			ffs.mu.Unlock()
+			var err error
 			if tt.finish {
 				err = s.Finish(next)
 			} else {
