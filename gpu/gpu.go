@@ -30,6 +30,7 @@
 //     uses both cards' memory). Temperature, power and utilisation are per card:
 //     peaks are the maximum over the cards, averages the mean of the cards' own
 //     averages. energy_j is the total over the cards.
+//   - Figures are rounded to two decimals, window_s to milliseconds.
 //   - energy_j of a card comes from the difference of its total-energy counter
 //     between the window's first and last readings where the card has the counter;
 //     otherwise it is the power integrated over the window (the same step rule).

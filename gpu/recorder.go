@@ -425,7 +425,31 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 	st.AvgUtilPct = meanOf(utils)
 	st.EnergyJ = sumOf(energies)
 	st.ThrottleReasons = sortedKeys(throttle)
+	roundStats(&st)
 	return st
+}
+
+// roundStats rounds the figures of a summary to two decimals (window_s to
+// milliseconds): finer digits are noise in a record.
+func roundStats(st *schema.GPUStats) {
+	for _, p := range []*float64{st.PeakVRAMUsedMB, st.AvgVRAMUsedMB, st.PeakTempC, st.AvgTempC, st.PeakPowerW,
+		st.AvgPowerW, st.AvgUtilPct, st.PeakUtilPct, st.EnergyJ, st.ProcessVRAMMB} {
+		round2(p)
+	}
+	st.WindowS = math.Round(st.WindowS*1000) / 1000
+	for i := range st.PerGPU {
+		g := &st.PerGPU[i]
+		for _, p := range []*float64{g.PeakVRAMUsedMB, g.AvgVRAMUsedMB, g.PeakTempC, g.AvgTempC, g.PeakPowerW,
+			g.AvgPowerW, g.AvgUtilPct, g.PeakUtilPct, g.AvgMemUtilPct, g.AvgSMClockMHz, g.EnergyJ, g.ProcessVRAMMB} {
+			round2(p)
+		}
+	}
+}
+
+func round2(p *float64) {
+	if p != nil {
+		*p = math.Round(*p*100) / 100
+	}
 }
 
 // energyJ is the card's energy over the window: from its energy counter when it

@@ -17,7 +17,12 @@ var _ gpu.Sampler = (*Sampler)(nil)
 func init() { gpu.Register(Name, Open) }
 
 // errNoCgo says why this build cannot read NVML.
-var errNoCgo = fmt.Errorf("%w: NVML needs linux and cgo; this binary was built for %s without them", gpu.ErrGPUUnavailable, runtime.GOOS)
+var errNoCgo = func() error {
+	if runtime.GOOS == "linux" {
+		return fmt.Errorf("%w: NVML needs cgo, and this binary was built without it (CGO_ENABLED=0)", gpu.ErrGPUUnavailable)
+	}
+	return fmt.Errorf("%w: NVML is read on linux only, and this binary is built for %s", gpu.ErrGPUUnavailable, runtime.GOOS)
+}()
 
 // Options configure New.
 type Options struct {
