@@ -112,7 +112,7 @@ const (
 	// answers costs one DefaultTimeout.
 	DefaultTimeout = 500 * time.Millisecond
 	// MaxAnswerBytes is the most read from one answer; a longer one is skipped.
-	MaxAnswerBytes = 4 << 20
+	MaxAnswerBytes = 1 << 20
 )
 
 // DefaultPorts are the loopback ports probed by default, each the default port
@@ -211,6 +211,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 		return nil, err
 	}
 	p := newProber(opts)
+	defer p.close()
 	results := make([]*Server, len(cands))
 	var wg sync.WaitGroup
 	for i, c := range cands {
@@ -256,6 +257,7 @@ func Probe(ctx context.Context, baseURL string, opts Options) (Server, error) {
 		return Server{}, fmt.Errorf("detect: probe: %w", err)
 	}
 	p := newProber(opts)
+	defer p.close()
 	s, err := p.identify(ctx, candidate{base: base, port: port, explicit: true})
 	if err != nil {
 		if ctx.Err() != nil {

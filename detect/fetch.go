@@ -91,6 +91,14 @@ func newProber(opts Options) *prober {
 
 func (p *prober) excluded(base string) bool { return p.exclude[base] }
 
+// close drops the idle connections of our own client, so that no connection
+// goroutine outlives Scan or Probe. A caller's client is left alone.
+func (p *prober) close() {
+	if p.direct {
+		p.client.CloseIdleConnections()
+	}
+}
+
 // dialable reports whether something accepts TCP connections at base. Only used
 // with our own client, to skip closed ports with one dial instead of a dozen
 // failed requests.
