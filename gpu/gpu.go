@@ -78,6 +78,9 @@ type Reading struct {
 	MemUtilPct      *float64
 	SMClockMHz      *float64
 	EnergyMJ        *float64 // total energy counter since driver load, millijoules
+	// ThrottleReasons names why the clocks are held down at this instant, e.g.
+	// sw_power_cap, hw_thermal_slowdown (NVML's clock event reasons; an idle GPU
+	// is not reported as throttled). Empty when none.
 	ThrottleReasons []string
 	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
 	// the card does not list its processes.
