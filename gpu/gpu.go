@@ -68,16 +68,16 @@ const MaxBackoff = 5 * time.Second
 // Reading is one GPU's telemetry at one instant. A nil field was not reported by the
 // card; the rest of the reading is kept.
 type Reading struct {
-	Index           int
-	UUID            string
-	At              time.Time
-	MemUsedMB       *float64
-	TempC           *float64
-	PowerW          *float64
-	UtilPct         *float64
-	MemUtilPct      *float64
-	SMClockMHz      *float64
-	EnergyMJ        *float64 // total energy counter since driver load, millijoules
+	Index      int
+	UUID       string
+	At         time.Time
+	MemUsedMB  *float64
+	TempC      *float64
+	PowerW     *float64
+	UtilPct    *float64
+	MemUtilPct *float64
+	SMClockMHz *float64
+	EnergyMJ   *float64 // total energy counter since driver load, millijoules
 	// ThrottleReasons names why the clocks are held down at this instant, e.g.
 	// sw_power_cap, hw_thermal_slowdown (NVML's clock event reasons; an idle GPU
 	// is not reported as throttled). Empty when none.
