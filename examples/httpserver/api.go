@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/detect"
+	"github.com/typhonbench/typhon/gpu"
+	"github.com/typhonbench/typhon/report"
+)
+
+// maxBodyBytes caps every request body; the API takes its parameters in the query.
+const maxBodyBytes = 64 << 10
+
+// Errors of the API itself; writeError maps them with the library's.
+var (
+	errBadRequest   = errors.New("bad request")
+	errUnauthorized = errors.New("missing or wrong bearer token")
+	errNotFound     = errors.New("not found")
+)
+
+// route is one path of the API with a handler per method; the OpenAPI document
+// is checked against this table.
+type route struct {
+	pattern string
+	methods map[string]http.HandlerFunc
+	public  bool // served without a token
+}
+
+type api struct {
+	mgr    *typhon.Manager
+	store  *report.Store
+	token  string
+	logger *slog.Logger
+	routes []route
+	mux    *http.ServeMux
+}
+
+func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
+	a := &api{
+		mgr:    mgr,
+		store:  &report.Store{Dir: mgr.Runner.DataDir, Logger: logger},
+		token:  token,
+		logger: logger,
+		mux:    http.NewServeMux(),
+	}
+	a.routes = []route{
+		{pattern: "/health", methods: map[string]http.HandlerFunc{"GET": a.health}, public: true},
+		{pattern: "/scan", methods: map[string]http.HandlerFunc{"POST": a.scan}},
+		{pattern: "/jobs/run", methods: map[string]http.HandlerFunc{"POST": a.submit}},
+		{pattern: "/jobs", methods: map[string]http.HandlerFunc{"GET": a.listJobs}},
+		{pattern: "/jobs/{id}", methods: map[string]http.HandlerFunc{"GET": a.getJob, "DELETE": a.cancelJob}},
+		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
+		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
+	}
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.pattern, a.dispatch(rt))
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
+	})
+	return a
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(detect.TyphonHeader, typhon.Version)
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	a.mux.ServeHTTP(w, r)
+}
+
+// dispatch checks the method and the token, then calls the route's handler.
+func (a *api) dispatch(rt route) http.Handler {
+	allowed := make([]string, 0, len(rt.methods))
+	for m := range rt.methods {
+		allowed = append(allowed, m)
+	}
+	sort.Strings(allowed)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := rt.methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, detail(fmt.Sprintf("method %s not allowed on %s", r.Method, rt.pattern)))
+			return
+		}
+		if !rt.public && !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
+			writeError(w, r, a.logger, errUnauthorized)
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (a *api) authorized(r *http.Request) bool {
+	if a.token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1
+}
+
+func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "timestamp": time.Now().UTC().Format(time.RFC3339)})
+}
+
+func (a *api) scan(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	servers, err := detect.Scan(ctx, a.mgr.Runner.Detect)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	if servers == nil {
+		servers = []detect.Server{}
+	}
+	sampler, gerr := gpu.Default()
+	if gerr != nil {
+		sampler = nil
+	} else if c, ok := sampler.(io.Closer); ok {
+		defer c.Close()
+	}
+	prof := gpu.Snapshot(ctx, sampler)
+	if gerr != nil {
+		prof.GPUError = gerr.Error()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"servers": servers, "profile": prof})
+}
+
+func (a *api) submit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	mode := q.Get("mode")
+	if mode == "" && !q.Has("mode") {
+		mode = typhon.DefaultMode
+	}
+	if mode == "" {
+		writeError(w, r, a.logger, fmt.Errorf("%w: empty mode", typhon.ErrInvalidMode))
+		return
+	}
+	job, err := a.mgr.Submit(mode)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	w.Header().Set("Location", "/jobs/"+job.ID)
+	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": job.ID, "status": job.Status, "mode": job.Mode})
+}
+
+func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.mgr.List())
+}
+
+func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
+	job, err := a.mgr.Get(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (a *api) cancelJob(w http.ResponseWriter, r *http.Request) {
+	job, err := a.mgr.Cancel(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, job)
+}
+
+func (a *api) listResults(w http.ResponseWriter, r *http.Request) {
+	offset, err := intParam(r, "offset", 0, 0, 1<<30)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	limit, err := intParam(r, "limit", 20, 1, 500)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	items, total, err := a.store.List(offset, limit)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	if items == nil {
+		items = []report.Summary{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": items, "total": total, "offset": offset, "limit": limit})
+}
+
+func (a *api) getResult(w http.ResponseWriter, r *http.Request) {
+	res, err := a.store.Load(r.PathValue("run_id"))
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func intParam(r *http.Request, name string, def, min, max int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%w: %s must be an integer from %d to %d, got %q", errBadRequest, name, min, max, s)
+	}
+	return n, nil
+}
+
+// statusOf is the one table from errors to HTTP status codes.
+var statusOf = []struct {
+	err    error
+	status int
+}{
+	{typhon.ErrInvalidMode, http.StatusBadRequest},
+	{errBadRequest, http.StatusBadRequest},
+	{errUnauthorized, http.StatusUnauthorized},
+	{typhon.ErrJobNotFound, http.StatusNotFound},
+	{report.ErrNotFound, http.StatusNotFound},
+	{errNotFound, http.StatusNotFound},
+	{typhon.ErrJobFinished, http.StatusConflict},
+	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+}
+
+// writeError answers {"detail": "..."} with the status of the error's kind. An
+// error of no known kind is a 500 whose text stays in the log, not the answer.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, detail(fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)))
+		return
+	}
+	for _, e := range statusOf {
+		if errors.Is(err, e.err) {
+			writeJSON(w, e.status, detail(publicText(err)))
+			return
+		}
+	}
+	logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeJSON(w, http.StatusInternalServerError, detail("internal error"))
+}
+
+// publicText is an error's text for a client: the job contract writes unknown
+// jobs as "Job '<id>' not found.".
+func publicText(err error) string {
+	if errors.Is(err, typhon.ErrJobNotFound) {
+		msg := err.Error()
+		if i := strings.Index(msg, `"`); i >= 0 {
+			return "Job '" + strings.Trim(msg[i:], `"`) + "' not found."
+		}
+	}
+	return err.Error()
+}
+
+func detail(msg string) map[string]string { return map[string]string{"detail": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

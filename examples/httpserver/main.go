@@ -1,0 +1,148 @@
+// Command httpserver serves Typhon's HTTP job API (spec/jobs.md): submit a
+// benchmark job, poll its progress, read its result and the records on disk.
+//
+//	go run ./examples/httpserver [-addr 127.0.0.1:8000] [-data DIR] [-token T]
+//
+// It listens on loopback by default and refuses any other address unless a
+// token is set (-token or TYPHON_TOKEN); with a token every endpoint but
+// /health requires "Authorization: Bearer <token>".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/detect"
+	_ "github.com/typhonbench/typhon/gpu/nvml" // registers the NVML GPU sampler
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "httpserver:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags say.
+type config struct {
+	addr       string
+	data       string
+	token      string
+	url        string
+	model      string
+	queue      int
+	jobTimeout time.Duration
+	verbose    bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "listen address (loopback unless -token is set)")
+	fs.StringVar(&c.data, "data", typhon.DefaultDataDir(), "directory for records and the chronicle")
+	fs.StringVar(&c.token, "token", os.Getenv("TYPHON_TOKEN"), "bearer token required on every endpoint but /health (default $TYPHON_TOKEN)")
+	fs.StringVar(&c.url, "url", "", "benchmark this server base URL instead of detecting one")
+	fs.StringVar(&c.model, "model", "", "model to request (default: the server's loaded model)")
+	fs.IntVar(&c.queue, "queue", typhon.DefaultQueueLimit, "maximum pending jobs")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", typhon.DefaultJobTimeout, "maximum duration of one job")
+	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, nil
+}
+
+// run serves until ctx is cancelled. It writes the listening address to stdout
+// as "listening on http://ADDR".
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return fmt.Errorf("bad -addr %q: %w", c.addr, err)
+	}
+	if !isLoopback(host) && c.token == "" {
+		return fmt.Errorf("refusing to listen on non-loopback address %q without a token (set -token or TYPHON_TOKEN)", c.addr)
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	self := "http://" + ln.Addr().String()
+
+	mgr := &typhon.Manager{
+		Runner: typhon.Runner{
+			URL:     c.url,
+			Model:   c.model,
+			DataDir: c.data,
+			Detect:  detect.Options{Exclude: []string{self}},
+			Logger:  logger,
+		},
+		QueueLimit: c.queue,
+		JobTimeout: c.jobTimeout,
+	}
+	api := newAPI(mgr, c.token, logger)
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", self)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := mgr.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

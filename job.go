@@ -1,0 +1,292 @@
+package typhon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/typhonbench/typhon/report"
+)
+
+// Status is the state of a job: pending -> running -> done, or error.
+type Status string
+
+// Job states of spec/jobs.md; there are no others. A cancelled job is StatusError
+// with Error "cancelled".
+const (
+	StatusPending Status = "pending"
+	StatusRunning Status = "running"
+	StatusDone    Status = "done"
+	StatusError   Status = "error"
+)
+
+// Defaults of a zero Manager.
+const (
+	DefaultQueueLimit = 16
+	DefaultJobTimeout = 2 * time.Hour
+)
+
+// CancelledMessage is the error of a job that was cancelled.
+const CancelledMessage = "cancelled"
+
+// Job is one benchmark run submitted to a Manager. Values returned by the Manager
+// are copies: they do not change after they are returned.
+type Job struct {
+	ID          string     `json:"job_id"`
+	Status      Status     `json:"status"`
+	Mode        string     `json:"mode"`
+	Progress    Progress   `json:"progress"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	// RunID names the record on disk, once the run has started.
+	RunID  string  `json:"run_id,omitempty"`
+	Result *Result `json:"result,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// Manager queues jobs and runs them one at a time in submission order: two
+// benchmarks on one machine corrupt each other's numbers. Submit, Get, List and
+// Cancel are safe for concurrent use; Run executes the queue.
+//
+// The zero value is usable: Runner is the template of every job (its Mode is set
+// per job; a template Plan, when set, runs for every job).
+type Manager struct {
+	Runner Runner
+	// QueueLimit caps the pending jobs; 0 means DefaultQueueLimit.
+	QueueLimit int
+	// JobTimeout bounds one job; 0 means DefaultJobTimeout.
+	JobTimeout time.Duration
+
+	mu      sync.Mutex
+	jobs    map[string]*jobState
+	order   []string // every job id, in submission order
+	pending []string // ids waiting, in submission order
+	wake    chan struct{}
+}
+
+type jobState struct {
+	job    Job
+	cancel context.CancelFunc // set while running
+}
+
+func (m *Manager) init() {
+	if m.jobs == nil {
+		m.jobs = make(map[string]*jobState)
+		m.wake = make(chan struct{}, 1)
+	}
+}
+
+// Submit queues a job of the given mode ("" means DefaultMode). It returns
+// ErrInvalidMode for an unknown mode and ErrQueueFull when the queue is full.
+func (m *Manager) Submit(mode string) (*Job, error) {
+	if err := ValidMode(mode); err != nil {
+		return nil, err
+	}
+	if mode == "" {
+		mode = DefaultMode
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.init()
+	limit := m.QueueLimit
+	if limit <= 0 {
+		limit = DefaultQueueLimit
+	}
+	if len(m.pending) >= limit {
+		return nil, fmt.Errorf("%w: %d jobs pending", ErrQueueFull, len(m.pending))
+	}
+	id := randomHex(4)
+	for m.jobs[id] != nil {
+		id = randomHex(4)
+	}
+	st := &jobState{job: Job{ID: id, Status: StatusPending, Mode: mode, SubmittedAt: time.Now().UTC()}}
+	m.jobs[id] = st
+	m.order = append(m.order, id)
+	m.pending = append(m.pending, id)
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	j := st.job
+	return &j, nil
+}
+
+// Get returns a copy of the job, or ErrJobNotFound.
+func (m *Manager) Get(id string) (*Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.jobs[id]
+	if st == nil {
+		return nil, fmt.Errorf("%w: %q", ErrJobNotFound, id)
+	}
+	j := st.job
+	return &j, nil
+}
+
+// List returns every job in submission order, without results.
+func (m *Manager) List() []Job {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Job, 0, len(m.order))
+	for _, id := range m.order {
+		j := m.jobs[id].job
+		j.Result = nil
+		out = append(out, j)
+	}
+	return out
+}
+
+// Cancel cancels a pending or running job. A running job stops within about a
+// second; its finished tests are kept in its result and record. Cancel returns
+// ErrJobNotFound for an unknown id and ErrJobFinished for a finished job.
+func (m *Manager) Cancel(id string) (*Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.jobs[id]
+	if st == nil {
+		return nil, fmt.Errorf("%w: %q", ErrJobNotFound, id)
+	}
+	switch st.job.Status {
+	case StatusPending:
+		for i, p := range m.pending {
+			if p == id {
+				m.pending = append(m.pending[:i:i], m.pending[i+1:]...)
+				break
+			}
+		}
+		now := time.Now().UTC()
+		st.job.Status = StatusError
+		st.job.Error = CancelledMessage
+		st.job.FinishedAt = &now
+	case StatusRunning:
+		if st.cancel != nil {
+			st.cancel()
+		}
+	default:
+		return nil, fmt.Errorf("%w: %q is %s", ErrJobFinished, id, st.job.Status)
+	}
+	j := st.job
+	return &j, nil
+}
+
+// Run executes queued jobs one at a time until ctx is done. At start it marks
+// records left "running" by a process that died as interrupted. Cancelling ctx
+// cancels the running job and returns once it has ended.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.init()
+	wake := m.wake
+	m.mu.Unlock()
+	store := &report.Store{Dir: m.Runner.dataDir(), Logger: m.Runner.Logger}
+	if ids, err := store.Recover(); err != nil {
+		m.Runner.logger().Warn("recover interrupted records", "err", err)
+	} else if len(ids) > 0 {
+		m.Runner.logger().Info("records marked interrupted", "ids", ids)
+	}
+	for {
+		if id, ok := m.next(); ok {
+			m.runJob(ctx, id)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+// next moves the first pending job to running.
+func (m *Manager) next() (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pending) == 0 {
+		return "", false
+	}
+	id := m.pending[0]
+	m.pending = m.pending[1:]
+	return id, true
+}
+
+func (m *Manager) runJob(parent context.Context, id string) {
+	timeout := m.JobTimeout
+	if timeout <= 0 {
+		timeout = DefaultJobTimeout
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+
+	r := m.Runner // a copy: each job has its own Runner
+	m.mu.Lock()
+	st := m.jobs[id]
+	now := time.Now().UTC()
+	st.job.Status = StatusRunning
+	st.job.StartedAt = &now
+	st.cancel = cancel
+	r.Mode = st.job.Mode
+	if r.Plan != nil {
+		plan := *r.Plan // a template plan runs for every job, under the job's mode
+		plan.Mode = st.job.Mode
+		r.Plan = &plan
+	}
+	if r.RunID == "" {
+		r.RunID = NewRunID(now)
+	}
+	st.job.RunID = r.RunID
+	m.mu.Unlock()
+
+	progress := make(chan Progress, 64)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for p := range progress {
+			m.mu.Lock()
+			st.job.Progress = p
+			m.mu.Unlock()
+		}
+	}()
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	end := time.Now().UTC()
+	st.job.FinishedAt = &end
+	st.cancel = nil
+	if res != nil && (len(res.Benchmarks) > 0 || err == nil) {
+		st.job.Result = res
+		st.job.Progress.Done = len(res.Benchmarks)
+		st.job.Progress.CurrentTest = ""
+	}
+	switch {
+	case err == nil:
+		st.job.Status = StatusDone
+	case errors.Is(err, context.Canceled) && parent.Err() == nil:
+		st.job.Status = StatusError
+		st.job.Error = CancelledMessage
+	default:
+		st.job.Status = StatusError
+		st.job.Error = JobError(err)
+	}
+}
+
+// JobError is the text a job shows for a run's error: the contract's exact message
+// when no server was found, else the error's own text.
+func JobError(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNoServer):
+		return ErrNoServer.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "job timeout: " + err.Error()
+	case errors.Is(err, context.Canceled):
+		return CancelledMessage
+	}
+	return err.Error()
+}
