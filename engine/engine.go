@@ -1,0 +1,256 @@
+// Package engine runs Typhon's benchmark plan against one inference server: it
+// builds the plan (BuildPlan), sends each test's warmup and timed requests as
+// streaming chat completions, times every token as it arrives, and turns the
+// measurements into the schema's Benchmark records with statistics beside the
+// server's own figures.
+//
+// # Measurement
+//
+// Every request records when it was sent, its first response byte, its first token
+// of any kind (reasoning included), its first visible content and its last token.
+// Tokens are counted from the server's usage and timings, never by counting chunks:
+// a chunk can carry several tokens and the first one can carry none (role only).
+//
+//	ttft_s      = first token - sent
+//	tps         = (output_tokens - tokens of the first token chunk) / (last token - first token)
+//	              which is (output_tokens - 1) / (last - first) when the first chunk holds one token
+//	prefill_tps = prompt_tokens / ttft_s
+//	elapsed_s   = stream finished - sent
+//
+// Each timed request starts with a word that differs from the previous request's, so
+// no prefix cache can serve it, and asks llama.cpp not to cache the prompt; the
+// cached-token counts the server returns are checked and reported as cache_state.
+// Ollama is driven through its native /api/chat so that the context size of the
+// plan (num_ctx) is really allocated.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/typhonbench/typhon/gpu"
+)
+
+// Sentinel errors.
+var (
+	// ErrInvalidMode: the plan mode is not one of the known modes.
+	ErrInvalidMode = errors.New("invalid mode")
+	// ErrServerUnavailable: the server does not accept requests (Alive).
+	ErrServerUnavailable = errors.New("server unavailable")
+	// ErrNoTokenizer: the server offers no tokenize endpoint.
+	ErrNoTokenizer = errors.New("server has no tokenize endpoint")
+)
+
+// Defaults of a zero Engine.
+const (
+	// DefaultRequestTimeout is the shortest total deadline of one request.
+	DefaultRequestTimeout = 120 * time.Second
+	// DefaultTimeoutPer1000Prompt is added to the deadline per 1,000 prompt tokens.
+	DefaultTimeoutPer1000Prompt = 5 * time.Second
+	// DefaultStallTimeout is the longest silence allowed inside a stream once data
+	// flows; a longer one ends the request as stream_broken.
+	DefaultStallTimeout = 30 * time.Second
+	// DefaultSeriesInterval is the spacing of a stress test's time series.
+	DefaultSeriesInterval = 500 * time.Millisecond
+	// DefaultSeed is the sampling seed sent with every request (temperature 0).
+	DefaultSeed = 42
+	// MaxErrorBody is how much of a server's error body a run keeps.
+	MaxErrorBody = 2048
+)
+
+// DefaultTimeout is the default request deadline for a prompt of promptTokens
+// tokens: 120 s plus 5 s per 1,000 prompt tokens.
+func DefaultTimeout(promptTokens int) time.Duration {
+	if promptTokens < 0 {
+		promptTokens = 0
+	}
+	return DefaultRequestTimeout + time.Duration(promptTokens)*DefaultTimeoutPer1000Prompt/1000
+}
+
+// Server kinds the engine treats specially (the values detect reports).
+const (
+	KindLlamaCpp = "llama.cpp"
+	KindOllama   = "ollama"
+	KindVLLM     = "vllm"
+	KindSGLang   = "sglang"
+	KindLMStudio = "lmstudio"
+	KindOpenAI   = "openai-compatible"
+)
+
+// Target is the server and model under test.
+type Target struct {
+	BaseURL string // "http://127.0.0.1:8080", no trailing slash
+	Model   string
+	// Kind is detect's server kind ("llama.cpp", "ollama", "vllm", "sglang",
+	// "lmstudio", "openai-compatible", ...); "" means unknown, treated as
+	// openai-compatible.
+	Kind string
+	// APIKey is sent as Authorization: Bearer; never logged or stored.
+	APIKey string
+	// CtxSize is the context a request really gets (llama-server's per-slot n_ctx;
+	// Ollama: what it allocates without num_ctx), 0 when unknown.
+	CtxSize int
+}
+
+// Engine runs tests against one Target. A zero Engine with Target set is usable.
+// An Engine runs one test at a time; its methods are safe for concurrent use but
+// tests run concurrently would measure each other.
+type Engine struct {
+	// Client sends the requests; nil means a default client without an overall
+	// Timeout (each request has its own deadline).
+	Client *http.Client
+	Target Target
+	// GPU, when set, gives each test a window of GPU figures; nil means gpu_stats
+	// stay empty.
+	GPU *gpu.Recorder
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// RequestTimeout gives a request's total deadline from its prompt length; nil
+	// means DefaultTimeout.
+	RequestTimeout func(promptTokens int) time.Duration
+	// StallTimeout is the longest silence allowed inside a stream; 0 means
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+	// SeriesInterval is the spacing of a stress test's time series; 0 means
+	// DefaultSeriesInterval.
+	SeriesInterval time.Duration
+
+	mu       sync.Mutex
+	prepared bool
+	cal      calibration
+	notes    []string // said once per test about how prompts were sized
+	nonce    nonceSource
+	client   *http.Client
+}
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
+}
+
+func (e *Engine) httpClient() *http.Client {
+	if e.Client != nil {
+		return e.Client
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// Compression would make the transport buffer a stream.
+		tr.DisableCompression = true
+		tr.MaxIdleConnsPerHost = 4
+		e.client = &http.Client{Transport: tr}
+	}
+	return e.client
+}
+
+func (e *Engine) timeout(promptTokens int) time.Duration {
+	if e.RequestTimeout != nil {
+		if d := e.RequestTimeout(promptTokens); d > 0 {
+			return d
+		}
+	}
+	return DefaultTimeout(promptTokens)
+}
+
+func (e *Engine) stallTimeout() time.Duration {
+	if e.StallTimeout > 0 {
+		return e.StallTimeout
+	}
+	return DefaultStallTimeout
+}
+
+func (e *Engine) seriesInterval() time.Duration {
+	if e.SeriesInterval > 0 {
+		return e.SeriesInterval
+	}
+	return DefaultSeriesInterval
+}
+
+func (e *Engine) kind() string {
+	switch k := strings.ToLower(e.Target.Kind); {
+	case k == "":
+		return KindOpenAI
+	case strings.HasPrefix(k, "llama"):
+		return KindLlamaCpp
+	default:
+		return k
+	}
+}
+
+func (e *Engine) baseURL() string { return strings.TrimRight(e.Target.BaseURL, "/") }
+
+func (e *Engine) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, e.baseURL()+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.Target.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+e.Target.APIKey)
+	}
+	return req, nil
+}
+
+// Alive reports whether the server accepts requests: nil when it answers its
+// health (llama.cpp), root (Ollama) or model list (others) endpoint, an error
+// wrapping ErrServerUnavailable otherwise. It waits at most 5 s.
+func (e *Engine) Alive(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	path := "/v1/models"
+	switch e.kind() {
+	case KindLlamaCpp:
+		path = "/health"
+	case KindOllama:
+		path = "/api/version"
+	}
+	req, err := e.newRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := e.httpClient().Do(req)
+	if err != nil {
+		kind, msg := classifyTransportError(ctx, err, req.URL.Host)
+		return fmt.Errorf("%w: %s: %s", ErrServerUnavailable, kind, msg)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+		resp.StatusCode == http.StatusNotFound:
+		// It answers; the endpoint is just not open to us.
+		if path != "/health" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: GET %s: HTTP %d: %s", ErrServerUnavailable, path, resp.StatusCode,
+		strings.TrimSpace(string(body)))
+}
+
+// refusedNow reports whether a TCP connection to host is refused right now.
+func refusedNow(ctx context.Context, host string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return isRefused(err)
+	}
+	c.Close()
+	return false
+}

@@ -1,0 +1,531 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/typhonbench/typhon/internal/sse"
+	"github.com/typhonbench/typhon/schema"
+)
+
+// request is one chat completion to send.
+type request struct {
+	user         string // the user message
+	maxTokens    int
+	ctxSize      int  // Ollama num_ctx; 0 leaves the server's default
+	warm         bool // let the server cache the prompt
+	probe        bool // a calibration probe: one token, nothing more
+	promptTokens int  // predicted prompt length, for the deadline
+	// onTokens, when set, is called at each chunk that carries tokens with the
+	// number of output tokens so far.
+	onTokens func(at time.Time, tokens int)
+}
+
+// tokenChunk is one chunk that carried generated tokens.
+type tokenChunk struct {
+	at time.Time
+	n  int // tokens in the chunk; 0 when the server did not say
+}
+
+// serverFigures are what the server reported about the request.
+type serverFigures struct {
+	have        bool
+	tps         float64
+	prefillTPS  float64
+	promptMS    float64
+	predictedMS float64
+	promptN     int
+	predictedN  int
+	loadS       float64
+}
+
+// measurement is everything one request recorded.
+type measurement struct {
+	start        time.Time // sent (wall and monotonic)
+	firstByte    time.Time
+	headers      time.Time
+	firstToken   time.Time
+	firstContent time.Time
+	lastToken    time.Time
+	end          time.Time
+
+	events        int // chunks received
+	chunks        []tokenChunk
+	countsUnknown bool // some token chunk came without a token count
+	cum           int  // the last cumulative output-token count the server gave
+	hidden        int  // tokens counted in chunks that carried no text
+
+	haveUsage        bool
+	promptTokens     int
+	completionTokens int
+	cached           *int
+	finish           string
+	finished         bool
+	server           serverFigures
+	protocolNote     string
+
+	status int // HTTP status
+	kind   string
+	err    error
+}
+
+func (m *measurement) fail(kind string, err error) {
+	m.kind, m.err = kind, err
+}
+
+// tokenEvent records a chunk. cum is the cumulative output-token count the chunk
+// carries (-1 when none); isToken says it carries generated text of any kind,
+// isContent that the text is visible content.
+func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int) {
+	n := 0
+	if cum >= 0 {
+		if cum > m.cum {
+			n = cum - m.cum
+		}
+		m.cum = max(m.cum, cum)
+	}
+	if !isToken {
+		m.hidden += n
+		return
+	}
+	if n == 0 {
+		m.countsUnknown = true
+	}
+	if m.firstToken.IsZero() {
+		m.firstToken = at
+	}
+	if isContent && m.firstContent.IsZero() {
+		m.firstContent = at
+	}
+	m.lastToken = at
+	m.chunks = append(m.chunks, tokenChunk{at: at, n: n})
+}
+
+// tokensSoFar is the output-token count at the latest chunk.
+func (m *measurement) tokensSoFar() int {
+	if !m.countsUnknown && m.cum > 0 {
+		return m.cum
+	}
+	return len(m.chunks)
+}
+
+var (
+	errDeadline = errors.New("request deadline passed")
+	errStall    = errors.New("stream stalled")
+)
+
+// do sends one streaming request and measures it. It returns when the stream has
+// finished, failed, or ctx is done.
+func (e *Engine) do(ctx context.Context, r request) *measurement {
+	m := &measurement{}
+	path, body, accept := e.requestBody(r)
+	timeout := e.timeout(r.promptTokens)
+
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := time.AfterFunc(timeout, func() { cancel(errDeadline) })
+	defer deadline.Stop()
+
+	var firstByte atomic.Int64 // since start, ns
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
+		firstByte.CompareAndSwap(0, int64(time.Since(m.start)))
+	}}
+	req, err := e.newRequest(httptrace.WithClientTrace(rctx, trace), http.MethodPost, path, bytes.NewReader(body))
+	if err != nil {
+		m.fail(schema.ErrKindBadResponse, err)
+		return m
+	}
+	req.Header.Set("Accept", accept)
+	m.start = time.Now()
+	resp, err := e.httpClient().Do(req)
+	defer func() {
+		if m.end.IsZero() {
+			m.end = time.Now()
+		}
+		if fb := firstByte.Load(); fb > 0 {
+			m.firstByte = m.start.Add(time.Duration(fb))
+		}
+	}()
+	if err != nil {
+		m.end = time.Now()
+		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout)
+		m.fail(kind, errors.New(msg))
+		return m
+	}
+	m.headers = time.Now()
+	defer resp.Body.Close()
+	m.status = resp.StatusCode
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody+1))
+		m.end = time.Now()
+		m.fail("http_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("HTTP %d from POST %s: %s",
+			resp.StatusCode, path, truncate(errorText(data), MaxErrorBody)))
+		return m
+	}
+
+	// Once data flows, a silence longer than the stall timeout ends the stream.
+	stall := e.stallTimeout()
+	var watchdog *time.Timer
+	defer func() {
+		if watchdog != nil {
+			watchdog.Stop()
+		}
+	}()
+	alive := func() {
+		if watchdog == nil {
+			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
+			return
+		}
+		watchdog.Reset(stall)
+	}
+
+	var rerr error
+	if e.kind() == KindOllama {
+		rerr = e.readOllama(resp.Body, m, r, alive)
+	} else {
+		rerr = e.readOpenAI(resp.Body, m, r, alive)
+	}
+	m.end = time.Now()
+	if rerr != nil && m.err == nil {
+		kind, msg := e.classifyStream(ctx, rctx, rerr, m, timeout, stall)
+		m.fail(kind, errors.New(msg))
+	}
+	if m.err == nil && !m.finished {
+		m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the stream ended before the completion finished (%d chunks, %d tokens so far)",
+			m.events, m.tokensSoFar()))
+	}
+	return m
+}
+
+// errorText extracts a readable message from an error body: the "error" or
+// "message" of a JSON object, else the body.
+func errorText(data []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(data, &v) == nil {
+		for _, raw := range []json.RawMessage{v.Error, v.Detail} {
+			if len(raw) == 0 {
+				continue
+			}
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				return s
+			}
+			var obj struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+				return obj.Message
+			}
+			return string(raw)
+		}
+		if v.Message != "" {
+			return v.Message
+		}
+	}
+	return string(data)
+}
+
+// requestBody builds the request for the server kind: Ollama's native /api/chat
+// (so num_ctx is allocated), else an OpenAI-compatible streaming chat completion
+// with the extras each server honours.
+func (e *Engine) requestBody(r request) (path string, body []byte, accept string) {
+	msgs := []map[string]string{{"role": "user", "content": r.user}}
+	kind := e.kind()
+	if kind == KindOllama {
+		opts := map[string]any{"num_predict": r.maxTokens, "temperature": 0, "seed": DefaultSeed}
+		if r.ctxSize > 0 {
+			opts["num_ctx"] = r.ctxSize
+		}
+		b := map[string]any{
+			"model": e.Target.Model, "messages": msgs, "stream": true, "options": opts,
+			// Never cut a prompt or the context silently: fail instead.
+			"truncate": false, "shift": false,
+		}
+		body, _ = json.Marshal(b)
+		return "/api/chat", body, "application/x-ndjson"
+	}
+	b := map[string]any{
+		"model": e.Target.Model, "messages": msgs, "stream": true,
+		"stream_options": map[string]any{"include_usage": true},
+		"max_tokens":     r.maxTokens, "temperature": 0, "seed": DefaultSeed,
+	}
+	switch kind {
+	case KindLlamaCpp:
+		b["n_predict"] = r.maxTokens
+		b["ignore_eos"] = !r.probe
+		b["cache_prompt"] = r.warm
+		b["timings_per_token"] = true
+	case KindVLLM, KindSGLang:
+		if !r.probe {
+			b["min_tokens"] = r.maxTokens
+			b["ignore_eos"] = true
+		}
+		b["stream_options"] = map[string]any{"include_usage": true, "continuous_usage_stats": true}
+	}
+	body, _ = json.Marshal(b)
+	return "/v1/chat/completions", body, "text/event-stream"
+}
+
+type chatChunk struct {
+	Choices []struct {
+		Delta struct {
+			Content          *string         `json:"content"`
+			ReasoningContent *string         `json:"reasoning_content"`
+			Reasoning        *string         `json:"reasoning"`
+			ToolCalls        json.RawMessage `json:"tool_calls"`
+		} `json:"delta"`
+		Text         *string `json:"text"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage   *chatUsage      `json:"usage"`
+	Timings *llamaTimings   `json:"timings"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type chatUsage struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens *int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+type llamaTimings struct {
+	CacheN             *int    `json:"cache_n"`
+	PromptN            int     `json:"prompt_n"`
+	PromptMS           float64 `json:"prompt_ms"`
+	PromptPerSecond    float64 `json:"prompt_per_second"`
+	PredictedN         *int    `json:"predicted_n"`
+	PredictedMS        float64 `json:"predicted_ms"`
+	PredictedPerSecond float64 `json:"predicted_per_second"`
+}
+
+func nonEmpty(s *string) bool { return s != nil && *s != "" }
+
+// readOpenAI reads an OpenAI-style SSE stream into m.
+func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
+	sr := sse.NewReader(body)
+	for {
+		ev, err := sr.Next()
+		now := time.Now()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		alive()
+		m.events++
+		data := bytes.TrimSpace(ev.Data)
+		if string(data) == "[DONE]" {
+			m.finished = true
+			return nil
+		}
+		var c chatChunk
+		if err := json.Unmarshal(data, &c); err != nil {
+			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
+			return nil
+		}
+		if len(c.Error) > 0 && string(c.Error) != "null" {
+			m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the server sent an error in the stream: %s", truncate(errorText(data), MaxErrorBody)))
+			return nil
+		}
+		cum := -1
+		if c.Usage != nil {
+			m.haveUsage = true
+			m.promptTokens = c.Usage.PromptTokens
+			m.completionTokens = c.Usage.CompletionTokens
+			if d := c.Usage.PromptTokensDetails; d != nil && d.CachedTokens != nil {
+				v := *d.CachedTokens
+				m.cached = &v
+			}
+			if len(c.Choices) > 0 {
+				cum = c.Usage.CompletionTokens // continuous usage stats (vLLM, SGLang)
+			}
+		}
+		if t := c.Timings; t != nil {
+			m.server = serverFigures{
+				have: true, tps: t.PredictedPerSecond, prefillTPS: t.PromptPerSecond,
+				promptMS: t.PromptMS, predictedMS: t.PredictedMS, promptN: t.PromptN,
+			}
+			if t.PredictedN != nil {
+				m.server.predictedN = *t.PredictedN
+				cum = *t.PredictedN
+			}
+			if t.CacheN != nil {
+				v := *t.CacheN
+				m.cached = &v
+			}
+		}
+		isToken, isContent := false, false
+		for _, ch := range c.Choices {
+			d := ch.Delta
+			if nonEmpty(d.Content) || nonEmpty(ch.Text) {
+				isToken, isContent = true, true
+			}
+			if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
+				isToken = true
+			}
+			if ch.FinishReason != nil && *ch.FinishReason != "" {
+				m.finish = *ch.FinishReason
+			}
+		}
+		m.tokenEvent(now, isToken, isContent, cum)
+		if isToken && r.onTokens != nil {
+			r.onTokens(now, m.tokensSoFar())
+		}
+		if m.finish != "" && c.Usage != nil && len(c.Choices) == 0 {
+			// The usage chunk after the finish: some servers send no [DONE].
+			m.finished = true
+		}
+		if m.finish != "" {
+			m.finished = true
+		}
+	}
+}
+
+type ollamaChunk struct {
+	Message struct {
+		Content  string `json:"content"`
+		Thinking string `json:"thinking"`
+	} `json:"message"`
+	Done               bool   `json:"done"`
+	DoneReason         string `json:"done_reason"`
+	Error              string `json:"error"`
+	LoadDuration       int64  `json:"load_duration"`
+	PromptEvalCount    int    `json:"prompt_eval_count"`
+	PromptEvalDuration int64  `json:"prompt_eval_duration"`
+	EvalCount          int    `json:"eval_count"`
+	EvalDuration       int64  `json:"eval_duration"`
+}
+
+// readOllama reads Ollama's NDJSON stream into m.
+func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
+	br := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, err := br.ReadBytes('\n')
+		now := time.Now()
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 {
+			alive()
+			m.events++
+			var c ollamaChunk
+			if jerr := json.Unmarshal(line, &c); jerr != nil {
+				m.fail(schema.ErrKindBadResponse, fmt.Errorf("line %d is not JSON: %v: %s", m.events, jerr, truncate(string(line), 200)))
+				return nil
+			}
+			if c.Error != "" {
+				m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the server sent an error in the stream: %s", truncate(c.Error, MaxErrorBody)))
+				return nil
+			}
+			isContent := c.Message.Content != ""
+			isToken := isContent || c.Message.Thinking != ""
+			m.tokenEvent(now, isToken, isContent, -1)
+			if isToken && r.onTokens != nil {
+				r.onTokens(now, m.tokensSoFar())
+			}
+			if c.Done {
+				m.finished = true
+				m.finish = c.DoneReason
+				m.haveUsage = c.EvalCount > 0 || c.PromptEvalCount > 0
+				m.promptTokens = c.PromptEvalCount
+				m.completionTokens = c.EvalCount
+				m.server = serverFigures{
+					have: true, promptN: c.PromptEvalCount, predictedN: c.EvalCount,
+					promptMS:    float64(c.PromptEvalDuration) / 1e6,
+					predictedMS: float64(c.EvalDuration) / 1e6,
+					loadS:       float64(c.LoadDuration) / 1e9,
+				}
+				if c.EvalDuration > 0 {
+					m.server.tps = float64(c.EvalCount) / (float64(c.EvalDuration) / 1e9)
+				}
+				if c.PromptEvalDuration > 0 {
+					m.server.prefillTPS = float64(c.PromptEvalCount) / (float64(c.PromptEvalDuration) / 1e9)
+				}
+				return nil
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// classifyTransport names an error that came before the response headers.
+func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host string, timeout time.Duration) (kind, msg string) {
+	switch {
+	case ctx.Err() != nil:
+		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
+	case errors.Is(context.Cause(rctx), errDeadline):
+		return schema.ErrKindTimeout, fmt.Sprintf("no response within the request deadline of %s", timeout)
+	}
+	return classifyTransportError(ctx, err, host)
+}
+
+// classifyTransportError names a transport error: a refused connection, or a
+// connection that broke before the response (then a new connection is tried: if
+// it is refused, the server went away).
+func classifyTransportError(ctx context.Context, err error, host string) (kind, msg string) {
+	switch {
+	case ctx.Err() != nil:
+		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
+	case isRefused(err):
+		return schema.ErrKindConnectionRefused, "connection refused: " + err.Error()
+	case isTimeout(err):
+		return schema.ErrKindTimeout, err.Error()
+	case refusedNow(ctx, host):
+		return schema.ErrKindConnectionRefused, fmt.Sprintf("the connection broke before a response (%v) and the server now refuses connections", err)
+	}
+	return schema.ErrKindStreamBroken, fmt.Sprintf("the connection broke before a response: %v", err)
+}
+
+// classifyStream names an error that came while the stream was read.
+func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measurement, timeout, stall time.Duration) (kind, msg string) {
+	tokens := m.tokensSoFar()
+	switch cause := context.Cause(rctx); {
+	case ctx.Err() != nil:
+		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
+	case errors.Is(cause, errStall):
+		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
+	case errors.Is(cause, errDeadline) && m.events == 0:
+		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled after the response headers: no data within the request deadline of %s", timeout)
+	case errors.Is(cause, errDeadline):
+		return schema.ErrKindTimeout, fmt.Sprintf("the request deadline of %s passed after %d tokens", timeout, tokens)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed):
+		return schema.ErrKindStreamBroken, fmt.Sprintf("the connection broke after %d chunks (%d tokens): %v", m.events, tokens, err)
+	}
+	return schema.ErrKindStreamBroken, fmt.Sprintf("reading the stream after %d chunks (%d tokens): %v", m.events, tokens, err)
+}
+
+func isRefused(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	// Some platforms wrap the errno in text only.
+	return err != nil && strings.Contains(err.Error(), "connection refused")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
