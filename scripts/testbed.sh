@@ -20,6 +20,22 @@ mkdir -p "$log"
 say() { printf 'testbed: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
+# One run at a time per cache directory (two CI jobs may share it).
+exec 9>"$cache/.lock"
+flock 9 || die "cannot lock $cache/.lock"
+
+# remove_tree DIR: unmounts whatever a failed debootstrap left mounted below DIR
+# (proc, sys, ...), then deletes DIR without crossing into another file system.
+remove_tree() {
+  local dir=$1 m
+  [ -e "$dir" ] || return 0
+  dir=$(cd "$dir" && pwd -P)
+  for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount -l "$m" || die "cannot unmount $m"
+  done
+  rm -rf --one-file-system "$dir"
+}
+
 apt_updated=0
 need_pkgs() {
   local missing=()
@@ -38,17 +54,17 @@ need_pkgs() {
 
 # 1. llama-server: Debian unstable's llama.cpp-tools in a debootstrap root (it needs a
 #    newer glibc than the host). Also holds libminiaudio-dev for the Ollama build.
-if [ ! -f "$root/.typhon-ok" ]; then
+if [ ! -f "$root/.typhon-ok" ] || [ ! -x "$root/usr/bin/llama-server" ]; then
   need_pkgs debootstrap
   tmp=$cache/llama-root.tmp
-  rm -rf "$tmp" "$root"
+  remove_tree "$tmp"; remove_tree "$root"
   say "debootstrap of Debian unstable with llama.cpp-tools (about 2 minutes)"
   debootstrap --variant=minbase --include=llama.cpp-tools,libminiaudio-dev sid "$tmp" >"$log/debootstrap.log" 2>&1 \
-    || { rm -rf "$tmp"; die "debootstrap failed (see $log/debootstrap.log)"; }
-  [ -x "$tmp/usr/bin/llama-server" ] || { rm -rf "$tmp"; die "debootstrap root has no /usr/bin/llama-server"; }
+    || { remove_tree "$tmp"; die "debootstrap failed (see $log/debootstrap.log)"; }
+  [ -x "$tmp/usr/bin/llama-server" ] || { remove_tree "$tmp"; die "debootstrap root has no /usr/bin/llama-server"; }
   chroot "$tmp" /usr/bin/llama-server --version >"$log/llama-version.log" 2>&1 \
-    || { rm -rf "$tmp"; die "llama-server does not start in the root (see $log/llama-version.log)"; }
-  [ -f "$tmp/usr/include/miniaudio.h" ] || { rm -rf "$tmp"; die "libminiaudio-dev gave no miniaudio.h"; }
+    || { remove_tree "$tmp"; die "llama-server does not start in the root (see $log/llama-version.log)"; }
+  [ -f "$tmp/usr/include/miniaudio.h" ] || { remove_tree "$tmp"; die "libminiaudio-dev gave no miniaudio.h"; }
   mv "$tmp" "$root"
   touch "$root/.typhon-ok"
 fi
@@ -56,7 +72,7 @@ say "llama-server: $(head -c 200 "$log/llama-version.log" 2>/dev/null | tr '\n' 
 
 # 2. Ollama, built from its Go module; its module zip lacks three vendored C headers.
 ollama_dir=$cache/ollama
-if [ ! -f "$ollama_dir/.typhon-ok" ]; then
+if [ ! -f "$ollama_dir/.typhon-ok" ] || [ ! -x "$ollama_dir/bin/ollama" ]; then
   need_pkgs nlohmann-json3-dev libstb-dev gcc g++
   tmp=$cache/ollama.tmp
   rm -rf "$tmp" "$ollama_dir"
@@ -65,21 +81,23 @@ if [ ! -f "$ollama_dir/.typhon-ok" ]; then
   say "building Ollama $OLLAMA_VERSION with go install (about 8 minutes on 2 cores the first time)"
   ( cd "$tmp" && GOFLAGS=-mod=mod GOBIN="$tmp/bin" CGO_ENABLED=1 CGO_CPPFLAGS="-I$tmp/inc" \
       go install "github.com/ollama/ollama@$OLLAMA_VERSION" ) >"$log/ollama-build.log" 2>&1 \
-    || { rm -rf "$tmp"; die "Ollama build failed (see $log/ollama-build.log)"; }
-  [ -x "$tmp/bin/ollama" ] || { rm -rf "$tmp"; die "Ollama build produced no binary"; }
+    || { remove_tree "$tmp"; die "Ollama build failed (see $log/ollama-build.log)"; }
+  [ -x "$tmp/bin/ollama" ] || { remove_tree "$tmp"; die "Ollama build produced no binary"; }
   mv "$tmp" "$ollama_dir"
   touch "$ollama_dir/.typhon-ok"
 fi
 say "ollama: $ollama_dir/bin/ollama"
 
-# 3. The tiny model, written by the project's own GGUF writer.
+# 3. The tiny model, written by the project's own GGUF writer. The marker holds a hash
+#    of the writer's sources, so a changed writer rewrites the model.
 model_dir=$cache/model
-if [ ! -f "$model_dir/.typhon-ok" ] || [ "$here/internal/testmodel" -nt "$model_dir/.typhon-ok" ]; then
+model_hash=$(cd "$here" && find internal/testmodel -name '*.go' ! -name '*_test.go' | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$model_dir/.typhon-ok" 2>/dev/null)" != "$model_hash" ] || [ ! -s "$model_dir/tiny.gguf" ]; then
   rm -rf "$model_dir.tmp"; mkdir -p "$model_dir.tmp"
-  ( cd "$here" && go run ./internal/testmodel/cmd/tinymodel -o "$model_dir.tmp/tiny.gguf" ) \
+  ( cd "$here" && go run ./internal/testmodel/cmd/tinymodel -o "$model_dir.tmp/tiny.gguf" ) >&2 \
     || { rm -rf "$model_dir.tmp"; die "writing the tiny model failed"; }
+  echo "$model_hash" >"$model_dir.tmp/.typhon-ok"
   rm -rf "$model_dir"; mv "$model_dir.tmp" "$model_dir"
-  touch "$model_dir/.typhon-ok"
 fi
 say "model: $model_dir/tiny.gguf"
 say "ready in $cache"
