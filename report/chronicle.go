@@ -179,9 +179,6 @@ func encodeChronicle(lines []ChronicleLine) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ErrInvalidLine is wrapped by the errors of decoding a chronicle line.
-var ErrInvalidLine = errors.New("invalid chronicle line")
-
 // DecodeChronicleLine decodes one line of chronicle.jsonl (without or with its
 // newline). A line must be one JSON object with a run_id and a test_id.
 func DecodeChronicleLine(b []byte) (ChronicleLine, error) {

@@ -43,10 +43,6 @@ func marshalRecord(res *schema.Result) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ErrInvalidRecord is wrapped by the errors of decoding a record that is not a
-// Typhon result.
-var ErrInvalidRecord = errors.New("invalid record")
-
 // ReadResult decodes one record (the JSON WriteJSON writes) from r. It also
 // accepts a whole job object of the HTTP API ({"job_id": ..., "result": {...}})
 // and returns its result. Unknown fields are ignored, so records of a newer

@@ -16,13 +16,17 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// Sentinel errors of a Store.
+// Sentinel errors of the package.
 var (
 	// ErrNotFound: no record with that run id.
 	ErrNotFound = errors.New("record not found")
 	// ErrInvalidRunID: the run id cannot name a record file (empty, too long, a
 	// path separator, a leading dot...). Load wraps ErrNotFound beside it.
 	ErrInvalidRunID = errors.New("invalid run id")
+	// ErrInvalidRecord: the bytes are not a Typhon record (DecodeResult).
+	ErrInvalidRecord = errors.New("invalid record")
+	// ErrInvalidLine: the bytes are not a chronicle line (DecodeChronicleLine).
+	ErrInvalidLine = errors.New("invalid chronicle line")
 )
 
 // Names of the files in a Store's directory.
@@ -65,13 +69,26 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // to the previous size, and a line torn by a crash is repaired at the next append
 // and skipped when reading.
 //
-// The zero value is not usable: set Dir. Several Stores on one Dir in one process
-// are safe to use concurrently; two processes writing one Dir are not supported.
+// The zero value is not usable: set Dir. A Store must not be copied after first
+// use. Its methods are safe for concurrent use, and so are several Stores on one
+// Dir in one process; two processes writing one Dir are not supported.
 type Store struct {
 	Dir    string
 	Logger *slog.Logger // nil: discard
 
 	fs fileSystem // nil: the operating system (tests inject failures)
+
+	// cache holds the summaries List decoded, by file name, with the size and
+	// modification time they were read at, so paging does not decode every
+	// record again.
+	cacheMu sync.Mutex
+	cache   map[string]cachedSummary
+}
+
+type cachedSummary struct {
+	size    int64
+	modTime time.Time
+	sum     Summary
 }
 
 // dirLocks serialises the writers of one directory across Store values.
@@ -443,10 +460,22 @@ func (s *Store) List(offset, limit int) ([]Summary, int, error) {
 		return nil, 0, fmt.Errorf("report: list records: %w", err)
 	}
 	var all []Summary
+	fresh := make(map[string]cachedSummary, len(entries))
+	s.cacheMu.Lock()
+	old := s.cache
+	s.cacheMu.Unlock()
 	for _, e := range entries {
 		id, ok := recordID(e)
 		if !ok {
 			continue
+		}
+		info, ierr := e.Info()
+		if ierr == nil {
+			if c, ok := old[e.Name()]; ok && c.size == info.Size() && c.modTime.Equal(info.ModTime()) {
+				fresh[e.Name()] = c
+				all = append(all, c.sum)
+				continue
+			}
 		}
 		b, err := s.fsys().ReadFile(filepath.Join(s.runsDir(), e.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -463,8 +492,15 @@ func (s *Store) List(offset, limit int) ([]Summary, int, error) {
 		if res.RunID == "" {
 			res.RunID = id
 		}
-		all = append(all, Summarize(res))
+		sum := Summarize(res)
+		all = append(all, sum)
+		if ierr == nil && int64(len(b)) == info.Size() {
+			fresh[e.Name()] = cachedSummary{size: info.Size(), modTime: info.ModTime(), sum: sum}
+		}
 	}
+	s.cacheMu.Lock()
+	s.cache = fresh
+	s.cacheMu.Unlock()
 	slices.SortFunc(all, func(a, b Summary) int {
 		if c := b.RunAt.Compare(a.RunAt); c != 0 {
 			return c

@@ -810,3 +810,65 @@ func TestConcurrentFinish(t *testing.T) {
 	}
 	checkDisk(t, dir)
 }
+
+// TestListSeesRewrittenRecords: List's cache never hides a record that changed.
+func TestListSeesRewrittenRecords(t *testing.T) {
+	t.Parallel()
+	s := &Store{Dir: t.TempDir()}
+	res := runResult("r1", t0, schema.StatusRunning, 1)
+	status := func() string {
+		t.Helper()
+		items, _, err := s.List(0, 0)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("List = %v, %v; want one record", items, err)
+		}
+		return items[0].Status
+	}
+	if err := s.Save(res); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != schema.StatusRunning {
+		t.Fatalf("status = %q, want running", got)
+	}
+	for i := 2; i <= 4; i++ {
+		res = runResult("r1", t0, schema.StatusRunning, i)
+		if err := s.Save(res); err != nil {
+			t.Fatal(err)
+		}
+		items, _, err := s.List(0, 0)
+		if err != nil || items[0].Benchmarks != i {
+			t.Fatalf("after saving %d tests List = %+v, %v", i, items, err)
+		}
+	}
+	res.Status = schema.StatusComplete
+	if err := s.Finish(res); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != schema.StatusComplete {
+		t.Errorf("status after Finish = %q, want complete", got)
+	}
+	if err := os.Remove(filepath.Join(s.Dir, RunsDir, "r1.json")); err != nil {
+		t.Fatal(err)
+	}
+	if items, total, err := s.List(0, 0); err != nil || total != 0 || len(items) != 0 {
+		t.Errorf("List after the file was removed = %v, %d, %v; want nothing", items, total, err)
+	}
+	// Concurrent readers and a writer (for -race).
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 5 {
+				if i == 0 {
+					if err := s.Save(runResult(fmt.Sprintf("c%d", j), t0, schema.StatusRunning, 1)); err != nil {
+						t.Error(err)
+					}
+					continue
+				}
+				if _, _, err := s.List(0, 2); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,38 @@
+// Package report keeps the records of Typhon runs on disk and reads them back:
+// the history of a machine, comparisons between runs, and summaries for people.
+//
+// # Records on disk
+//
+// A [Store] writes under its directory:
+//
+//	runs/<run_id>.json   one record per run (the JSON of [WriteJSON]), rewritten
+//	                     after every test so a killed process loses at most the
+//	                     test in progress
+//	chronicle.jsonl      one flat [ChronicleLine] per test of every finished run
+//	last_run.json        a copy of the latest finished record
+//
+// Every write goes to a temp file in the same directory, is fsynced and renamed
+// over the old file, so a crash or a full disk leaves the old file or the new one,
+// never a torn one. The lines of a run are appended to the chronicle in one write
+// and fsynced; a failed append is cut back, and a line torn by a crash is repaired
+// at the next append and skipped when reading. Errors of a write read
+// "cannot write record: <cause>" ([WriteError]).
+//
+// At start-up, [Store.Recover] marks the records a dead process left "running" as
+// "interrupted", keeping the tests they finished. [Store.List] pages through the
+// records newest first and [Store.Load] reads one; both read the disk, so they
+// see the runs of earlier processes.
+//
+// # Comparing runs
+//
+// [Compare] matches the benchmarks of two runs by test_id and judges each metric
+// (decode tokens/s, time to first token, prefill tokens/s, peak VRAM, energy per
+// token, failed runs) against a tolerance and the spread of the runs, with
+// Welch's t-test. [Comparison.WriteTable] prints the outcome;
+// package typhontest turns it into a go test that fails on a regression.
+//
+// # Summaries
+//
+// [Markdown] writes a run as a Markdown report with findings drawn only from
+// measured figures and, where the data supports one, a server command.
+package report
