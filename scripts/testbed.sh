@@ -8,6 +8,9 @@
 # when complete, with a marker file written last; a later run trusts a part only when
 # its marker is there. A failed step exits non-zero with a message.
 set -euo pipefail
+# The whole script is one block, read before it runs: editing the file (a git pull)
+# during a run cannot change what the run does.
+{
 
 OLLAMA_VERSION=v0.17.4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +22,8 @@ mkdir -p "$log"
 
 say() { printf 'testbed: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+# fail LOG MESSAGE: shows the end of a step's log, then dies.
+fail() { say "last lines of $1:"; tail -n 25 "$1" | sed 's/^/    /' >&2; die "$2 (full log: $1)"; }
 
 # One run at a time per cache directory (two CI jobs may share it).
 exec 9>"$cache/.lock"
@@ -28,6 +33,7 @@ flock 9 || die "cannot lock $cache/.lock"
 # (proc, sys, ...), then deletes DIR without crossing into another file system.
 remove_tree() {
   local dir=$1 m
+  if [ -L "$dir" ]; then rm -f "$dir"; return 0; fi
   [ -e "$dir" ] || return 0
   dir=$(cd "$dir" && pwd -P)
   for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
@@ -45,12 +51,16 @@ need_pkgs() {
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
   if [ $apt_updated -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log/apt-update.log" 2>&1 || die "apt-get update failed (see $log/apt-update.log)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log/apt-update.log" 2>&1 || fail "$log/apt-update.log" "apt-get update failed"
     apt_updated=1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$log/apt-install.log" 2>&1 \
-    || die "apt-get install ${missing[*]} failed (see $log/apt-install.log)"
+    || fail "$log/apt-install.log" "apt-get install ${missing[*]} failed"
 }
+
+# 0. A C compiler: go test -race and the cgo GPU sampler need one (and so does the
+#    Ollama build below).
+need_pkgs gcc g++
 
 # 1. llama-server: Debian unstable's llama.cpp-tools in a debootstrap root (it needs a
 #    newer glibc than the host). Also holds libminiaudio-dev for the Ollama build.
@@ -60,20 +70,20 @@ if [ ! -f "$root/.typhon-ok" ] || [ ! -x "$root/usr/bin/llama-server" ]; then
   remove_tree "$tmp"; remove_tree "$root"
   say "debootstrap of Debian unstable with llama.cpp-tools (about 2 minutes)"
   debootstrap --variant=minbase --include=llama.cpp-tools,libminiaudio-dev sid "$tmp" >"$log/debootstrap.log" 2>&1 \
-    || { remove_tree "$tmp"; die "debootstrap failed (see $log/debootstrap.log)"; }
+    || { remove_tree "$tmp"; fail "$log/debootstrap.log" "debootstrap failed"; }
   [ -x "$tmp/usr/bin/llama-server" ] || { remove_tree "$tmp"; die "debootstrap root has no /usr/bin/llama-server"; }
   chroot "$tmp" /usr/bin/llama-server --version >"$log/llama-version.log" 2>&1 \
-    || { remove_tree "$tmp"; die "llama-server does not start in the root (see $log/llama-version.log)"; }
+    || { remove_tree "$tmp"; fail "$log/llama-version.log" "llama-server does not start in the root"; }
   [ -f "$tmp/usr/include/miniaudio.h" ] || { remove_tree "$tmp"; die "libminiaudio-dev gave no miniaudio.h"; }
   mv "$tmp" "$root"
-  touch "$root/.typhon-ok"
+  grep -m1 version "$log/llama-version.log" >"$root/.typhon-ok" || true # the marker, written last
 fi
-say "llama-server: $(head -c 200 "$log/llama-version.log" 2>/dev/null | tr '\n' ' ')"
+say "llama-server: $(cat "$root/.typhon-ok")"
 
 # 2. Ollama, built from its Go module; its module zip lacks three vendored C headers.
 ollama_dir=$cache/ollama
-if [ ! -f "$ollama_dir/.typhon-ok" ] || [ ! -x "$ollama_dir/bin/ollama" ]; then
-  need_pkgs nlohmann-json3-dev libstb-dev gcc g++
+if [ "$(cat "$ollama_dir/.typhon-ok" 2>/dev/null)" != "$OLLAMA_VERSION" ] || [ ! -x "$ollama_dir/bin/ollama" ]; then
+  need_pkgs nlohmann-json3-dev libstb-dev
   tmp=$cache/ollama.tmp
   rm -rf "$tmp" "$ollama_dir"
   mkdir -p "$tmp/inc/miniaudio" "$tmp/bin"
@@ -81,12 +91,12 @@ if [ ! -f "$ollama_dir/.typhon-ok" ] || [ ! -x "$ollama_dir/bin/ollama" ]; then
   say "building Ollama $OLLAMA_VERSION with go install (about 8 minutes on 2 cores the first time)"
   ( cd "$tmp" && GOFLAGS=-mod=mod GOBIN="$tmp/bin" CGO_ENABLED=1 CGO_CPPFLAGS="-I$tmp/inc" \
       go install "github.com/ollama/ollama@$OLLAMA_VERSION" ) >"$log/ollama-build.log" 2>&1 \
-    || { remove_tree "$tmp"; die "Ollama build failed (see $log/ollama-build.log)"; }
+    || { remove_tree "$tmp"; fail "$log/ollama-build.log" "Ollama build failed"; }
   [ -x "$tmp/bin/ollama" ] || { remove_tree "$tmp"; die "Ollama build produced no binary"; }
   mv "$tmp" "$ollama_dir"
-  touch "$ollama_dir/.typhon-ok"
+  echo "$OLLAMA_VERSION" >"$ollama_dir/.typhon-ok" # the marker, written last
 fi
-say "ollama: $ollama_dir/bin/ollama"
+say "ollama: $ollama_dir/bin/ollama ($(cat "$ollama_dir/.typhon-ok"))"
 
 # 3. The tiny model, written by the project's own GGUF writer. The marker holds a hash
 #    of the writer's sources, so a changed writer rewrites the model.
@@ -101,3 +111,5 @@ if [ "$(cat "$model_dir/.typhon-ok" 2>/dev/null)" != "$model_hash" ] || [ ! -s "
 fi
 say "model: $model_dir/tiny.gguf"
 say "ready in $cache"
+exit 0
+}
