@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -55,7 +56,9 @@ var rules = []rule{
 // identify probes one candidate over the network.
 func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 	base := c.base
-	if p.direct {
+	// The pre-dial is for loopback candidates only: a remote URL may be reachable
+	// only through the proxy of the environment.
+	if p.direct && isLoopback(base) {
 		if err := p.dialable(ctx, base); err != nil {
 			if ctx.Err() != nil {
 				return Server{}, ctx.Err()
@@ -81,6 +84,15 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 	s.BaseURL = base
 	s.Port = c.port
 	return s, nil
+}
+
+func isLoopback(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // identifyFrom runs the rules over a candidate's answers. It returns the server
@@ -184,6 +196,10 @@ func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
 		return llamaRouter(ctx, src, models), true
 	case ownedLlama && healthOK(ctx, src):
 		// An older build without total_slots in /props.
+	case authError(propsA) && authError(modelsA) && llamaHdr && healthOK(ctx, src):
+		// Started with --api-key: only / and /health answer without the key.
+		s.Settings["auth"] = "API key required"
+		return s, true
 	default:
 		return Server{}, false
 	}
@@ -243,6 +259,16 @@ func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
 		setting(s.Settings, "server", llamafileHdr)
 	}
 	return s, true
+}
+
+// authError reports llama-server's answer to a request without its API key:
+// 401 {"error": {"type": "authentication_error"}}.
+func authError(a answer) bool {
+	if a.err != nil || a.status != 401 {
+		return false
+	}
+	e, ok := decodeObjectBody[apiError](a.body)
+	return ok && e.Error != nil && e.Error.Type == "authentication_error"
 }
 
 func healthOK(ctx context.Context, src source) bool {
@@ -326,7 +352,6 @@ func matchOllama(ctx context.Context, src source) (Server, bool) {
 		if loaded.SizeVRAM != nil {
 			s.Settings["size_vram_bytes"] = fmt.Sprint(int64(*loaded.SizeVRAM))
 		}
-		setting(s.Settings, "expires_at", string(loaded.ExpiresAt))
 		setting(s.Settings, "parameter_size", string(loaded.Details.ParameterSize))
 		setting(s.Settings, "digest", string(loaded.Digest))
 		if s.CtxSize > 0 {

@@ -36,6 +36,10 @@ func TestProbeRecorded(t *testing.T) {
 		{file: "llamacpp-loading-b11669", want: &Server{
 			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)", Models: []string{}, Loading: true,
 		}},
+		{file: "llamacpp-apikey-b11669", want: &Server{
+			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)", Models: []string{},
+			Settings: map[string]string{"auth": "API key required"},
+		}},
 		{file: "llamacpp-docs", want: &Server{
 			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)", Version: "b5400-a1b2c3d",
 			Models:      []string{"../models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"},
@@ -59,7 +63,7 @@ func TestProbeRecorded(t *testing.T) {
 			Kind: KindOllama, Name: "Ollama", Version: "0.0.0", Models: []string{"tiny:latest"}, LoadedModel: "tiny:latest",
 			CtxSize: 4096, VRAMShare: ptr(0.0),
 			Settings: map[string]string{"ctx_source": "/api/ps context_length", "digest": "b0e7a4e1c3142d9759445923928e7c75bde62f1fa50a9cf13485425890a8d8c8",
-				"expires_at": "2026-11-27T00:09:25.405241886Z", "family": "llama", "n_ctx_train": "32768", "parameter_size": "1.05M",
+				"family": "llama", "n_ctx_train": "32768", "parameter_size": "1.05M",
 				"size_bytes": "12188160", "size_vram_bytes": "0"},
 		}},
 		{file: "ollama-0.17.4-idle", want: &Server{
@@ -77,7 +81,7 @@ func TestProbeRecorded(t *testing.T) {
 			Kind: KindOllama, Name: "Ollama", Version: "0.12.3", Models: []string{"deepseek-r1:latest", "mistral:latest"},
 			LoadedModel: "mistral:latest", CtxSize: 8192, VRAMShare: ptr(0.75), Quantization: "Q4_0",
 			Settings: map[string]string{"ctx_source": "/api/ps context_length", "digest": "2ae6f6dd7a3dd734790bbbf58b8909a606e0e7e97e94b7604e0aa7ae4490e6d8",
-				"expires_at": "2024-06-04T14:38:31.83753-07:00", "family": "llama", "n_ctx_train": "32768", "parameter_size": "7.2B",
+				"family": "llama", "n_ctx_train": "32768", "parameter_size": "7.2B",
 				"size_bytes": "5137025024", "size_vram_bytes": "3852768768"},
 		}},
 		{file: "vllm", want: &Server{

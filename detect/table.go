@@ -37,6 +37,8 @@ func state(s Server) string {
 	switch {
 	case s.Loading:
 		return "loading"
+	case s.Settings["auth"] != "":
+		return "API key required"
 	case s.LoadedModel != "":
 		return "ready"
 	case s.Kind == KindOpenAI:

@@ -41,6 +41,7 @@ func TestWriteTable(t *testing.T) {
 			{Kind: KindOllama, Version: "0.17.4", BaseURL: "http://[::1]:11435", Port: 11435, Models: []string{"qwen3:8b"}},
 			{Kind: KindLlamaCpp, BaseURL: "http://127.0.0.1:8081", Port: 8081, Loading: true},
 			{Kind: KindOpenAI, BaseURL: "https://gpu.example.internal", Port: 443, Models: []string{"a", "b", "c"}},
+			{Kind: KindLlamaCpp, BaseURL: "http://127.0.0.1:8082", Port: 8082, Settings: map[string]string{"auth": "API key required"}},
 			{Kind: KindVLLM, Version: "0.8.5", BaseURL: "http://127.0.0.1:8000", Port: 8000, Models: []string{"x"},
 				LoadedModel: "an-evil\x1b[31mmodel\twith\ncontrol characters and a name much longer than the column allows", CtxSize: 32768},
 		}},
