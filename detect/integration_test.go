@@ -263,3 +263,25 @@ func ExampleWriteTable() {
 	// llama.cpp  http://127.0.0.1:8080   b11669   qwen3-8b      1       8192  4      -     ready
 	// ollama     http://127.0.0.1:11434  0.17.4   qwen3:8b      1       4096  -      100%  ready
 }
+
+// TestRealLlamaServerAPIKey: a llama-server started with --api-key is reported
+// as needing a key when probed by port, and fully identified when its URL is
+// given with the key.
+func TestRealLlamaServerAPIKey(t *testing.T) {
+	const key = "typhon-test-key"
+	llama := testbed.LlamaServer(t, testbed.Options{CtxSize: 2048, Parallel: 1, ExtraArgs: []string{"--api-key", key}})
+	servers, err := detect.Scan(t.Context(), detect.Options{NoDefaults: true, Ports: []int{llama.Port}, APIKey: key, Timeout: integrationTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(servers) != 1 || servers[0].Kind != detect.KindLlamaCpp || servers[0].Settings["auth"] == "" {
+		t.Fatalf("Scan by port = %+v; want llama.cpp needing an API key (the key is not sent to ports)", servers)
+	}
+	got, err := detect.Probe(t.Context(), llama.URL, detect.Options{APIKey: key, Timeout: integrationTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != detect.KindLlamaCpp || got.LoadedModel != llama.Model || got.CtxSize != 2048 || got.Slots != 1 || got.Settings["auth"] != "" {
+		t.Errorf("Probe with the key = %+v; want llama.cpp, %q, ctx 2048, 1 slot", got, llama.Model)
+	}
+}
