@@ -10,6 +10,20 @@
 // Tests use [LlamaServer] and [Ollama], which skip when the binaries are missing
 // (unless TYPHON_REQUIRE_SERVERS=1) and stop the server at cleanup. Other code uses
 // [Start] and [Server.Close].
+//
+// # What the servers do that a client must know
+//
+//   - llama-server closes the connection after a streamed response although it
+//     answered "Keep-Alive: timeout=5, max=100"; a POST that Go's http.Transport
+//     sends on that pooled connection fails at once with EOF. Clients disable
+//     keep-alive towards it (or retry on a fresh connection).
+//   - With stream_options.include_usage, both servers end the stream with a chunk
+//     that has usage and no choices; llama-server puts "timings" in it (without
+//     include_usage, in the chunk with finish_reason).
+//   - Ollama loads a model on its first request; Start waits for that, so
+//     the first timed request does not include the load (Options.NoWarmup to skip).
+//   - The tiny model always generates exactly max_tokens tokens, one printable word
+//     piece per content chunk (see package testmodel).
 package testbed
 
 import (
