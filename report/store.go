@@ -553,8 +553,10 @@ const InterruptedError = "interrupted: the process running this benchmark stoppe
 // Recover is called once at start-up, before any run: records still "running"
 // belong to a process that died mid-run. Each is rewritten as "interrupted" with
 // the tests it finished, and those tests are appended to the chronicle with
-// run_status "interrupted". It returns their run ids. Temp files left by a crash
-// are removed. Records that do not decode are logged and left alone.
+// run_status "interrupted". It returns their run ids. Finished records whose
+// lines are missing from the chronicle (the process died between the two
+// writes, or the append failed) get their lines appended. Temp files left by a
+// crash are removed. Records that do not decode are logged and left alone.
 func (s *Store) Recover() ([]string, error) {
 	if s.Dir == "" {
 		return nil, errors.New("report: Store.Dir is empty")
@@ -567,6 +569,16 @@ func (s *Store) Recover() ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("report: recover: %w", err)
+	}
+	// The runs the chronicle already has lines of.
+	chronicled := map[string]bool{}
+	if b, err := fsys.ReadFile(filepath.Join(s.Dir, ChronicleFile)); err == nil {
+		lines, _, _ := ReadChronicle(bytes.NewReader(b))
+		for _, l := range lines {
+			chronicled[l.RunID] = true
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("report: recover: %w", err)
 	}
 	var ids []string
@@ -591,11 +603,23 @@ func (s *Store) Recover() ([]string, error) {
 			s.log().Warn("recover: skipping a record that does not decode", "file", name, "err", err)
 			continue
 		}
-		if res.Status != schema.StatusRunning {
-			continue
-		}
 		if res.RunID == "" {
 			res.RunID = id
+		}
+		if res.Status != schema.StatusRunning {
+			// A finished run whose chronicle lines are missing: the process died
+			// between the final record and the append, or the append failed.
+			if !chronicled[res.RunID] && len(res.Benchmarks) > 0 {
+				if lines, err := encodeChronicle(ChronicleLines(res)); err != nil {
+					errs = append(errs, err)
+				} else if err := s.appendChronicle(lines); err != nil {
+					errs = append(errs, err)
+				} else {
+					chronicled[res.RunID] = true
+					s.log().Info("recover: added the chronicle lines of a finished run", "run_id", res.RunID)
+				}
+			}
+			continue
 		}
 		markInterrupted(res)
 		data, err := marshalRecord(res)
@@ -608,10 +632,15 @@ func (s *Store) Recover() ([]string, error) {
 		}
 		ids = append(ids, id)
 		s.log().Info("record of a run that did not finish marked interrupted", "run_id", id, "tests", len(res.Benchmarks))
+		if chronicled[res.RunID] {
+			continue
+		}
 		if lines, err := encodeChronicle(ChronicleLines(res)); err != nil {
 			errs = append(errs, err)
 		} else if err := s.appendChronicle(lines); err != nil {
 			errs = append(errs, err)
+		} else {
+			chronicled[res.RunID] = true
 		}
 	}
 	slices.Sort(ids)

@@ -540,6 +540,40 @@ func TestRecoverMarksRunningRecordsInterrupted(t *testing.T) {
 	}
 }
 
+// TestRecoverCompletesTheChronicle: a finished record without chronicle lines
+// (killed between the record and the append) gets them at the next start, once.
+func TestRecoverCompletesTheChronicle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := &Store{Dir: dir}
+	inChron := runResult("in", t0, schema.StatusComplete, 2)
+	if err := s.Finish(inChron); err != nil {
+		t.Fatal(err)
+	}
+	missing := runResult("missing", t0.Add(time.Hour), schema.StatusComplete, 3)
+	if err := s.Save(missing); err != nil { // the final record, but no append
+		t.Fatal(err)
+	}
+	empty := runResult("empty", t0.Add(2*time.Hour), schema.StatusFailed, 0)
+	if err := s.Save(empty); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		ids, err := s.Recover()
+		if err != nil || len(ids) != 0 {
+			t.Fatalf("Recover = %v, %v; want no interrupted run", ids, err)
+		}
+		lines, err := s.Chronicle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(ChronicleLines(inChron), ChronicleLines(missing)...)
+		if diff := cmp.Diff(want, lines); diff != "" {
+			t.Errorf("chronicle after Recover (-want +got):\n%s", diff)
+		}
+	}
+}
+
 func TestRecoverEmptyDir(t *testing.T) {
 	t.Parallel()
 	ids, err := (&Store{Dir: filepath.Join(t.TempDir(), "none")}).Recover()
