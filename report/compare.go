@@ -47,7 +47,15 @@ type CompareOptions struct {
 	AllowDifferentServer bool `json:"allow_different_server,omitempty"`
 	AllowDifferentGPU    bool `json:"allow_different_gpu,omitempty"`
 	AllowDifferentMode   bool `json:"allow_different_mode,omitempty"`
+	// TTFTFloor is the smallest change of time to first token that is judged at
+	// all (the timing noise of a request); it also guards prefill tokens/s, which
+	// follows from it. 0 means DefaultTTFTFloor; negative means no floor.
+	TTFTFloor time.Duration `json:"ttft_floor_ns,omitempty"`
 }
+
+// DefaultTTFTFloor is the TTFTFloor of zero CompareOptions: a change of time to
+// first token below 2 ms is timing noise, whatever the runs' spread says.
+const DefaultTTFTFloor = 2 * time.Millisecond
 
 // RunRef identifies one side of a comparison.
 type RunRef struct {
@@ -151,6 +159,9 @@ func (c Comparison) Improvements() []MetricChange {
 // rests on the tolerance alone, and the metric says so. Peak VRAM and energy are
 // one reading per test and are judged on the tolerance.
 //
+// A change of time to first token below a floor (DefaultTTFTFloor) is timing
+// noise and not judged, nor is the prefill speed that follows from it.
+//
 // Runs of a different model, server build, GPU or mode are not comparable unless
 // opts allow it. Compare never fails: a nil run gives a Comparison whose verdict
 // is "not comparable".
@@ -158,6 +169,10 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 	tol := opts.Tolerance
 	if tol <= 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
 		tol = DefaultTolerance
+	}
+	floor := opts.TTFTFloor
+	if floor == 0 {
+		floor = DefaultTTFTFloor
 	}
 	c := Comparison{Tolerance: tol, Comparable: true}
 	if baseline == nil || current == nil {
@@ -192,7 +207,7 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 			continue
 		}
 		seen[b.TestID] = true
-		c.Benchmarks = append(c.Benchmarks, compareBenchmark(b, cur[b.TestID], tol, c.Comparable))
+		c.Benchmarks = append(c.Benchmarks, compareBenchmark(b, cur[b.TestID], tol, floor.Seconds(), c.Comparable))
 	}
 	for i := range current.Benchmarks {
 		b := &current.Benchmarks[i]
@@ -315,7 +330,7 @@ func serverKind(r *schema.Result) string {
 	return r.Server.Name
 }
 
-func compareBenchmark(b, cur *schema.Benchmark, tol float64, comparable bool) BenchmarkComparison {
+func compareBenchmark(b, cur *schema.Benchmark, tol, floorS float64, comparable bool) BenchmarkComparison {
 	bc := BenchmarkComparison{TestID: b.TestID, Name: b.Name, Category: b.Category, Metrics: []MetricChange{}}
 	notComparable := func(reason string) BenchmarkComparison {
 		bc.Verdict, bc.Reason = VerdictNotComparable, reason
@@ -344,7 +359,7 @@ func compareBenchmark(b, cur *schema.Benchmark, tol float64, comparable bool) Be
 		if bs.n == 0 || cs.n == 0 {
 			continue
 		}
-		m := judge(spec, bs, cs, tol)
+		m := judge(spec, bs, cs, tol, floorS)
 		m.TestID = b.TestID
 		bc.Metrics = append(bc.Metrics, m)
 	}
@@ -450,12 +465,16 @@ type sample struct {
 	sd     float64 // sample standard deviation; valid when spread
 	spread bool    // sd is known (n >= 2 per-run values, or a recorded stdev)
 	single bool    // one reading per test by nature (VRAM, energy): judged on tolerance
+	ttft   float64 // mean ttft_s of the runs behind the figure, 0 when unknown
 }
 
 type metricSpec struct {
 	name, unit     string
 	higherIsBetter bool
 	sample         func(*schema.Benchmark) sample
+	// ttftBound: the metric follows the time to first token, whose changes
+	// below the timing floor are not judged.
+	ttftBound bool
 }
 
 var metricSpecs = []metricSpec{
@@ -468,14 +487,14 @@ var metricSpecs = []metricSpec{
 			}
 		}
 		return s
-	}},
+	}, false},
 	{MetricTTFT, "s", false, func(b *schema.Benchmark) sample {
 		s := runSample(b, func(r schema.RunSample) float64 { return r.TTFTS })
 		if s.n == 0 && b.AvgTTFTS > 0 && finite(b.AvgTTFTS) {
-			s = sample{n: max(b.SuccessfulRuns, 1), mean: b.AvgTTFTS}
+			s = sample{n: max(b.SuccessfulRuns, 1), mean: b.AvgTTFTS, ttft: b.AvgTTFTS}
 		}
 		return s
-	}},
+	}, true},
 	{MetricPrefillTPS, "tok/s", true, func(b *schema.Benchmark) sample {
 		s := runSample(b, func(r schema.RunSample) float64 {
 			if r.PrefillTPS > 0 {
@@ -487,16 +506,16 @@ var metricSpecs = []metricSpec{
 			return 0
 		})
 		if s.n == 0 && b.AvgPrefillTPS > 0 && finite(b.AvgPrefillTPS) {
-			s = sample{n: max(b.SuccessfulRuns, 1), mean: b.AvgPrefillTPS}
+			s = sample{n: max(b.SuccessfulRuns, 1), mean: b.AvgPrefillTPS, ttft: b.AvgTTFTS}
 		}
 		return s
-	}},
+	}, true},
 	{MetricPeakVRAM, "MiB", false, func(b *schema.Benchmark) sample {
 		if v := b.GPUStats.PeakVRAMUsedMB; v != nil && *v > 0 && finite(*v) {
 			return sample{n: 1, mean: *v, single: true}
 		}
 		return sample{}
-	}},
+	}, false},
 	{MetricEnergyPerToken, "J/token", false, func(b *schema.Benchmark) sample {
 		e := b.GPUStats.EnergyJ
 		if e == nil || *e <= 0 || !finite(*e) {
@@ -510,24 +529,26 @@ var metricSpecs = []metricSpec{
 			return sample{}
 		}
 		return sample{n: 1, mean: *e / float64(tokens), single: true}
-	}},
+	}, false},
 }
 
 // runSample is the metric over the successful timed runs with a positive value.
 func runSample(b *schema.Benchmark, value func(schema.RunSample) float64) sample {
 	var xs []float64
+	var ttft float64
 	for _, r := range b.Runs {
 		if !r.Success {
 			continue
 		}
 		if v := value(r); v > 0 && finite(v) {
 			xs = append(xs, v)
+			ttft += r.TTFTS
 		}
 	}
 	if len(xs) == 0 {
 		return sample{}
 	}
-	s := sample{n: len(xs)}
+	s := sample{n: len(xs), ttft: ttft / float64(len(xs))}
 	for _, x := range xs {
 		s.mean += x
 	}
@@ -549,7 +570,7 @@ func runSample(b *schema.Benchmark, value func(schema.RunSample) float64) sample
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // judge compares one metric.
-func judge(spec metricSpec, b, c sample, tol float64) MetricChange {
+func judge(spec metricSpec, b, c sample, tol, floorS float64) MetricChange {
 	m := MetricChange{
 		Metric: spec.name, Unit: spec.unit, HigherIsBetter: spec.higherIsBetter,
 		Baseline: b.mean, Current: c.mean, BaselineN: b.n, CurrentN: c.n,
@@ -614,6 +635,14 @@ func judge(spec metricSpec, b, c sample, tol float64) MetricChange {
 		noise = "weak: one run per side, no spread to judge noise; judged on the " + tolText
 	}
 
+	if d := math.Abs(c.ttft - b.ttft); spec.ttftBound && floorS > 0 && b.ttft > 0 && c.ttft > 0 && d < floorS {
+		m.BeyondNoise, m.Weak = false, false
+		noise = fmt.Sprintf("time to first token changed by %.2f ms, below the %g ms timing floor", 1000*d, 1000*floorS)
+		if d == 0 {
+			noise = "time to first token unchanged"
+		}
+		decided = true
+	}
 	var verdict string
 	switch {
 	case decided && !m.BeyondNoise:

@@ -209,21 +209,21 @@ func TestCompare(t *testing.T) {
 			cur:         run("b", bench("ctx_sweep_4096", 80)),
 			wantVerdict: VerdictRegressed,
 			want:        map[string]Verdict{"ctx_sweep_4096 tps": VerdictRegressed},
-			wantWeak:    []string{"ctx_sweep_4096 tps", "ctx_sweep_4096 ttft_s", "ctx_sweep_4096 prefill_tps"},
+			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
 			name:        "one run per side: a small drop is unchanged and weak",
 			base:        run("a", bench("ctx_sweep_4096", 100)),
 			cur:         run("b", bench("ctx_sweep_4096", 97)),
 			wantVerdict: VerdictUnchanged,
-			wantWeak:    []string{"ctx_sweep_4096 tps", "ctx_sweep_4096 ttft_s", "ctx_sweep_4096 prefill_tps"},
+			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
 			name:        "one run against three borrows the spread",
 			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120)),
 			cur:         run("b", bench("ctx_sweep_4096", 90)),
 			wantVerdict: VerdictUnchanged,
-			wantWeak:    []string{"ctx_sweep_4096 tps", "ctx_sweep_4096 ttft_s", "ctx_sweep_4096 prefill_tps"},
+			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
 			name:        "time to first token grows",
@@ -239,6 +239,29 @@ func TestCompare(t *testing.T) {
 			cur:         run("b", withTTFT(tight, 0.100, 0.101, 0.099)),
 			wantVerdict: VerdictImproved,
 			want:        map[string]Verdict{"ctx_sweep_4096 ttft_s": VerdictImproved, "ctx_sweep_4096 prefill_tps": VerdictImproved},
+		},
+		{
+			name:        "a millisecond of time to first token is under the timing floor",
+			base:        run("a", withTTFT(tight, 0.0070, 0.0071, 0.0069)),
+			cur:         run("b", withTTFT(tight, 0.0080, 0.0081, 0.0079)),
+			wantVerdict: VerdictUnchanged,
+		},
+		{
+			name:        "the same millisecond without a floor",
+			base:        run("a", withTTFT(tight, 0.0070, 0.0071, 0.0069)),
+			cur:         run("b", withTTFT(tight, 0.0080, 0.0081, 0.0079)),
+			opts:        CompareOptions{TTFTFloor: -1},
+			wantVerdict: VerdictRegressed,
+			want:        map[string]Verdict{"ctx_sweep_4096 ttft_s": VerdictRegressed, "ctx_sweep_4096 prefill_tps": VerdictRegressed},
+			wantBeyond:  []string{"ctx_sweep_4096 ttft_s", "ctx_sweep_4096 prefill_tps"},
+		},
+		{
+			name:        "one run per side with time to first token over the floor is weak",
+			base:        run("a", withTTFT(bench("ctx_sweep_4096", 100), 0.100)),
+			cur:         run("b", withTTFT(bench("ctx_sweep_4096", 100), 0.150)),
+			wantVerdict: VerdictRegressed,
+			want:        map[string]Verdict{"ctx_sweep_4096 ttft_s": VerdictRegressed, "ctx_sweep_4096 prefill_tps": VerdictRegressed},
+			wantWeak:    []string{"ctx_sweep_4096 tps", "ctx_sweep_4096 ttft_s", "ctx_sweep_4096 prefill_tps"},
 		},
 		{
 			name:        "peak VRAM and energy per token grow",
