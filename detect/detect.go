@@ -169,8 +169,10 @@ type Options struct {
 	APIKey string
 	// Timeout bounds each probe request; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// Client makes the requests; nil means a client that dials directly, follows
-	// no redirect and keeps no cookie.
+	// Client makes the requests. nil means our own client: it follows no
+	// redirect, keeps no cookie, checks a loopback candidate with one TCP dial
+	// before asking it anything, and tries a loopback port refused on 127.0.0.1
+	// on [::1]. A caller's client gets none of these.
 	Client *http.Client
 	// Logger receives debug output, notably why each candidate was skipped; nil
 	// discards it.

@@ -79,7 +79,6 @@ func newProber(opts Options) *prober {
 				ResponseHeaderTimeout: p.timeout,
 				MaxIdleConnsPerHost:   8,
 				IdleConnTimeout:       5 * time.Second,
-				DisableCompression:    false,
 			},
 			// A redirect is an answer like any other: never followed, so a loop
 			// costs one request.

@@ -17,7 +17,7 @@ import (
 var fuzzPaths = append(append([]string{}, firstPaths...),
 	"/health", "/slots", "/models", "/props?model=", "/api/tags", "/api/ps", "/api/show",
 	"/get_server_info", "/api/v1/model", "/api/extra/true_max_context_length",
-	"/v1/internal/model/list", "/v1/models/available", "/system")
+	"/v1/internal/model/list", "/v1/models/available", "/system", "/metrics")
 
 // fuzzSource answers the fuzzed body at one path (or at every path) and the
 // answers of a recorded file elsewhere, so that the fuzzer reaches the decoding

@@ -12,8 +12,9 @@ import (
 
 // firstPaths are asked of every candidate at once; each rule then asks for the
 // few more answers it needs (served from the cache when already fetched). None of
-// them changes a server's state or starts a generation (SGLang's /health does:
-// it is never asked).
+// them changes a server's state or starts a generation: SGLang's and TGI's
+// /health may generate a token, so /health is only asked once a llama-server
+// answer was seen.
 var firstPaths = []string{
 	"/",
 	"/props",
@@ -486,11 +487,17 @@ func matchTGI(ctx context.Context, src source) (Server, bool) {
 	if !ok || info.ModelID == "" || info.Version == "" || (info.MaxTotalTokens <= 0 && info.Router == "") {
 		return Server{}, false
 	}
-	models, modelsOK := decodeModels(src.get(ctx, "/v1/models"))
-	listed := modelsOK && slices.Contains(models.ids(), string(info.ModelID))
+	// The second answer: /v1/models naming the model (TGI answers one model
+	// object there, not a list), else its Prometheus metrics. Its /health is not
+	// asked: it may run a generation on the shards.
+	modelsA := src.get(ctx, "/v1/models")
+	models, modelsOK := decodeModels(modelsA)
+	one, oneOK := decodeObject[oaiModel](modelsA)
+	listed := (modelsOK && slices.Contains(models.ids(), string(info.ModelID))) ||
+		(oneOK && one.ID != nil && string(*one.ID) == string(info.ModelID))
 	if !listed {
-		h := src.get(ctx, "/health")
-		if !h.ok() {
+		m := src.get(ctx, "/metrics")
+		if !m.ok() || !strings.Contains(string(m.body), "tgi_") {
 			return Server{}, false
 		}
 	}

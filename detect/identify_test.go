@@ -103,6 +103,12 @@ func TestProbeRecorded(t *testing.T) {
 			Settings: map[string]string{"docker_label": "sha-9f38d93", "max_concurrent_requests": "128", "max_input_tokens": "8191",
 				"max_total_tokens": "8192", "model_sha": "e0bc86c23ce5aae1db576c8cca6f06f1f73af2db", "sha": "9f38d9305134b3b9dd22f0ab14e1b9c9dd53aa39"},
 		}},
+		{file: "tgi-metrics", want: &Server{
+			Kind: KindTGI, Name: "TGI (text-generation-inference)", Version: "3.3.4", Models: []string{"mistralai/Mistral-7B-Instruct-v0.3"},
+			LoadedModel: "mistralai/Mistral-7B-Instruct-v0.3", CtxSize: 8192,
+			Settings: map[string]string{"docker_label": "sha-9f38d93", "max_concurrent_requests": "128", "max_input_tokens": "8191",
+				"max_total_tokens": "8192", "model_sha": "e0bc86c23ce5aae1db576c8cca6f06f1f73af2db", "sha": "9f38d9305134b3b9dd22f0ab14e1b9c9dd53aa39"},
+		}},
 		{file: "lmstudio-v0", want: &Server{
 			Kind: KindLMStudio, Name: "LM Studio",
 			Models:      []string{"qwen2-vl-7b-instruct", "meta-llama-3.1-8b-instruct", "text-embedding-nomic-embed-text-v1.5"},
