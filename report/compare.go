@@ -154,9 +154,10 @@ func (c Comparison) Improvements() []MetricChange {
 //
 // A metric regressed (or improved) when it got worse (better) by more than the
 // tolerance and by more than the runs' spread explains: Welch's t-test on the
-// per-run samples at 95%. With one run on a side the comparison is weak: the
-// spread of the other side is borrowed, or with one run per side the verdict
-// rests on the tolerance alone, and the metric says so. Peak VRAM and energy are
+// per-run samples at 95%. With one run on a side the comparison is weak and the
+// metric says so: the spread of the other side is borrowed; with one run per
+// side, the relative spread of the same metric over the run's other tests; and
+// when the run has none, the verdict rests on the tolerance alone. Peak VRAM and energy are
 // one reading per test and are judged on the tolerance.
 //
 // A change of time to first token below a floor (DefaultTTFTFloor) is timing
@@ -200,6 +201,7 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 			cur[b.TestID] = b
 		}
 	}
+	noiseB, noiseC := runNoise(baseline), runNoise(current)
 	seen := map[string]bool{}
 	for i := range baseline.Benchmarks {
 		b := &baseline.Benchmarks[i]
@@ -207,7 +209,7 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 			continue
 		}
 		seen[b.TestID] = true
-		c.Benchmarks = append(c.Benchmarks, compareBenchmark(b, cur[b.TestID], tol, floor.Seconds(), c.Comparable))
+		c.Benchmarks = append(c.Benchmarks, compareBenchmark(b, cur[b.TestID], noiseB, noiseC, tol, floor.Seconds(), c.Comparable))
 	}
 	for i := range current.Benchmarks {
 		b := &current.Benchmarks[i]
@@ -330,7 +332,7 @@ func serverKind(r *schema.Result) string {
 	return r.Server.Name
 }
 
-func compareBenchmark(b, cur *schema.Benchmark, tol, floorS float64, comparable bool) BenchmarkComparison {
+func compareBenchmark(b, cur *schema.Benchmark, noiseB, noiseC map[string]pooled, tol, floorS float64, comparable bool) BenchmarkComparison {
 	bc := BenchmarkComparison{TestID: b.TestID, Name: b.Name, Category: b.Category, Metrics: []MetricChange{}}
 	notComparable := func(reason string) BenchmarkComparison {
 		bc.Verdict, bc.Reason = VerdictNotComparable, reason
@@ -359,7 +361,7 @@ func compareBenchmark(b, cur *schema.Benchmark, tol, floorS float64, comparable 
 		if bs.n == 0 || cs.n == 0 {
 			continue
 		}
-		m := judge(spec, bs, cs, tol, floorS)
+		m := judge(spec, bs, cs, noiseB[spec.name], noiseC[spec.name], tol, floorS)
 		m.TestID = b.TestID
 		bc.Metrics = append(bc.Metrics, m)
 	}
@@ -532,6 +534,41 @@ var metricSpecs = []metricSpec{
 	}, false},
 }
 
+// pooled is the relative spread of a metric over the tests of a run: the pooled
+// coefficient of variation and its degrees of freedom (0: none known).
+type pooled struct {
+	cv float64
+	df int
+}
+
+// runNoise pools, per metric, the relative spread of the tests of a run that
+// have one, to judge the tests that have none.
+func runNoise(r *schema.Result) map[string]pooled {
+	out := map[string]pooled{}
+	for _, spec := range metricSpecs {
+		var sum float64
+		df := 0
+		for i := range r.Benchmarks {
+			b := &r.Benchmarks[i]
+			if b.Skipped {
+				continue
+			}
+			s := spec.sample(b)
+			if s.single || !s.spread || s.n < 2 || s.mean <= 0 {
+				continue
+			}
+			sum += float64(s.n-1) * sq(s.sd/s.mean)
+			df += s.n - 1
+		}
+		if df > 0 {
+			out[spec.name] = pooled{cv: math.Sqrt(sum / float64(df)), df: df}
+		}
+	}
+	return out
+}
+
+func sq(v float64) float64 { return v * v }
+
 // runSample is the metric over the successful timed runs with a positive value.
 func runSample(b *schema.Benchmark, value func(schema.RunSample) float64) sample {
 	var xs []float64
@@ -570,7 +607,7 @@ func runSample(b *schema.Benchmark, value func(schema.RunSample) float64) sample
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // judge compares one metric.
-func judge(spec metricSpec, b, c sample, tol, floorS float64) MetricChange {
+func judge(spec metricSpec, b, c sample, nb, nc pooled, tol, floorS float64) MetricChange {
 	m := MetricChange{
 		Metric: spec.name, Unit: spec.unit, HigherIsBetter: spec.higherIsBetter,
 		Baseline: b.mean, Current: c.mean, BaselineN: b.n, CurrentN: c.n,
@@ -630,9 +667,32 @@ func judge(spec metricSpec, b, c sample, tol, floorS float64) MetricChange {
 		} else {
 			noise = "weak: one run on a side and no spread on the other, judged on the " + tolText
 		}
+	case nb.df > 0 || nc.df > 0:
+		// No spread of its own on either side (one run per side): borrow the
+		// relative spread of the same metric over the run's other tests.
+		m.Weak = true
+		cvB, cvC, df := nb.cv, nc.cv, min(nb.df, nc.df)
+		if nb.df == 0 {
+			cvB, df = cvC, nc.df
+		}
+		if nc.df == 0 {
+			cvC, df = cvB, nb.df
+		}
+		se := math.Sqrt(sq(cvB*b.mean)/float64(b.n) + sq(cvC*c.mean)/float64(c.n))
+		t := math.NaN()
+		if se > 0 {
+			t = m.Change / se
+		} else if m.Change != 0 {
+			t = math.Copysign(math.Inf(1), m.Change)
+		}
+		crit := tCritical(float64(df))
+		m.BeyondNoise, decided = beyond(t, crit, m.Change), true
+		m.T, m.TCritical = finiteOr0(t), crit
+		noise = fmt.Sprintf("weak: no spread of its own, the spread of the run's other tests borrowed (CV %.1f%% and %.1f%%, t=%s, critical %.2f)",
+			100*cvB, 100*cvC, tnum(t), crit)
 	default:
 		m.Weak = true
-		noise = "weak: one run per side, no spread to judge noise; judged on the " + tolText
+		noise = "weak: no spread on either side (one run per side), judged on the " + tolText
 	}
 
 	if d := math.Abs(c.ttft - b.ttft); spec.ttftBound && floorS > 0 && b.ttft > 0 && c.ttft > 0 && d < floorS {

@@ -219,6 +219,22 @@ func TestCompare(t *testing.T) {
 			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
+			name:        "one run per side in a noisy run: the other tests' spread absorbs a 10% drop",
+			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120), bench("long_gen", 100)),
+			cur:         run("b", bench("ctx_sweep_4096", 80, 100, 120), bench("long_gen", 90)),
+			wantVerdict: VerdictUnchanged,
+			wantWeak:    []string{"long_gen tps"},
+		},
+		{
+			name:        "one run per side in a quiet run: a 10% drop regresses",
+			base:        run("a", tight, bench("long_gen", 100)),
+			cur:         run("b", tight, bench("long_gen", 90)),
+			wantVerdict: VerdictRegressed,
+			want:        map[string]Verdict{"long_gen tps": VerdictRegressed},
+			wantWeak:    []string{"long_gen tps"},
+			wantBeyond:  []string{"long_gen tps"},
+		},
+		{
 			name:        "one run against three borrows the spread",
 			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120)),
 			cur:         run("b", bench("ctx_sweep_4096", 90)),
