@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/detect"
+	"github.com/typhonbench/typhon/internal/testbed"
+	"github.com/typhonbench/typhon/report"
+)
+
+type intList []int
+
+func (l *intList) String() string { return fmt.Sprint(*l) }
+func (l *intList) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("bad port %q", s)
+	}
+	*l = append(*l, n)
+	return nil
+}
+
+type strList []string
+
+func (l *strList) String() string     { return strings.Join(*l, ",") }
+func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	mode := fs.String("mode", typhon.DefaultMode, "plan: quick or full")
+	url := fs.String("url", "", "server base URL (default: detect)")
+	model := fs.String("model", "", "model to request (default: the server's loaded model)")
+	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
+	data := fs.String("data", typhon.DefaultDataDir(), "directory for records and the chronicle")
+	apiKey := fs.String("api-key", os.Getenv("TYPHON_API_KEY"), "bearer token for the server (default $TYPHON_API_KEY; never stored)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	demo := fs.Bool("demo", false, "start the test bed's llama-server with the tiny model, benchmark it, stop it")
+	verbose := fs.Bool("v", false, "debug logging")
+	var ports intList
+	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := typhon.ValidMode(*mode); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	r := typhon.Runner{
+		Mode:    *mode,
+		URL:     *url,
+		Model:   *model,
+		APIKey:  *apiKey,
+		DataDir: *data,
+		Detect:  detect.Options{Ports: ports},
+		Prefer:  detect.Preference{Kind: *kind},
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *demo {
+		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")
+		srv, err := testbed.Start(ctx, testbed.KindLlama, testbed.Options{})
+		if err != nil {
+			return fmt.Errorf("demo: %w (run: bash scripts/testbed.sh)", err)
+		}
+		defer srv.Stop()
+		fmt.Fprintf(stderr, "demo: llama-server on %s\n", srv.URL)
+		r.URL, r.Model = srv.URL, srv.Model
+	}
+
+	progress := make(chan typhon.Progress, 16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		showProgress(stderr, progress)
+	}()
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+
+	if res != nil && len(res.Benchmarks) > 0 {
+		if *asJSON {
+			if werr := writeJSON(stdout, res); werr != nil {
+				return werr
+			}
+		} else {
+			printResult(stdout, res)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("run failed: %s", typhon.JobError(err))
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "\nrecord: %s (run %s)\n", *data, res.RunID)
+	}
+	return nil
+}
+
+// showProgress prints progress: one line rewritten in place on a terminal, a line
+// per change elsewhere.
+func showProgress(w io.Writer, ch <-chan typhon.Progress) {
+	tty := isTerminal(w)
+	last := ""
+	for p := range ch {
+		line := fmt.Sprintf("[%d/%d] %s", p.Done, p.Total, p.CurrentTest)
+		if line == last {
+			continue
+		}
+		last = line
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(w, line)
+		}
+	}
+	if tty && last != "" {
+		fmt.Fprintln(w)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func printResult(w io.Writer, res *typhon.Result) {
+	fmt.Fprintf(w, "%s  %s  model %s  mode %s  status %s\n", res.Server.Name, res.Server.APIBase, res.Model, res.Mode, res.Status)
+	if res.GPUUnavailable != "" {
+		fmt.Fprintf(w, "GPU: not sampled (%s)\n", res.GPUUnavailable)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "test\tctx\tprompt\tout\truns ok\tavg tps\tbest tps\tavg ttft s\tavg elapsed s\t")
+	for _, b := range res.Benchmarks {
+		if b.Skipped {
+			fmt.Fprintf(tw, "%s\t%d\t\t%d\tskipped\t\t\t\t\t %s\n", b.TestID, b.CtxSize, b.MaxTokens, b.SkipReason)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d/%d\t%.1f\t%.1f\t%.3f\t%.3f\t%s\n", b.TestID, b.CtxSize, promptTokens(b), b.MaxTokens,
+			b.SuccessfulRuns, b.NRuns, b.AvgTPS, b.BestTPS, b.AvgTTFTS, b.AvgElapsedS, firstError(b))
+	}
+	tw.Flush()
+}
+
+func promptTokens(b typhon.Benchmark) int {
+	for _, r := range b.Runs {
+		if r.Success {
+			return r.PromptTokens
+		}
+	}
+	return b.PromptTokensTarget
+}
+
+func firstError(b typhon.Benchmark) string {
+	if b.Error != "" {
+		return " " + b.Error
+	}
+	for _, r := range b.Runs {
+		if !r.Success {
+			return " " + r.Error
+		}
+	}
+	return ""
+}
+
+func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("scan", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	verbose := fs.Bool("v", false, "debug output: why each candidate was skipped")
+	var ports intList
+	var urls strList
+	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	fs.Var(&urls, "url", "extra base URL to probe (repeatable)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	servers, err := detect.Scan(ctx, detect.Options{
+		Ports:  ports,
+		URLs:   urls,
+		APIKey: os.Getenv("TYPHON_API_KEY"),
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if servers == nil {
+			servers = []detect.Server{}
+		}
+		return writeJSON(stdout, servers)
+	}
+	if len(servers) == 0 {
+		fmt.Fprintln(stdout, "no LLM server found")
+		return nil
+	}
+	return detect.WriteTable(stdout, servers)
+}
+
+func cmdHistory(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("history", stderr)
+	data := fs.String("data", typhon.DefaultDataDir(), "directory of records")
+	limit := fs.Int("limit", 20, "records per page")
+	offset := fs.Int("offset", 0, "records to skip")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *limit <= 0 || *offset < 0 {
+		return fmt.Errorf("-limit must be positive and -offset not negative")
+	}
+	store := &report.Store{Dir: *data}
+	items, total, err := store.List(*offset, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if items == nil {
+			items = []report.Summary{}
+		}
+		return writeJSON(stdout, map[string]any{"results": items, "total": total, "offset": *offset, "limit": *limit})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN ID\tRUN AT\tSTATUS\tMODE\tSERVER\tMODEL\tTESTS\tFAILED\tERROR")
+	for _, s := range items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.RunID, s.RunAt.Format("2006-01-02 15:04:05"), s.Status, s.Mode,
+			s.Server, s.Model, s.Benchmarks, s.Failed, s.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d of %d records\n", len(items), total)
+	return nil
+}
+
+func cmdCompare(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("compare", stderr)
+	tol := fs.String("tolerance", "5%", "change beyond which a metric counts as changed")
+	asJSON := fs.Bool("json", false, "print JSON")
+	allowModel := fs.Bool("allow-different-model", false, "compare records of different models")
+	allowServer := fs.Bool("allow-different-server", false, "compare records of different server builds")
+	allowGPU := fs.Bool("allow-different-gpu", false, "compare records of different GPUs")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, "usage: typhon compare OLD.json NEW.json [-tolerance 5%] [-json]")
+		return errUsage
+	}
+	tolerance, err := percent(*tol)
+	if err != nil {
+		return err
+	}
+	old, err := readResult(pos[0])
+	if err != nil {
+		return err
+	}
+	cur, err := readResult(pos[1])
+	if err != nil {
+		return err
+	}
+	c := report.Compare(old, cur, report.CompareOptions{
+		Tolerance:            tolerance,
+		AllowDifferentModel:  *allowModel,
+		AllowDifferentServer: *allowServer,
+		AllowDifferentGPU:    *allowGPU,
+	})
+	if *asJSON {
+		err = writeJSON(stdout, c)
+	} else {
+		err = c.WriteTable(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if len(c.Regressions()) > 0 {
+		return errRegression
+	}
+	return nil
+}
+
+func cmdSummary(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("summary", stderr)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: typhon summary RUN.json")
+		return errUsage
+	}
+	res, err := readResult(pos[0])
+	if err != nil {
+		return err
+	}
+	return report.Markdown(stdout, res)
+}
