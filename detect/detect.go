@@ -35,6 +35,15 @@
 //     /info; KoboldCpp: /api/extra/true_max_context_length; LM Studio: the
 //     context_length of the loaded instance.
 //
+// # Loading, API keys
+//
+// A llama-server still loading its model answers 503 "Loading model" and is
+// reported with Loading set. vLLM, SGLang and TGI open their port only once the
+// model is loaded; Ollama, LM Studio and the others load on demand. A
+// llama-server started with --api-key, probed without the key, is reported with
+// Settings["auth"] set and nothing more: give its URL in Options.URLs with
+// Options.APIKey to read it.
+//
 // # Bad answers
 //
 // Every request has a short timeout ([DefaultTimeout]), reads at most
@@ -116,9 +125,10 @@ const (
 )
 
 // DefaultPorts are the loopback ports probed by default, each the default port
-// of at least one server kind: llama-server, TGI, llamafile and LocalAI (8080),
-// Ollama (11434), LM Studio (1234), vLLM (8000), text-generation-webui (5000),
-// Jan (1337), SGLang (30000), TGI's launcher docs (3000) and KoboldCpp (5001).
+// of at least one server kind: llama-server, llamafile, LocalAI and TGI's Docker
+// examples (8080), Ollama (11434), LM Studio (1234), vLLM (8000),
+// text-generation-webui (5000), Jan (1337), SGLang (30000), TGI's launcher
+// (3000) and KoboldCpp (5001).
 var DefaultPorts = []int{8080, 11434, 1234, 8000, 5000, 1337, 30000, 3000, 5001}
 
 // Server is one LLM server found.
