@@ -36,7 +36,7 @@ func ourGoroutines() []string {
 // within 1 s with a wrapped context.Canceled, the finished tests kept in the
 // result and on disk, and no goroutine of Run left behind.
 func TestRunCancel(t *testing.T) {
-	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 4096})
+	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 2048})
 	data := t.TempDir()
 	r := typhon.Runner{URL: srv.URL, Model: srv.Model, DataDir: data, Mode: typhon.ModeQuick}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -108,9 +108,9 @@ func TestQuickJobRealServers(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			var srv *testbed.Server
 			if kind == "ollama" {
-				srv = testbed.Ollama(t, testbed.Options{CtxSize: 4096})
+				srv = testbed.Ollama(t, testbed.Options{CtxSize: 2048})
 			} else {
-				srv = testbed.LlamaServer(t, testbed.Options{CtxSize: 4096})
+				srv = testbed.LlamaServer(t, testbed.Options{CtxSize: 2048})
 			}
 			data := t.TempDir()
 			mgr := &typhon.Manager{Runner: typhon.Runner{URL: srv.URL, Model: srv.Model, DataDir: data}}
@@ -238,7 +238,7 @@ func TestNoServer(t *testing.T) {
 // TestServerKilledMidJob: killing llama-server mid-job ends the job in error with
 // the reason, and keeps the tests that ran in the result and on disk.
 func TestServerKilledMidJob(t *testing.T) {
-	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 4096})
+	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 2048})
 	data := t.TempDir()
 	mgr := &typhon.Manager{Runner: typhon.Runner{URL: srv.URL, Model: srv.Model, DataDir: data}}
 	base := startAPI(t, mgr, "")
@@ -313,7 +313,7 @@ func TestBadInput(t *testing.T) {
 // HTTP example on its default address 127.0.0.1:8000.
 func TestPythonClient(t *testing.T) {
 	python := pythonWithRequests(t)
-	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 4096})
+	srv := testbed.LlamaServer(t, testbed.Options{CtxSize: 2048})
 	data := t.TempDir()
 
 	var ln net.Listener
