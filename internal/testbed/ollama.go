@@ -16,11 +16,11 @@ import (
 // ollamaPrepare creates the model in Ollama (once per Server: OLLAMA_MODELS outlives
 // restarts) and, unless NoWarmup, loads it.
 func (s *Server) ollamaPrepare(ctx context.Context, client *http.Client) error {
-	if !s.created {
+	if !s.created.Load() {
 		if err := s.ollamaCreate(ctx, client); err != nil {
 			return err
 		}
-		s.created = true
+		s.created.Store(true)
 	}
 	if s.opts.NoWarmup {
 		return nil

@@ -4,6 +4,7 @@ package testbed
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -143,4 +144,36 @@ func signalAll(pgid int, victims []proc, sig syscall.Signal) {
 			syscall.Kill(v.pid, sig)
 		}
 	}
+}
+
+// listensOn reports whether process pid has a socket listening on 127.0.0.1:port,
+// so that a server found on the port is known to be ours, not one that took the
+// port first.
+func listensOn(pid, port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true // cannot tell: trust the answer
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(dir + "/" + fd.Name()); err == nil && inodes[link] {
+			return true
+		}
+	}
+	return false
 }

@@ -19,3 +19,4 @@ func waitExited(int) error                  { return errors.New("unsupported") }
 func descendants(int) []proc                { return nil }
 func alive(int, []proc) []proc              { return nil }
 func signalAll(int, []proc, syscall.Signal) {}
+func listensOn(int, int) bool               { return true }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -78,9 +79,9 @@ type Server struct {
 	paths     Paths
 	tmp       string // temporary directory: log, Ollama's home and models
 	logPath   string
-	rootModel string // llama-server: the model's path inside the root
-	rootTmp   string // llama-server: host path of the root's temporary directory for us
-	created   bool   // Ollama: the model exists in OLLAMA_MODELS
+	rootModel string      // llama-server: the model's path inside the root
+	rootTmp   string      // llama-server: host path of the root's temporary directory for us
+	created   atomic.Bool // Ollama: the model exists in OLLAMA_MODELS
 
 	life sync.Mutex // held while starting or stopping the process
 
@@ -271,6 +272,10 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
+	var logStart int64
+	if st, err := logf.Stat(); err == nil {
+		logStart = st.Size()
+	}
 	cmd := s.command()
 	fmt.Fprintf(logf, "--- testbed: %s\n", strings.Join(cmd.Args, " "))
 	// A file, not a pipe: Wait must not wait for children (Ollama's runners) that
@@ -304,7 +309,7 @@ func (s *Server) start(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 		err = fmt.Errorf("testbed: %s on port %d: %w", s.Kind, s.Port, err)
-		if strings.Contains(s.Log(), "address already in use") || strings.Contains(s.Log(), "couldn't bind") {
+		if l := s.Log(); int64(len(l)) >= logStart && (strings.Contains(l[logStart:], "address already in use") || strings.Contains(l[logStart:], "couldn't bind")) {
 			err = fmt.Errorf("%w (%w)", err, errPortInUse)
 		}
 		return fmt.Errorf("%w\n--- end of the server log:\n%s", err, tail(s.Log(), 4000))
@@ -323,13 +328,12 @@ func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
 	if s.Kind == KindOllama {
 		ready = s.ollamaUp
 	}
+	pid := s.PID()
 	delay := 20 * time.Millisecond
 	for {
-		ok, err := ready(ctx, client)
-		if err != nil {
-			return err
-		}
-		if ok {
+		// The answer must come from our process, not from a server that held the
+		// port before us (ours then exits: address in use).
+		if ready(ctx, client) && listensOn(pid, s.Port) {
 			break
 		}
 		select {
@@ -359,15 +363,15 @@ var errExited = errors.New("server exited during start-up")
 
 // llamaHealthy reports whether llama-server's /health says ok (it answers 503 while
 // the model loads).
-func (s *Server) llamaHealthy(ctx context.Context, client *http.Client) (bool, error) {
+func (s *Server) llamaHealthy(ctx context.Context, client *http.Client) bool {
 	code, _, err := request(ctx, client, http.MethodGet, s.URL+"/health", nil, 2*time.Second)
-	return err == nil && code == http.StatusOK, nil
+	return err == nil && code == http.StatusOK
 }
 
 // ollamaUp reports whether Ollama answers its root endpoint.
-func (s *Server) ollamaUp(ctx context.Context, client *http.Client) (bool, error) {
+func (s *Server) ollamaUp(ctx context.Context, client *http.Client) bool {
 	code, body, err := request(ctx, client, http.MethodGet, s.URL+"/", nil, 2*time.Second)
-	return err == nil && code == http.StatusOK && bytes.Contains(body, []byte("Ollama is running")), nil
+	return err == nil && code == http.StatusOK && bytes.Contains(body, []byte("Ollama is running"))
 }
 
 // request does one HTTP request with its own timeout and returns status and body.

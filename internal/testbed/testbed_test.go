@@ -1,3 +1,5 @@
+//go:build linux
+
 package testbed
 
 import (
@@ -421,5 +423,57 @@ func TestCorruptModel(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestListensOn(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if !listensOn(os.Getpid(), port) {
+		t.Errorf("listensOn(self, %d) = false, want true", port)
+	}
+	if listensOn(os.Getppid(), port) {
+		t.Errorf("listensOn(parent, %d) = true, want false", port)
+	}
+	other, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listensOn(os.Getpid(), other) {
+		t.Errorf("listensOn(self, %d) = true for a port nobody listens on", other)
+	}
+}
+
+// TestPortTaken checks that a server asked for a port another server holds fails,
+// rather than taking the other server's answers for its own.
+func TestPortTaken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		kind  string
+		start func(testing.TB, Options) *Server
+	}{
+		{"llama-server", KindLlama, LlamaServer},
+		{"ollama", KindOllama, Ollama},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			first := tc.start(t, Options{})
+			s, err := Start(t.Context(), tc.kind, Options{Port: first.Port, StartTimeout: time.Minute})
+			if err == nil {
+				s.Close()
+				t.Fatalf("second server on port %d started, want an error", first.Port)
+			}
+			if !errors.Is(err, errPortInUse) {
+				t.Errorf("error does not wrap errPortInUse: %v", err)
+			}
+			checkGeneration(t, streamChat(t, first, 4, map[string]any{"temperature": 0}), 4)
+		})
 	}
 }
