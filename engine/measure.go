@@ -7,6 +7,11 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
+// PromptSlack is how many tokens a prompt may miss its target by without a
+// warning, besides 1% of the target: a short prompt cannot always hit its target
+// exactly when a word is several tokens.
+const PromptSlack = 4
+
 // sampleSpec is what a request was asked for, to judge what it got.
 type sampleSpec struct {
 	promptTarget    int
@@ -134,7 +139,7 @@ func (m *measurement) sample(s sampleSpec) (schema.RunSample, []float64) {
 		switch diff := float64(rs.PromptTokens-t) / float64(t); {
 		case diff < -0.10:
 			warn("prompt_tokens %d is %.0f%% below the %d asked: the server cut the prompt (a context smaller than the test's?)", rs.PromptTokens, -diff*100, t)
-		case (diff > 0.01 || diff < -0.01) && t >= 100:
+		case abs(rs.PromptTokens-t) > max(t/100, PromptSlack):
 			warn("prompt_tokens %d is %+.1f%% off the %d asked", rs.PromptTokens, diff*100, t)
 		}
 	}

@@ -15,24 +15,25 @@ import (
 	"sync"
 )
 
-// Prompts are a nonce, filler words and a closing instruction:
+// Prompts are a marker word, filler words and a closing instruction:
 //
-//	"moon river night road. <filler words ...>\n\nWrite a very long story ..."
+//	"river the water light ... over green\n\nWrite a very long story ..."
 //
-// The nonce's first word starts with a different letter than the previous
-// request's, so two consecutive requests differ at their first token and no prefix
-// cache can serve one from the other. The filler is made of blocks, each a random
-// permutation of the same fillerWords, so its token count depends on its length
-// and hardly on the permutation: prompts of one length have one token count.
+// The marker starts with a different letter than the previous request's, so two
+// consecutive requests differ at their first token and no prefix cache can serve
+// one from the other; the filler after it is shuffled per request as well. The
+// filler is made of blocks of the same 32 words: whole blocks are shuffled, the last
+// partial block keeps the list's order. So a prompt's token count depends on its
+// length only, not on the shuffle or the marker (all markers have five letters), and
+// the calibration of one prompt holds for the next.
 
-// nonceWords start with 24 different letters; they and fillerWords are common
-// English words, one token each in most vocabularies.
-var nonceWords = [...]string{
-	"after", "book", "city", "door", "earth", "fire", "gold", "hand", "idea", "just",
-	"king", "land", "moon", "name", "open", "plant", "question", "rock", "ship", "tree",
-	"unit", "voice", "wood", "young",
+// markerWords are common five-letter English words with 20 different first letters.
+var markerWords = [...]string{
+	"after", "black", "cover", "dream", "earth", "field", "green", "horse", "light", "money",
+	"night", "ocean", "plant", "quiet", "river", "sound", "table", "under", "voice", "water",
 }
 
+// fillerWords are common short English words, one token each in most vocabularies.
 var fillerWords = [32]string{
 	"the", "water", "river", "light", "over", "green", "field", "small", "house", "under",
 	"sound", "north", "early", "horse", "paper", "clear", "night", "music", "warm", "road",
@@ -42,54 +43,46 @@ var fillerWords = [32]string{
 
 const closing = "\n\nWrite a very long story that uses every word above."
 
-// nonceSource hands out nonces; consecutive ones differ at their first word.
+// nonceSource hands out markers and shuffle seeds; consecutive markers differ at
+// their first letter.
 type nonceSource struct {
 	mu   sync.Mutex
 	rng  *rand.Rand
 	last int
 }
 
-func (n *nonceSource) rand() *rand.Rand {
+// next returns a marker word and a seed for the filler's shuffle.
+func (n *nonceSource) next() (string, uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.rng == nil {
 		var seed [32]byte
 		if _, err := crand.Read(seed[:]); err != nil {
 			binary.LittleEndian.PutUint64(seed[:], math.Float64bits(rand.Float64()))
 		}
 		n.rng = rand.New(rand.NewChaCha8(seed))
-		n.last = n.rng.IntN(len(nonceWords))
+		n.last = n.rng.IntN(len(markerWords))
 	}
-	return n.rng
+	n.last = (n.last + 1 + n.rng.IntN(len(markerWords)-1)) % len(markerWords)
+	return markerWords[n.last], n.rng.Uint64()
 }
 
-// next returns a nonce ("moon river night road.") and a seed for the filler.
-func (n *nonceSource) next() (string, uint64) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	r := n.rand()
-	n.last = (n.last + 1 + r.IntN(len(nonceWords)-1)) % len(nonceWords)
+// promptText builds the user message: the marker, words filler words, closing.
+func promptText(marker string, seed uint64, words int) string {
 	var b strings.Builder
-	b.WriteString(nonceWords[n.last])
-	for range 3 {
-		b.WriteByte(' ')
-		b.WriteString(fillerWords[r.IntN(len(fillerWords))])
-	}
-	b.WriteByte('.')
-	return b.String(), r.Uint64()
-}
-
-// promptText builds the user message: nonce, words filler words, closing.
-func promptText(nonce string, seed uint64, words int) string {
-	var b strings.Builder
-	b.Grow(len(nonce) + words*6 + len(closing))
-	b.WriteString(nonce)
+	b.Grow(len(marker) + words*6 + len(closing))
+	b.WriteString(marker)
 	r := rand.New(rand.NewPCG(seed, 0x7970686f6e))
 	perm := make([]int, len(fillerWords))
+	whole := words / len(fillerWords) * len(fillerWords)
 	for i := 0; i < words; i++ {
 		if i%len(fillerWords) == 0 {
 			for j := range perm {
 				perm[j] = j
 			}
-			r.Shuffle(len(perm), func(a, c int) { perm[a], perm[c] = perm[c], perm[a] })
+			if i < whole {
+				r.Shuffle(len(perm), func(a, c int) { perm[a], perm[c] = perm[c], perm[a] })
+			}
 		}
 		b.WriteByte(' ')
 		b.WriteString(fillerWords[perm[i%len(fillerWords)]])
