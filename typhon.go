@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	gnet "github.com/shirou/gopsutil/v3/net"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/typhonbench/typhon/detect"
@@ -297,7 +301,7 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	// 4. Run the tests, with the GPU recorder beside them.
 	var rec *gpu.Recorder
 	if sampler != nil {
-		rec = &gpu.Recorder{Sampler: sampler, Interval: r.GPUInterval}
+		rec = &gpu.Recorder{Sampler: sampler, Interval: r.GPUInterval, PIDs: serverPIDs(ctx, srv), Logger: log}
 	}
 	eng := &engine.Engine{
 		Client: r.HTTPClient,
@@ -472,6 +476,29 @@ func serverInfo(s detect.Server) ServerInfo {
 		Quantization: s.Quantization,
 		Settings:     s.Settings,
 	}
+}
+
+// serverPIDs finds the processes listening on a loopback server's port, so that
+// the GPU windows can report the memory the server itself holds.
+func serverPIDs(ctx context.Context, s detect.Server) []int {
+	u, err := url.Parse(s.BaseURL)
+	if err != nil || s.Port == 0 {
+		return nil
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil
+	}
+	conns, err := gnet.ConnectionsWithContext(ctx, "tcp")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, c := range conns {
+		if c.Status == "LISTEN" && int(c.Laddr.Port) == s.Port && c.Pid > 0 && !slices.Contains(pids, int(c.Pid)) {
+			pids = append(pids, int(c.Pid))
+		}
+	}
+	return pids
 }
 
 func skipped(t engine.Test, reason string) Benchmark {
