@@ -68,8 +68,9 @@ type Manager struct {
 }
 
 type jobState struct {
-	job    Job
-	cancel context.CancelFunc // set while running
+	job       Job
+	cancel    context.CancelFunc // set while running
+	cancelled bool               // Cancel was called while it ran
 }
 
 func (m *Manager) init() {
@@ -162,6 +163,7 @@ func (m *Manager) Cancel(id string) (*Job, error) {
 		st.job.Error = CancelledMessage
 		st.job.FinishedAt = &now
 	case StatusRunning:
+		st.cancelled = true
 		if st.cancel != nil {
 			st.cancel()
 		}
@@ -265,8 +267,11 @@ func (m *Manager) runJob(parent context.Context, id string) {
 	}
 	switch {
 	case err == nil:
+		// Also when Cancel came after the last test: the run is complete.
 		st.job.Status = StatusDone
-	case errors.Is(err, context.Canceled) && parent.Err() == nil:
+	case st.cancelled || (errors.Is(err, context.Canceled) && parent.Err() == nil):
+		// Cancelled by Cancel, whatever the run was doing (detecting, waiting for
+		// a server) when the cancel reached it.
 		st.job.Status = StatusError
 		st.job.Error = CancelledMessage
 	default:
