@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,15 @@ import (
 	"github.com/typhonbench/typhon/report"
 )
 
-// maxBodyBytes caps every request body; the API takes its parameters in the query.
+// maxBodyBytes caps every request body; the API takes its parameters in the
+// query, so a body is read and thrown away, up to this size.
 const maxBodyBytes = 64 << 10
+
+// openAPI describes the endpoints; TestOpenAPIMatchesRoutes checks it against the
+// route table.
+//
+//go:embed openapi.json
+var openAPI []byte
 
 // Errors of the API itself; writeError maps them with the library's.
 var (
@@ -57,6 +65,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 	}
 	a.routes = []route{
 		{pattern: "/health", methods: map[string]http.HandlerFunc{"GET": a.health}, public: true},
+		{pattern: "/openapi.json", methods: map[string]http.HandlerFunc{"GET": a.openAPI}},
 		{pattern: "/scan", methods: map[string]http.HandlerFunc{"POST": a.scan}},
 		{pattern: "/jobs/run", methods: map[string]http.HandlerFunc{"POST": a.submit}},
 		{pattern: "/jobs", methods: map[string]http.HandlerFunc{"GET": a.listJobs}},
@@ -79,7 +88,8 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// dispatch checks the method and the token, then calls the route's handler.
+// dispatch checks the method, the token and the body's size, then calls the
+// route's handler.
 func (a *api) dispatch(rt route) http.Handler {
 	allowed := make([]string, 0, len(rt.methods))
 	for m := range rt.methods {
@@ -98,6 +108,10 @@ func (a *api) dispatch(rt route) http.Handler {
 			writeError(w, r, a.logger, errUnauthorized)
 			return
 		}
+		if err := drainBody(r); err != nil {
+			writeError(w, r, a.logger, err)
+			return
+		}
 		h(w, r)
 	})
 }
@@ -108,6 +122,28 @@ func (a *api) authorized(r *http.Request) bool {
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1
+}
+
+// drainBody reads the request body (no endpoint takes one) so that a body over
+// maxBodyBytes is refused with 413 whether or not it announced its length.
+func drainBody(r *http.Request) error {
+	if r.ContentLength > maxBodyBytes {
+		return &http.MaxBytesError{Limit: maxBodyBytes}
+	}
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return fmt.Errorf("%w: cannot read the request body", errBadRequest)
+	}
+	return nil
+}
+
+func (a *api) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openAPI)
 }
 
 func (a *api) health(w http.ResponseWriter, r *http.Request) {

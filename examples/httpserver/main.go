@@ -1,11 +1,14 @@
 // Command httpserver serves Typhon's HTTP job API (spec/jobs.md): submit a
 // benchmark job, poll its progress, read its result and the records on disk.
 //
-//	go run ./examples/httpserver [-addr 127.0.0.1:8000] [-data DIR] [-token T]
+//	go run ./examples/httpserver [-addr 127.0.0.1:8000] [-data DIR] [-token T] [-url URL] [-api-key K]
 //
 // It listens on loopback by default and refuses any other address unless a
 // token is set (-token or TYPHON_TOKEN); with a token every endpoint but
-// /health requires "Authorization: Bearer <token>".
+// /health requires "Authorization: Bearer <token>". The API key of the server
+// under test (-api-key or TYPHON_API_KEY) is sent to that server only; it is
+// never written to a record, the chronicle or the log. The endpoints are
+// described by the OpenAPI document served at /openapi.json.
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 
 	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/detect"
+	"github.com/typhonbench/typhon/engine"
 	_ "github.com/typhonbench/typhon/gpu/nvml" // registers the NVML GPU sampler
 )
 
@@ -45,9 +49,13 @@ type config struct {
 	token      string
 	url        string
 	model      string
+	apiKey     string
 	queue      int
 	jobTimeout time.Duration
 	verbose    bool
+
+	// plan, when set, replaces the plan of every job (tests use tiny plans).
+	plan *engine.Plan
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -56,9 +64,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "listen address (loopback unless -token is set)")
 	fs.StringVar(&c.data, "data", typhon.DefaultDataDir(), "directory for records and the chronicle")
-	fs.StringVar(&c.token, "token", os.Getenv("TYPHON_TOKEN"), "bearer token required on every endpoint but /health (default $TYPHON_TOKEN)")
+	fs.StringVar(&c.token, "token", "", "bearer token required on every endpoint but /health (default $TYPHON_TOKEN)")
 	fs.StringVar(&c.url, "url", "", "benchmark this server base URL instead of detecting one")
 	fs.StringVar(&c.model, "model", "", "model to request (default: the server's loaded model)")
+	fs.StringVar(&c.apiKey, "api-key", "", "API key of the server under test, sent as a bearer token to it (default $TYPHON_API_KEY)")
 	fs.IntVar(&c.queue, "queue", typhon.DefaultQueueLimit, "maximum pending jobs")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", typhon.DefaultJobTimeout, "maximum duration of one job")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
@@ -67,6 +76,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	// Read here, not as the flags' defaults, so that -h never prints a secret.
+	if c.token == "" {
+		c.token = os.Getenv("TYPHON_TOKEN")
+	}
+	if c.apiKey == "" {
+		c.apiKey = os.Getenv("TYPHON_API_KEY")
+	}
+	if c.queue < 1 {
+		return c, fmt.Errorf("bad -queue %d: want at least 1", c.queue)
+	}
+	if c.jobTimeout <= 0 {
+		return c, fmt.Errorf("bad -job-timeout %v: want a positive duration", c.jobTimeout)
 	}
 	return c, nil
 }
@@ -78,6 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return serve(ctx, c, stdout, stderr)
+}
+
+// serve is run after the flags are parsed.
+func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
@@ -101,8 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Runner: typhon.Runner{
 			URL:     c.url,
 			Model:   c.model,
+			APIKey:  c.apiKey,
+			Plan:    c.plan,
 			DataDir: c.data,
-			Detect:  detect.Options{Exclude: []string{self}},
+			Detect:  detect.Options{Exclude: []string{self}, APIKey: c.apiKey},
 			Logger:  logger,
 		},
 		QueueLimit: c.queue,
@@ -116,6 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", self)
+	logger.Info("serving", "addr", self, "data", c.data, "url", c.url, "model", c.model,
+		"token", c.token != "", "api_key", c.apiKey != "", "queue", c.queue, "job_timeout", c.jobTimeout)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
