@@ -47,6 +47,7 @@ func TestRunTestStreams(t *testing.T) {
 	tests := []struct {
 		name   string
 		stream enginetest.Stream
+		engine func(e *engine.Engine)
 		check  func(t *testing.T, r schema.RunSample)
 	}{
 		{
@@ -121,6 +122,19 @@ func TestRunTestStreams(t *testing.T) {
 			},
 		},
 		{
+			// A server that never closes a finished stream: the run ends at the
+			// stall timeout, a success timed to its last chunk.
+			name:   "the stream stays open after the finish",
+			stream: enginetest.Stream{Timings: true, NoDone: true, Hang: true},
+			engine: func(e *engine.Engine) { e.StallTimeout = time.Second },
+			check: func(t *testing.T, r schema.RunSample) {
+				want(t, "output_tokens", r.OutputTokens, r.MaxTokens)
+				if r.ElapsedS >= 1 {
+					t.Errorf("elapsed_s = %v, want the last chunk's time, not the stall timeout's", r.ElapsedS)
+				}
+			},
+		},
+		{
 			name:   "no [DONE]",
 			stream: enginetest.Stream{NoDone: true, Timings: true},
 			check: func(t *testing.T, r schema.RunSample) {
@@ -134,6 +148,9 @@ func TestRunTestStreams(t *testing.T) {
 			srv := enginetest.NewServer(tc.stream.Response)
 			defer srv.Close()
 			e := newEngine(srv.URL, engine.KindLlamaCpp)
+			if tc.engine != nil {
+				tc.engine(e)
+			}
 			b := e.RunTest(t.Context(), baseTest(60, maxTokens, 2))
 			want(t, "successful_runs", b.SuccessfulRuns, 2)
 			want(t, "runs", len(b.Runs), 2)
@@ -207,13 +224,15 @@ func TestRunTestErrors(t *testing.T) {
 			engine:      func(e *engine.Engine) { e.StallTimeout = 200 * time.Millisecond },
 			kind:        schema.ErrKindStreamBroken,
 			errContains: "stalled",
+			errLacks:    "refused",
 		},
 		{
-			name:        "a stall right after the headers",
+			// Headers then silence is what a long prefill looks like on llama-server.
+			name:        "silence after the headers until the deadline",
 			script:      failTimed(enginetest.Response{Hang: true}),
 			engine:      func(e *engine.Engine) { e.RequestTimeout = func(int) time.Duration { return 300 * time.Millisecond } },
-			kind:        schema.ErrKindStreamBroken,
-			errContains: "after the response headers",
+			kind:        schema.ErrKindTimeout,
+			errContains: "response headers came after",
 			errLacks:    "refused",
 		},
 		{
@@ -222,6 +241,21 @@ func TestRunTestErrors(t *testing.T) {
 			engine:      func(e *engine.Engine) { e.RequestTimeout = func(int) time.Duration { return 200 * time.Millisecond } },
 			kind:        schema.ErrKindTimeout,
 			errContains: "deadline",
+		},
+		{
+			// Tokens flowed, then the deadline passed: slow, not broken.
+			name: "the deadline passes while tokens flow",
+			script: failTimed(enginetest.Response{Hang: true, Chunks: []enginetest.Chunk{
+				{Data: `{"choices":[{"index":0,"delta":{"content":" a"}}]}`},
+				{Delay: 50 * time.Millisecond, Data: `{"choices":[{"index":0,"delta":{"content":" b"}}]}`},
+				{Delay: 50 * time.Millisecond, Data: `{"choices":[{"index":0,"delta":{"content":" c"}}]}`},
+			}}),
+			engine: func(e *engine.Engine) {
+				e.RequestTimeout = func(int) time.Duration { return 300 * time.Millisecond }
+				e.StallTimeout = time.Minute
+			},
+			kind:        schema.ErrKindTimeout,
+			errContains: "passed after",
 		},
 		{
 			name: "the stream ends without finishing",

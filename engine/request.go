@@ -60,6 +60,7 @@ type measurement struct {
 	firstToken   time.Time
 	firstContent time.Time
 	lastToken    time.Time
+	lastEvent    time.Time
 	end          time.Time
 
 	events        int // chunks received
@@ -176,7 +177,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		return m
 	}
 
-	// Once data flows, a silence longer than the stall timeout ends the stream.
+	// Once data flows, a silence longer than the stall timeout ends the stream
+	// (stream_broken). Before the first chunk only the deadline counts: servers
+	// send their headers before the prefill.
 	stall := e.stallTimeout()
 	var watchdog *time.Timer
 	defer func() {
@@ -185,6 +188,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		}
 	}()
 	alive := func() {
+		m.lastEvent = time.Now()
 		if watchdog == nil {
 			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
 			return
@@ -199,7 +203,13 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		rerr = e.readOpenAI(resp.Body, m, r, alive)
 	}
 	m.end = time.Now()
-	if rerr != nil && m.err == nil {
+	cause := context.Cause(rctx)
+	switch {
+	case rerr == nil || m.err != nil:
+	case m.finished && ctx.Err() == nil && (errors.Is(cause, errStall) || errors.Is(cause, errDeadline)):
+		// The completion had finished; the server only left the stream open.
+		m.end = m.lastEvent
+	default:
 		kind, msg := e.classifyStream(ctx, rctx, rerr, m, timeout, stall)
 		m.fail(kind, errors.New(msg))
 	}
@@ -508,7 +518,10 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	case errors.Is(cause, errStall):
 		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:
-		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled after the response headers: no data within the request deadline of %s", timeout)
+		// llama-server sends its headers at once and its first chunk after the
+		// prefill: silence after the headers is a slow prefill as often as a stall.
+		return schema.ErrKindTimeout, fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then nothing: a prefill longer than the deadline, or a stalled server)",
+			timeout, m.headers.Sub(m.start).Seconds())
 	case errors.Is(cause, errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("the request deadline of %s passed after %d tokens", timeout, tokens)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed):

@@ -431,6 +431,9 @@ func (e *Engine) memoryWall(ctx context.Context, t Test, b *schema.Benchmark) {
 		b.Error = "cancelled during the search: " + ctx.Err().Error()
 	case hi == 0 && b.Error == "" && len(mw.Steps) > 0:
 		b.Notes = append(b.Notes, fmt.Sprintf("no wall found within %d steps: the largest prompt tried (%s tokens) worked", len(mw.Steps), Thousands(lo)))
+	case hi > 0 && limit > 0 && hi >= limit:
+		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s): the server's context of %s tokens per request",
+			Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind, Thousands(limit)))
 	case hi > 0:
 		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s)", Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind))
 	}

@@ -216,6 +216,7 @@ type Stream struct {
 	CachedTokens *int   // prompt_tokens_details.cached_tokens (and timings cache_n)
 	FinishReason string // "" means "length" when Tokens reached max_tokens, else "stop"
 	NoDone       bool   // no "data: [DONE]" at the end
+	Hang         bool   // keep the stream open after the last chunk (see Response.Hang)
 }
 
 // Response builds the scripted response to r.
@@ -297,5 +298,5 @@ func (s Stream) Response(r Request) Response {
 	if !s.NoDone {
 		out = append(out, Chunk{Data: "[DONE]"})
 	}
-	return Response{Chunks: out}
+	return Response{Chunks: out, Hang: s.Hang}
 }
