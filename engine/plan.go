@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -158,6 +159,17 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// PlanCtx returns the serverCtx to build a plan for: the context a request gets
+// (ctxSize, from detect), except for Ollama, which allocates the num_ctx each
+// request asks for: there it is the model's training context (trainCtx; 0 when
+// unknown, and then no test is skipped for its size).
+func PlanCtx(kind string, ctxSize, trainCtx int) int {
+	if strings.EqualFold(kind, KindOllama) {
+		return max(trainCtx, 0)
+	}
+	return max(ctxSize, 0)
 }
 
 // Thousands formats n with commas between thousands: 8192 -> "8,192".

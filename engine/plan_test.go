@@ -162,3 +162,23 @@ func TestDefaultTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanCtx(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind             string
+		ctx, train, want int
+	}{
+		{KindLlamaCpp, 4096, 32768, 4096},
+		{KindVLLM, 8192, 0, 8192},
+		{"", 0, 0, 0},
+		{KindOllama, 2048, 32768, 32768}, // Ollama allocates what a request asks for
+		{KindOllama, 2048, 0, 0},
+		{"Ollama", 4096, 131072, 131072},
+	}
+	for _, tc := range tests {
+		if got := PlanCtx(tc.kind, tc.ctx, tc.train); got != tc.want {
+			t.Errorf("PlanCtx(%q, %d, %d) = %d, want %d", tc.kind, tc.ctx, tc.train, got, tc.want)
+		}
+	}
+}
