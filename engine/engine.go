@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
+	"github.com/typhonbench/typhon/schema"
 )
 
 // Sentinel errors.
@@ -129,6 +130,8 @@ type Engine struct {
 	notes    []string // said once per test about how prompts were sized
 	nonce    nonceSource
 	client   *http.Client
+	// afterRun, when set (tests), sees every request's measurement.
+	afterRun func(warmup bool, m *measurement, rs schema.RunSample)
 }
 
 func (e *Engine) logger() *slog.Logger {

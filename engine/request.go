@@ -76,7 +76,9 @@ type measurement struct {
 	finish           string
 	finished         bool
 	server           serverFigures
-	protocolNote     string
+	// serverFirst and serverLast are the server's own stamps (Ollama's
+	// created_at) of the first and last token chunks.
+	serverFirst, serverLast time.Time
 
 	status int // HTTP status
 	kind   string
@@ -412,7 +414,8 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 }
 
 type ollamaChunk struct {
-	Message struct {
+	CreatedAt string `json:"created_at"`
+	Message   struct {
 		Content  string `json:"content"`
 		Thinking string `json:"thinking"`
 	} `json:"message"`
@@ -450,6 +453,12 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 			m.tokenEvent(now, isToken, isContent, -1)
 			if isToken && r.onTokens != nil {
 				r.onTokens(now, m.tokensSoFar())
+			}
+			if at, perr := time.Parse(time.RFC3339Nano, c.CreatedAt); isToken && perr == nil {
+				if m.serverFirst.IsZero() {
+					m.serverFirst = at
+				}
+				m.serverLast = at
 			}
 			if c.Done {
 				m.finished = true

@@ -161,6 +161,9 @@ func (e *Engine) runOnce(ctx context.Context, t Test, o runOpts) (schema.RunSamp
 		e.learn(words, userTokens, m.promptTokens)
 	}
 	rs, itl := m.sample(sampleSpec{promptTarget: target, promptPredicted: predicted, maxTokens: maxTokens, warm: t.WarmCache})
+	if e.afterRun != nil {
+		e.afterRun(o.warmup, m, rs)
+	}
 	e.logger().Debug("run", "test", t.ID, "warmup", o.warmup, "success", rs.Success, "kind", rs.ErrorKind,
 		"prompt", rs.PromptTokens, "target", target, "out", rs.OutputTokens, "ttft_s", rs.TTFTS, "tps", rs.TPS,
 		"server_tps", rs.ServerTPS, "err", rs.Error)
