@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := typhon.ValidMode(*mode); err != nil {
-		return err
+		return usageError(stderr, fs, "%v", err)
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -73,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("demo: %w (run: bash scripts/testbed.sh)", err)
 		}
-		defer srv.Stop()
+		defer srv.Close() // Close also removes the server's temporary files
 		fmt.Fprintf(stderr, "demo: llama-server on %s\n", srv.URL)
 		r.URL, r.Model = srv.URL, srv.Model
 	}
@@ -102,7 +104,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("run failed: %s", typhon.JobError(err))
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "\nrecord: %s (run %s)\n", *data, res.RunID)
+		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))
 	}
 	return nil
 }
@@ -224,7 +226,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *limit <= 0 || *offset < 0 {
-		return fmt.Errorf("-limit must be positive and -offset not negative")
+		return usageError(stderr, fs, "-limit must be positive and -offset not negative")
 	}
 	store := &report.Store{Dir: *data}
 	items, total, err := store.List(*offset, *limit)
@@ -252,36 +254,42 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 
 func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("compare", stderr)
-	tol := fs.String("tolerance", "5%", "change beyond which a metric counts as changed")
-	asJSON := fs.Bool("json", false, "print JSON")
-	allowModel := fs.Bool("allow-different-model", false, "compare records of different models")
-	allowServer := fs.Bool("allow-different-server", false, "compare records of different server builds")
-	allowGPU := fs.Bool("allow-different-gpu", false, "compare records of different GPUs")
+	tol := fs.String("tolerance", "5%", "change beyond noise a metric must exceed to count (5%, or 0.05)")
+	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	allowModel := fs.Bool("allow-different-model", false, "compare records of different models or quantisations")
+	allowServer := fs.Bool("allow-different-server", false, "compare records of different server kinds or builds")
+	allowGPU := fs.Bool("allow-different-gpu", false, "compare records of different GPUs (or CPUs, without a GPU)")
+	allowMode := fs.Bool("allow-different-mode", false, "compare records of different modes (the same tests are matched by test_id)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: typhon compare OLD.json NEW.json [flags]\n\n"+
+			"Exit status: 0 no regression, 1 a regression, records not comparable or an error, 2 bad usage.\n\nflags:")
+		fs.PrintDefaults()
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		fmt.Fprintln(stderr, "usage: typhon compare OLD.json NEW.json [-tolerance 5%] [-json]")
-		return errUsage
+		return usageError(stderr, fs, "want two record files (OLD.json NEW.json), got %d arguments", len(pos))
 	}
 	tolerance, err := percent(*tol)
 	if err != nil {
-		return err
+		return usageError(stderr, fs, "%v", err)
 	}
-	old, err := readResult(pos[0])
+	old, err := report.LoadFile(pos[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("baseline: %w", err)
 	}
-	cur, err := readResult(pos[1])
+	cur, err := report.LoadFile(pos[1])
 	if err != nil {
-		return err
+		return fmt.Errorf("current: %w", err)
 	}
 	c := report.Compare(old, cur, report.CompareOptions{
 		Tolerance:            tolerance,
 		AllowDifferentModel:  *allowModel,
 		AllowDifferentServer: *allowServer,
 		AllowDifferentGPU:    *allowGPU,
+		AllowDifferentMode:   *allowMode,
 	})
 	if *asJSON {
 		err = writeJSON(stdout, c)
@@ -291,23 +299,36 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(c.Regressions()) > 0 {
+	return compareOutcome(c)
+}
+
+// compareOutcome is compare's error: errRegression when a metric regressed, an
+// error when nothing could be compared, nil otherwise.
+func compareOutcome(c report.Comparison) error {
+	switch {
+	case len(c.Regressions()) > 0:
 		return errRegression
+	case !c.Comparable:
+		return fmt.Errorf("the records are not comparable: %s", strings.Join(c.Reasons, "; "))
+	case c.Verdict == report.VerdictNotComparable:
+		return errors.New("the records are not comparable: no benchmark could be compared (see the table)")
 	}
 	return nil
 }
 
 func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("summary", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: typhon summary RUN.json\n\nPrints a Markdown summary of a record: hardware, server and model, a table per category, findings.")
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: typhon summary RUN.json")
-		return errUsage
+		return usageError(stderr, fs, "want one record file, got %d arguments", len(pos))
 	}
-	res, err := readResult(pos[0])
+	res, err := report.LoadFile(pos[0])
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,19 @@
 //	typhon run [-mode quick|full] [-url U] [-model M] [-data DIR] [-json] [-demo]
 //	typhon scan [-json] [-port N] [-url U]
 //	typhon history [-data DIR] [-limit N] [-offset N] [-json]
-//	typhon compare OLD.json NEW.json [-tolerance 5%] [-json]
+//	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
 //	typhon summary RUN.json
 //
 // run -demo starts the test bed's llama-server with the generated tiny model on a
 // free port (scripts/testbed.sh provisions it), benchmarks it and stops it.
+//
+// A record file is what run writes (DATA/runs/<run_id>.json, DATA/last_run.json)
+// or a job saved from the HTTP API (GET /jobs/{id}).
+//
+// Exit status: 0 on success, 1 on an error, 2 on a bad command line. compare exits
+// 1 when a metric regressed, or when the records are not comparable (another
+// model, server build, GPU or mode; the -allow-different-* flags allow it), so
+// that a CI step cannot pass without a comparison.
 package main
 
 import (
@@ -17,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,29 +33,48 @@ import (
 	"syscall"
 
 	_ "github.com/typhonbench/typhon/gpu/nvml" // registers the NVML GPU sampler
-	"github.com/typhonbench/typhon/schema"
 )
 
 // errRegression makes compare exit 1 without an error message of its own.
 var errRegression = errors.New("regression found")
 
-// errUsage is a usage error; the usage was printed already.
+// errUsage is a usage error; the message was printed already.
 var errUsage = errors.New("usage")
+
+// Exit codes of the process.
+const (
+	exitOK    = 0 // done; compare: no regression
+	exitError = 1 // an error; compare: a regression, or runs that are not comparable
+	exitUsage = 2 // bad command line
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	switch {
-	case err == nil:
-	case errors.Is(err, errRegression):
-		os.Exit(1)
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	default:
+	stop()
+	code := exitCode(err)
+	if code == exitError && !errors.Is(err, errRegression) {
 		fmt.Fprintln(os.Stderr, "typhon:", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
+}
+
+// exitCode maps run's error to the process's exit status.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp): // -h printed the help asked for
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	}
+	return exitError
+}
+
+// usageError prints "typhon <cmd>: msg" and a hint to stderr and returns errUsage.
+func usageError(stderr io.Writer, fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(stderr, "run '%s -h' for the flags\n", fs.Name())
+	return errUsage
 }
 
 const usage = `usage: typhon <command> [flags]
@@ -94,11 +122,16 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parse parses flags that may stand before or after the positional arguments.
+// A bad flag is a usage error (the flag package printed it); -h returns
+// flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -108,37 +141,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// readResult reads one record file.
-func readResult(path string) (*schema.Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var res schema.Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("%s: not a Typhon record: %w", path, err)
-	}
-	if res.SchemaVersion == 0 {
-		return nil, fmt.Errorf("%s: not a Typhon record: no schema_version", path)
-	}
-	return &res, nil
-}
-
-// percent parses "5%", "5" (percent) or "0.05" (fraction).
+// percent parses a tolerance: "5%" or "5" (percent) or "0.05" (a fraction below
+// 1). It must be above 0: report.Compare reads 0 as its default.
 func percent(s string) (float64, error) {
 	t := strings.TrimSpace(s)
-	if p, ok := strings.CutSuffix(t, "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v < 0 {
-			return 0, fmt.Errorf("bad percentage %q", s)
-		}
-		return v / 100, nil
+	p, isPct := strings.CutSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		return 0, fmt.Errorf("bad tolerance %q: want a positive percentage such as 5%% (or a fraction such as 0.05)", s)
 	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad tolerance %q: want e.g. 5%% or 0.05", s)
-	}
-	if v >= 1 {
+	if isPct || v >= 1 {
 		return v / 100, nil
 	}
 	return v, nil
