@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,9 +17,11 @@ import (
 const supported = true
 
 // setProcAttr puts the server in a process group of its own, so that it and its
-// children can be signalled together, and kills it if this process dies.
+// children can be signalled together, and stops it if this process dies (a test
+// binary killed at its timeout). SIGTERM, not SIGKILL: Ollama then stops its
+// runners, which SIGKILL would leave behind.
 func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
 
 // waitExited blocks until child pid has exited, without reaping it: until it is
@@ -176,4 +179,39 @@ func listensOn(pid, port int) bool {
 		}
 	}
 	return false
+}
+
+// self identifies this process in the owner files of temporary directories.
+func self() proc {
+	st, _ := readStat(os.Getpid())
+	return proc{pid: os.Getpid(), start: st.start}
+}
+
+// ownerFile names the file, in each temporary directory of a server, that says
+// which process made it.
+const ownerFile = ".typhon-owner"
+
+// markOwner records this process as the owner of dir.
+func markOwner(dir string) error {
+	me := self()
+	return os.WriteFile(dir+"/"+ownerFile, []byte(fmt.Sprintf("%d %d\n", me.pid, me.start)), 0o644)
+}
+
+// removeOrphans removes the directories matching pattern whose owner process is
+// gone: what a test binary killed at its timeout could not clean up.
+func removeOrphans(pattern string) {
+	dirs, _ := filepath.Glob(pattern)
+	for _, d := range dirs {
+		b, err := os.ReadFile(d + "/" + ownerFile)
+		if err != nil {
+			continue // not ours, or being made
+		}
+		var p proc
+		if _, err := fmt.Sscanf(string(b), "%d %d", &p.pid, &p.start); err != nil {
+			continue
+		}
+		if !p.isLive() {
+			os.RemoveAll(d)
+		}
+	}
 }

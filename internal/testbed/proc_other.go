@@ -20,3 +20,5 @@ func descendants(int) []proc                { return nil }
 func alive(int, []proc) []proc              { return nil }
 func signalAll(int, []proc, syscall.Signal) {}
 func listensOn(int, int) bool               { return true }
+func markOwner(string) error                { return nil }
+func removeOrphans(string)                  {}

@@ -122,7 +122,14 @@ func Start(ctx context.Context, kind string, opts Options) (*Server, error) {
 		opts:      opts,
 		paths:     paths,
 	}
+	// Temporary directories left by killed test binaries go first.
+	removeOrphans(filepath.Join(os.TempDir(), "typhon-testbed-*"))
+	removeOrphans(filepath.Join(paths.LlamaRoot, "tmp", "typhon-*"))
 	if s.tmp, err = os.MkdirTemp("", "typhon-testbed-*"); err != nil {
+		return nil, fmt.Errorf("testbed: %w", err)
+	}
+	if err := markOwner(s.tmp); err != nil {
+		s.removeFiles()
 		return nil, fmt.Errorf("testbed: %w", err)
 	}
 	s.logPath = filepath.Join(s.tmp, "server.log")
@@ -184,6 +191,9 @@ func (s *Server) linkIntoRoot() error {
 	name := "typhon-" + hex.EncodeToString(b[:])
 	s.rootTmp = filepath.Join(s.paths.LlamaRoot, "tmp", name)
 	if err := os.MkdirAll(s.rootTmp, 0o755); err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	if err := markOwner(s.rootTmp); err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
 	base := filepath.Base(s.ModelPath)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -475,5 +476,43 @@ func TestPortTaken(t *testing.T) {
 			}
 			checkGeneration(t, streamChat(t, first, 4, map[string]any{"temperature": 0}), 4)
 		})
+	}
+}
+
+func TestRemoveOrphans(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	mk := func(name, owner string) string {
+		d := filepath.Join(base, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(owner), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	me := self()
+	// A process that has exited and been reaped.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{ // dir -> kept
+		mk("typhon-mine", fmt.Sprintf("%d %d\n", me.pid, me.start)):     true,
+		mk("typhon-dead", fmt.Sprintf("%d 1\n", cmd.Process.Pid)):       false,
+		mk("typhon-reused", fmt.Sprintf("%d %d\n", me.pid, me.start+1)): false, // same pid, other process
+		mk("typhon-no-owner", ""):                                       true,
+		mk("typhon-garbage", "not a pid"):                               true,
+		mk("other-dead", fmt.Sprintf("%d 1\n", cmd.Process.Pid)):        true, // not matched
+	}
+	removeOrphans(filepath.Join(base, "typhon-*"))
+	for d, kept := range dirs {
+		_, err := os.Stat(d)
+		if got := err == nil; got != kept {
+			t.Errorf("%s kept = %v, want %v", filepath.Base(d), got, kept)
+		}
 	}
 }
