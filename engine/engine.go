@@ -103,7 +103,9 @@ type Target struct {
 
 // Engine runs tests against one Target. A zero Engine with Target set is usable.
 // An Engine runs one test at a time; its methods are safe for concurrent use but
-// tests run concurrently would measure each other.
+// tests run concurrently would measure each other. With the default client,
+// connections are kept alive within a test and closed when a call returns, so no
+// goroutine of the engine outlives RunTest, Prepare or Alive.
 type Engine struct {
 	// Client sends the requests; nil means a default client without an overall
 	// Timeout (each request has its own deadline).
@@ -155,6 +157,20 @@ func (e *Engine) httpClient() *http.Client {
 		e.client = &http.Client{Transport: tr}
 	}
 	return e.client
+}
+
+// closeIdle closes the default client's idle connections, so that no connection
+// goroutine outlives a call. A caller's own Client is left alone.
+func (e *Engine) closeIdle() {
+	if e.Client != nil {
+		return
+	}
+	e.mu.Lock()
+	c := e.client
+	e.mu.Unlock()
+	if c != nil {
+		c.CloseIdleConnections()
+	}
 }
 
 func (e *Engine) timeout(promptTokens int) time.Duration {
@@ -213,6 +229,7 @@ func (e *Engine) newRequest(ctx context.Context, method, path string, body io.Re
 func (e *Engine) Alive(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	defer e.closeIdle()
 	path := "/v1/models"
 	switch e.kind() {
 	case KindLlamaCpp:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -688,3 +689,28 @@ func wantWarning(t *testing.T, r schema.RunSample, s string) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestNoGoroutineLeft runs alone (not parallel): after RunTest, Prepare and Alive
+// return, no goroutine of theirs is left, idle connections included.
+func TestNoGoroutineLeft(t *testing.T) {
+	srv := enginetest.NewServer(enginetest.Stream{Timings: true}.Response)
+	before := runtime.NumGoroutine() // the server's, and the test's
+	e := newEngine(srv.URL, engine.KindLlamaCpp)
+	if err := e.Prepare(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := e.RunTest(t.Context(), baseTest(60, 8, 2))
+	want(t, "successful_runs", b.SuccessfulRuns, 2)
+	if err := e.Alive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}

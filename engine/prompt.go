@@ -233,6 +233,7 @@ func (e *Engine) Prepare(ctx context.Context) error {
 		return nil
 	}
 	cal, err := e.calibrate(ctx)
+	e.closeIdle()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cal = cal

@@ -38,6 +38,7 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		StartedAt:          time.Now().UTC(),
 	}
 	defer func() { b.FinishedAt = time.Now().UTC() }()
+	defer e.closeIdle()
 	if t.SkipReason != "" {
 		b.Skipped, b.SkipReason = true, t.SkipReason
 		return b
