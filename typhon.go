@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -283,7 +284,7 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	var plan engine.Plan
 	if r.Plan != nil {
 		plan = *r.Plan
-	} else if plan, err = engine.BuildPlan(mode, srv.CtxSize, vramMB); err != nil {
+	} else if plan, err = engine.BuildPlan(mode, planCtx(srv), vramMB); err != nil {
 		return r.fail(res, err)
 	}
 	total := len(plan.Tests)
@@ -476,6 +477,14 @@ func serverInfo(s detect.Server) ServerInfo {
 		Quantization: s.Quantization,
 		Settings:     s.Settings,
 	}
+}
+
+// planCtx is the context the plan may use: what a request gets, except on Ollama,
+// where the engine asks for each test's context itself (num_ctx), up to the
+// model's training context.
+func planCtx(s detect.Server) int {
+	train, _ := strconv.Atoi(s.Settings["n_ctx_train"])
+	return engine.PlanCtx(s.Kind, s.CtxSize, train)
 }
 
 // serverPIDs finds the processes listening on a loopback server's port, so that
