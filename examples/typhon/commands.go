@@ -101,7 +101,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("run failed: %s", typhon.JobError(err))
+		return fmt.Errorf("run failed: %w", err)
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
 )
@@ -330,6 +331,23 @@ func TestTopLevelUsage(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr)
 			}
 		})
+	}
+}
+
+// TestRunNoServer: a run against a port where nothing listens fails with exit 1
+// and writes no record.
+func TestRunNoServer(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	code, stdout, _, err := runCLI(t, "run", "-url", "http://127.0.0.1:1", "-data", data, "-json")
+	if code != 1 || !errors.Is(err, typhon.ErrNoServer) {
+		t.Errorf("exit code %d, err %v; want 1 and typhon.ErrNoServer", code, err)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing: no test ran", stdout)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 0 {
+		t.Errorf("data directory holds %d entries, want none", len(entries))
 	}
 }
 
