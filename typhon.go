@@ -386,7 +386,8 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 					reason := fmt.Sprintf("server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
 						eng.Target.BaseURL, t.ID)
 					for _, rest := range plan.Tests[i+1:] {
-						res.Benchmarks = append(res.Benchmarks, skipped(rest, "not run: "+reason))
+						rest.SkipReason = "not run: " + reason // recorded, never sent
+						res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
 					}
 					runErr = fmt.Errorf("%w: %s", ErrServerDown, reason)
 					return nil
@@ -508,21 +509,6 @@ func serverPIDs(ctx context.Context, s detect.Server) []int {
 		}
 	}
 	return pids
-}
-
-func skipped(t engine.Test, reason string) Benchmark {
-	return Benchmark{
-		TestID:             t.ID,
-		Name:               t.Name,
-		Category:           t.Category,
-		CtxSize:            t.CtxSize,
-		MaxTokens:          t.MaxTokens,
-		NRuns:              t.Runs,
-		PromptTokensTarget: t.PromptTokens,
-		Skipped:            true,
-		SkipReason:         reason,
-		Runs:               []RunSample{},
-	}
 }
 
 // refused reports whether the test's last request found the server not accepting
