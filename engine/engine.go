@@ -217,6 +217,12 @@ func (e *Engine) newRequest(ctx context.Context, method, path string, body io.Re
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// A server may close a kept-alive connection after a streamed answer
+	// (llama-server does, although it answers "Connection: keep-alive"). Marking
+	// the request replayable lets net/http resend it on a fresh connection when a
+	// reused one turns out closed before any byte of the answer came back. A nil
+	// value means the header itself is not sent.
+	req.Header["X-Idempotency-Key"] = nil
 	if e.Target.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+e.Target.APIKey)
 	}
