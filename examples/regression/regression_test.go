@@ -49,9 +49,9 @@ func Plan() *engine.Plan {
 		{ID: "short_prompt", Name: "Short prompt, 64 tokens out", Category: schema.CategoryBaseline,
 			CtxSize: 2048, PromptTokens: 128, MaxTokens: 64, Runs: 5},
 		{ID: "prompt_1k", Name: "1,024-token prompt, 64 tokens out", Category: schema.CategoryContextSweep,
-			CtxSize: 2048, PromptTokens: 1024, MaxTokens: 64, Runs: 3},
+			CtxSize: 2048, PromptTokens: 1024, MaxTokens: 64, Runs: 5},
 		{ID: "long_output", Name: "Short prompt, 256 tokens out", Category: schema.CategoryStress,
-			CtxSize: 2048, PromptTokens: 128, MaxTokens: 256, Runs: 3},
+			CtxSize: 2048, PromptTokens: 128, MaxTokens: 256, Runs: 5},
 	}}
 }
 
