@@ -59,8 +59,8 @@ func Plan() *engine.Plan {
 // got slower than the baseline record. With -update (or
 // TYPHON_UPDATE_BASELINE=1) it records the run as the new baseline instead.
 //
-//	TYPHON_URL=http://127.0.0.1:8080 go test ./examples/regression
-//	TYPHON_URL=http://127.0.0.1:8080 go test ./examples/regression -update
+//	TYPHON_URL=http://127.0.0.1:8080 go test -count=1 ./examples/regression
+//	TYPHON_URL=http://127.0.0.1:8080 go test -count=1 ./examples/regression -update
 func TestServerDidNotRegress(t *testing.T) {
 	url := os.Getenv(EnvURL)
 	if url == "" {
@@ -104,7 +104,7 @@ func TestServerDidNotRegress(t *testing.T) {
 	}
 	base, err := report.LoadFile(baseline)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("no baseline record at %s: record one from a run you trust with\n\t%s=%s %s=1 go test ./examples/regression",
+		t.Fatalf("no baseline record at %s: record one from a run you trust with\n\t%s=%s %s=1 go test -count=1 ./examples/regression",
 			baseline, EnvURL, url, EnvUpdate)
 	}
 	if err != nil {
