@@ -27,6 +27,8 @@ const (
 	CategoryContextSweep = "context_sweep"
 	CategoryStress       = "stress"
 	CategoryMemoryWall   = "memory_wall"
+	// CategoryConcurrency: several users at once; see Benchmark.Concurrency.
+	CategoryConcurrency = "concurrency"
 )
 
 // Error kinds of a failed request (RunSample.ErrorKind). HTTP errors are "http_<status>".
@@ -103,6 +105,16 @@ type Benchmark struct {
 	MemoryWall         *MemoryWall   `json:"memory_wall,omitempty"`
 	Series             []SeriesPoint `json:"series,omitempty"` // time series of a stress test
 	Notes              []string      `json:"notes,omitempty"`
+
+	// Concurrency is how many requests a concurrency test sends at once in each of
+	// its rounds; runs then holds every request of every round (n_runs of them,
+	// concurrency x rounds), and avg_tps, ttft and stats stay per request.
+	Concurrency int `json:"concurrency,omitempty"`
+	// AggregateTPS (concurrency tests) is what the server delivered to all users
+	// together: the output tokens of a round's successful requests over the round's
+	// wall time, from its first request sent to its last one finished, averaged
+	// over the rounds in which any request succeeded.
+	AggregateTPS float64 `json:"aggregate_tps,omitempty"`
 }
 
 // Stats are distribution figures over the successful timed runs.
