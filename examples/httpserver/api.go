@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,11 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(detect.TyphonHeader, typhon.Version)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
+		// ServeMux would answer a redirect in HTML; no route has such a path.
+		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, p))
+		return
+	}
 	a.mux.ServeHTTP(w, r)
 }
 
@@ -120,8 +126,10 @@ func (a *api) authorized(r *http.Request) bool {
 	if a.token == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1
+	// The scheme is case-insensitive (RFC 9110); the token is compared in
+	// constant time.
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1
 }
 
 // drainBody reads the request body (no endpoint takes one) so that a body over
@@ -176,6 +184,10 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if len(q["mode"]) > 1 {
+		writeError(w, r, a.logger, fmt.Errorf("%w: mode given %d times", errBadRequest, len(q["mode"])))
+		return
+	}
 	mode := q.Get("mode")
 	if mode == "" && !q.Has("mode") {
 		mode = typhon.DefaultMode
@@ -198,8 +210,10 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
-	job, err := a.mgr.Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	job, err := a.mgr.Get(id)
 	if err != nil {
+		err = named("Job", id, err)
 		writeError(w, r, a.logger, err)
 		return
 	}
@@ -207,8 +221,10 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) cancelJob(w http.ResponseWriter, r *http.Request) {
-	job, err := a.mgr.Cancel(r.PathValue("id"))
+	id := r.PathValue("id")
+	job, err := a.mgr.Cancel(id)
 	if err != nil {
+		err = named("Job", id, err)
 		writeError(w, r, a.logger, err)
 		return
 	}
@@ -238,8 +254,10 @@ func (a *api) listResults(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) getResult(w http.ResponseWriter, r *http.Request) {
-	res, err := a.store.Load(r.PathValue("run_id"))
+	id := r.PathValue("run_id")
+	res, err := a.store.Load(id)
 	if err != nil {
+		err = named("Record", id, err)
 		writeError(w, r, a.logger, err)
 		return
 	}
@@ -247,7 +265,11 @@ func (a *api) getResult(w http.ResponseWriter, r *http.Request) {
 }
 
 func intParam(r *http.Request, name string, def, min, max int) (int, error) {
-	s := r.URL.Query().Get(name)
+	q := r.URL.Query()
+	if len(q[name]) > 1 {
+		return 0, fmt.Errorf("%w: %s given %d times", errBadRequest, name, len(q[name]))
+	}
+	s := q.Get(name)
 	if s == "" {
 		return def, nil
 	}
@@ -291,16 +313,32 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	writeJSON(w, http.StatusInternalServerError, detail("internal error"))
 }
 
-// publicText is an error's text for a client: the job contract writes unknown
-// jobs as "Job '<id>' not found.".
-func publicText(err error) string {
-	if errors.Is(err, typhon.ErrJobNotFound) {
-		msg := err.Error()
-		if i := strings.Index(msg, `"`); i >= 0 {
-			return "Job '" + strings.Trim(msg[i:], `"`) + "' not found."
-		}
+// publicText is an error's text for a client.
+func publicText(err error) string { return err.Error() }
+
+// notFoundError words a missing job or record as the job contract does:
+// "Job '<id>' not found.".
+type notFoundError struct {
+	what, id string
+	err      error
+}
+
+func (e *notFoundError) Error() string {
+	id := e.id
+	if len(id) > 64 {
+		id = id[:64] + "..."
 	}
-	return err.Error()
+	return fmt.Sprintf("%s '%s' not found.", e.what, id)
+}
+
+func (e *notFoundError) Unwrap() error { return e.err }
+
+// named gives a not-found error the contract's wording; other errors pass.
+func named(what, id string, err error) error {
+	if errors.Is(err, typhon.ErrJobNotFound) || errors.Is(err, report.ErrNotFound) {
+		return &notFoundError{what: what, id: id, err: err}
+	}
+	return err
 }
 
 func detail(msg string) map[string]string { return map[string]string{"detail": msg} }
