@@ -33,7 +33,6 @@ func tinyTmpfs(t *testing.T, size int) string {
 	return dir
 }
 
-
 // fill writes a file in dir until the file system is full.
 func fill(t *testing.T, dir string) {
 	t.Helper()
