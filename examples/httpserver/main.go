@@ -56,6 +56,8 @@ type config struct {
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
+	// detect is the base of the detection options (tests add ports).
+	detect detect.Options
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -124,6 +126,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	self := "http://" + ln.Addr().String()
 
+	det := c.detect
+	det.Exclude = append(det.Exclude[:len(det.Exclude):len(det.Exclude)], self)
+	if det.APIKey == "" {
+		det.APIKey = c.apiKey
+	}
 	mgr := &typhon.Manager{
 		Runner: typhon.Runner{
 			URL:     c.url,
@@ -131,7 +138,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			APIKey:  c.apiKey,
 			Plan:    c.plan,
 			DataDir: c.data,
-			Detect:  detect.Options{Exclude: []string{self}, APIKey: c.apiKey},
+			Detect:  det,
 			Logger:  logger,
 		},
 		QueueLimit: c.queue,
