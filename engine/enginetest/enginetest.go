@@ -30,6 +30,9 @@ type Request struct {
 	User      string // the last user message
 	// Body is the decoded request body.
 	Body map[string]any
+	// InFlight is how many chat completion requests were in progress when this
+	// one arrived, itself included.
+	InFlight int
 }
 
 // PromptTokens is the toy tokenizer's count of the request's chat prompt.
@@ -61,8 +64,10 @@ type Server struct {
 	*httptest.Server
 	script Script
 
-	mu       sync.Mutex
-	requests []Request
+	mu          sync.Mutex
+	requests    []Request
+	inFlight    int
+	maxInFlight int
 }
 
 // NewServer starts a server that answers chat completions with script (nil means
@@ -113,6 +118,21 @@ func NewServer(script Script) *Server {
 	return s
 }
 
+// InFlight returns how many chat completion requests are in progress now.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
+// MaxInFlight returns the most chat completion requests that were in progress at
+// once so far: from the arrival of a request to the end of its answer.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
 // Requests returns the chat completion requests seen so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -121,6 +141,15 @@ func (s *Server) Requests() []Request {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	var body map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, `{"error":{"message":"bad JSON"}}`, http.StatusBadRequest)
@@ -142,6 +171,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	req.N = len(s.requests)
+	req.InFlight = s.inFlight
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
 

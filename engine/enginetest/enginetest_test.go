@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -134,5 +135,45 @@ func TestErrorResponse(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 503 || string(body) != `{"error":"busy"}` {
 		t.Errorf("got %d %q, want 503 with the scripted body", resp.StatusCode, body)
+	}
+}
+
+func TestInFlight(t *testing.T) {
+	t.Parallel()
+	srv := enginetest.NewServer(func(enginetest.Request) enginetest.Response {
+		return enginetest.Response{Hang: true, Chunks: []enginetest.Chunk{{Data: `{"choices":[]}`}}}
+	})
+	defer srv.Close()
+	const n = 3
+	var bodies []io.ReadCloser
+	for range n {
+		// Each stream stays open (Hang), so request k arrives with k-1 in flight.
+		b, _ := json.Marshal(map[string]any{"model": "m", "messages": []any{}})
+		resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+	}
+	if got := srv.InFlight(); got != n {
+		t.Errorf("InFlight() = %d with %d streams open, want %d", got, n, n)
+	}
+	var got []int
+	for _, r := range srv.Requests() {
+		got = append(got, r.InFlight)
+	}
+	if diff := cmp.Diff([]int{1, 2, 3}, got); diff != "" {
+		t.Errorf("requests' InFlight (-want +got):\n%s", diff)
+	}
+	for _, b := range bodies {
+		b.Close()
+	}
+	for deadline := time.Now().Add(10 * time.Second); srv.InFlight() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("InFlight() = %d 10 s after every client went away, want 0", srv.InFlight())
+		}
+	}
+	if got := srv.MaxInFlight(); got != n {
+		t.Errorf("MaxInFlight() = %d, want %d", got, n)
 	}
 }
