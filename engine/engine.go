@@ -17,6 +17,12 @@
 //	prefill_tps = prompt_tokens / ttft_s
 //	elapsed_s   = stream finished - sent
 //
+// A concurrency test sends several requests at once in each round; each is
+// measured as above, and the round as a whole gives
+//
+//	aggregate_tps = output tokens of the round's successful requests
+//	                / (last request finished - first request sent)
+//
 // Each timed request starts with a word that differs from the previous request's, so
 // no prefix cache can serve it, and asks llama.cpp not to cache the prompt; the
 // cached-token counts the server returns are checked and reported as cache_state.
@@ -103,7 +109,8 @@ type Target struct {
 
 // Engine runs tests against one Target. A zero Engine with Target set is usable.
 // An Engine runs one test at a time; its methods are safe for concurrent use but
-// tests run concurrently would measure each other. With the default client,
+// tests run concurrently would measure each other (a concurrency test sends its
+// own requests at once on purpose). With the default client,
 // connections are kept alive within a test and closed when a call returns, so no
 // goroutine of the engine outlives RunTest, Prepare or Alive.
 type Engine struct {
@@ -153,7 +160,8 @@ func (e *Engine) httpClient() *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		// Compression would make the transport buffer a stream.
 		tr.DisableCompression = true
-		tr.MaxIdleConnsPerHost = 4
+		// A concurrency round keeps up to MaxConcurrency connections busy.
+		tr.MaxIdleConnsPerHost = MaxConcurrency
 		e.client = &http.Client{Transport: tr}
 	}
 	return e.client

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,20 @@ const (
 	TestMemoryWall = "memory_wall"
 	// SweepPrefix precedes the context size in a sweep's ID: ctx_sweep_4096.
 	SweepPrefix = "ctx_sweep_"
+	// ConcurrencyPrefix precedes the number of users in a concurrency test's ID:
+	// concurrency_4.
+	ConcurrencyPrefix = "concurrency_"
+)
+
+// Concurrency tests.
+const (
+	// MaxConcurrency caps the users of a concurrency test. Past the server's
+	// parallel slots requests only queue, and a larger round costs test time
+	// without telling more.
+	MaxConcurrency = 8
+	// ConcurrencyMaxTokens is each request's output in a concurrency test: long
+	// enough that the users decode together for most of a round.
+	ConcurrencyMaxTokens = 128
 )
 
 // Test is one test of a plan.
@@ -58,6 +73,9 @@ type Test struct {
 	WarmCache bool
 	// SkipReason, when not empty, records the test as skipped: it is never sent.
 	SkipReason string
+	// Concurrency, in the concurrency category, is how many requests each round
+	// sends at once (Runs is then the number of rounds).
+	Concurrency int
 }
 
 // Plan is the ordered list of tests of one run.
@@ -67,9 +85,11 @@ type Plan struct {
 }
 
 // Runs per test and mode.
-var runs = map[string]struct{ baseline, sweep, longGen, wall int }{
-	ModeQuick: {baseline: 5, sweep: 2, longGen: 1},
-	ModeFull:  {baseline: 10, sweep: 5, longGen: 3, wall: 1},
+// concurrency is the rounds of a concurrency test; a quick plan has none unless
+// WithConcurrency adds them.
+var runs = map[string]struct{ baseline, sweep, longGen, wall, concurrency int }{
+	ModeQuick: {baseline: 5, sweep: 2, longGen: 1, concurrency: 2},
+	ModeFull:  {baseline: 10, sweep: 5, longGen: 3, wall: 1, concurrency: 3},
 }
 
 // SweepSizes returns the context sizes of the sweep for the first GPU's memory in
@@ -96,7 +116,10 @@ func SweepSizes(vramMB float64) []int {
 //
 // Quick: baseline_short (5 runs), the first three sweep sizes (2 runs each),
 // long_gen (1 run). Full: baseline_short (10), every sweep size of the tier (5),
-// long_gen (3) and memory_wall. Every test has one warmup besides.
+// concurrency_2 and concurrency_4 (3 rounds each, the levels of
+// ConcurrencyLevels(0)), long_gen (3) and memory_wall. Every test has one warmup
+// besides. WithConcurrency sets other concurrency levels, e.g. those of the
+// server's slot count.
 func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 	r, ok := runs[mode]
 	if !ok {
@@ -137,6 +160,11 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 		}
 		p.Tests = append(p.Tests, t)
 	}
+	if mode == ModeFull {
+		for _, n := range ConcurrencyLevels(0) {
+			p.Tests = append(p.Tests, concurrencyTest(n, r.concurrency, smallCtx))
+		}
+	}
 	p.Tests = append(p.Tests, Test{
 		ID: TestLongGen, Name: "Long generation stress", Category: schema.CategoryStress,
 		CtxSize: smallCtx, PromptTokens: BaselinePromptTokens, MaxTokens: 1024, Runs: r.longGen,
@@ -151,14 +179,99 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 		})
 	}
 	for i := range p.Tests {
-		t := &p.Tests[i]
-		if t.SkipReason == "" && serverCtx > 0 && t.Category != schema.CategoryMemoryWall &&
-			t.PromptTokens+t.MaxTokens > serverCtx {
-			t.SkipReason = fmt.Sprintf("needs %s tokens of context (%s prompt + %s output); the server gives a request %s",
-				Thousands(t.PromptTokens+t.MaxTokens), Thousands(t.PromptTokens), Thousands(t.MaxTokens), Thousands(serverCtx))
-		}
+		skipUnfit(&p.Tests[i], serverCtx)
 	}
 	return p, nil
+}
+
+// skipUnfit marks t skipped when its prompt and output exceed serverCtx (known).
+func skipUnfit(t *Test, serverCtx int) {
+	if t.SkipReason == "" && serverCtx > 0 && t.Category != schema.CategoryMemoryWall &&
+		t.PromptTokens+t.MaxTokens > serverCtx {
+		t.SkipReason = fmt.Sprintf("needs %s tokens of context (%s prompt + %s output); the server gives a request %s",
+			Thousands(t.PromptTokens+t.MaxTokens), Thousands(t.PromptTokens), Thousands(t.MaxTokens), Thousands(serverCtx))
+	}
+}
+
+// concurrencyTest is the test of n users at once: rounds rounds of n requests with
+// the baseline's short prompt.
+func concurrencyTest(n, rounds, ctx int) Test {
+	return Test{
+		ID: ConcurrencyPrefix + strconv.Itoa(n), Name: fmt.Sprintf("Concurrency — %d users", n),
+		Category: schema.CategoryConcurrency, CtxSize: ctx, PromptTokens: BaselinePromptTokens,
+		MaxTokens: ConcurrencyMaxTokens, Runs: rounds, Concurrency: n,
+	}
+}
+
+// ConcurrencyLevels returns the numbers of users to test for a server with slots
+// parallel slots (0 = unknown): 2 and 4 always (on a one-slot server they show
+// the queueing), the slot count itself up to MaxConcurrency, and MaxConcurrency
+// (8) when the server has that many slots. Sorted, without repeats.
+func ConcurrencyLevels(slots int) []int {
+	levels := []int{2, 4}
+	if slots >= 2 {
+		levels = append(levels, min(slots, MaxConcurrency))
+	}
+	return normLevels(levels)
+}
+
+// normLevels caps levels at MaxConcurrency, drops those below 2 (one user is the
+// baseline), sorts them and removes repeats.
+func normLevels(levels []int) []int {
+	var out []int
+	for _, n := range levels {
+		if n >= 2 {
+			out = append(out, min(n, MaxConcurrency))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// WithConcurrency returns p with its concurrency tests replaced by one test per
+// level (numbers of users; capped at MaxConcurrency, those below 2 dropped,
+// repeats removed, in ascending order), placed before the long generation and
+// memory wall tests (where a crash is likeliest). Each has the plan mode's rounds
+// (full 3, quick 2, else 1), the baseline's short prompt and context, and
+// ConcurrencyMaxTokens of output; like BuildPlan it records a test as skipped
+// when that does not fit the baseline's context. No level removes the
+// concurrency tests. p itself is not modified.
+//
+//	plan = engine.WithConcurrency(plan, engine.ConcurrencyLevels(slots))
+func WithConcurrency(p Plan, levels []int) Plan {
+	rounds := 1
+	if r, ok := runs[p.Mode]; ok {
+		rounds = r.concurrency
+	}
+	ctx := BaselineCtx
+	for _, t := range p.Tests {
+		if t.Category == schema.CategoryBaseline && t.CtxSize > 0 {
+			ctx = t.CtxSize
+			break
+		}
+	}
+	out := Plan{Mode: p.Mode, Tests: make([]Test, 0, len(p.Tests)+len(levels))}
+	at := -1
+	for _, t := range p.Tests {
+		if t.Category == schema.CategoryConcurrency {
+			continue
+		}
+		if at < 0 && (t.Category == schema.CategoryStress || t.Category == schema.CategoryMemoryWall) {
+			at = len(out.Tests)
+		}
+		out.Tests = append(out.Tests, t)
+	}
+	if at < 0 {
+		at = len(out.Tests)
+	}
+	var add []Test
+	for _, n := range normLevels(levels) {
+		t := concurrencyTest(n, rounds, ctx)
+		skipUnfit(&t, ctx)
+		add = append(add, t)
+	}
+	out.Tests = slices.Insert(out.Tests, at, add...)
+	return out
 }
 
 // PlanCtx returns the serverCtx to build a plan for: the context a request gets

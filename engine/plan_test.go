@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,15 +25,15 @@ func TestBuildPlanTiers(t *testing.T) {
 		{"quick 24 GiB keeps three sizes", ModeQuick, 0, 24576,
 			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "long_gen"}},
 		{"full no GPU", ModeFull, 0, 0,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
 		{"full 7.9 GiB", ModeFull, 0, 8191,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
 		{"full 8 GiB", ModeFull, 0, 8192,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
 		{"full 16 GiB", ModeFull, 0, 16384,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
 		{"full 80 GiB", ModeFull, 0, 81920,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "ctx_sweep_65536", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "ctx_sweep_65536", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
 		{"quick server context 4096", ModeQuick, 4096, 0,
 			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192!", "long_gen"}},
 		{"quick server context 3000", ModeQuick, 3000, 0,
@@ -40,7 +41,9 @@ func TestBuildPlanTiers(t *testing.T) {
 		{"quick server context 1024: long_gen does not fit", ModeQuick, 1024, 0,
 			[]string{"baseline_short", "ctx_sweep_2048!", "ctx_sweep_4096!", "ctx_sweep_8192!", "long_gen!"}},
 		{"full 80 GiB server context 32768", ModeFull, 32768, 81920,
-			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "ctx_sweep_65536!", "long_gen", "memory_wall"}},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "ctx_sweep_16384", "ctx_sweep_32768", "ctx_sweep_65536!", "concurrency_2", "concurrency_4", "long_gen", "memory_wall"}},
+		{"full server context 200: only the baseline fits", ModeFull, 200, 0,
+			[]string{"baseline_short", "ctx_sweep_2048!", "ctx_sweep_4096!", "ctx_sweep_8192!", "concurrency_2!", "concurrency_4!", "long_gen!", "memory_wall"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +85,10 @@ func TestBuildPlanTests(t *testing.T) {
 			CtxSize: 4096, PromptTokens: 4096 - SweepReserve, MaxTokens: 256, Runs: 5},
 		{ID: "ctx_sweep_8192", Name: "Context sweep — 8,192 tokens", Category: schema.CategoryContextSweep,
 			CtxSize: 8192, PromptTokens: 8192 - SweepReserve, MaxTokens: 256, Runs: 5},
+		{ID: "concurrency_2", Name: "Concurrency — 2 users", Category: schema.CategoryConcurrency,
+			CtxSize: 2048, PromptTokens: BaselinePromptTokens, MaxTokens: ConcurrencyMaxTokens, Runs: 3, Concurrency: 2},
+		{ID: "concurrency_4", Name: "Concurrency — 4 users", Category: schema.CategoryConcurrency,
+			CtxSize: 2048, PromptTokens: BaselinePromptTokens, MaxTokens: ConcurrencyMaxTokens, Runs: 3, Concurrency: 4},
 		{ID: "long_gen", Name: "Long generation stress", Category: schema.CategoryStress,
 			CtxSize: 2048, PromptTokens: BaselinePromptTokens, MaxTokens: 1024, Runs: 3},
 		{ID: "memory_wall", Name: "Memory wall detection", Category: schema.CategoryMemoryWall,
@@ -180,5 +187,111 @@ func TestPlanCtx(t *testing.T) {
 		if got := PlanCtx(tc.kind, tc.ctx, tc.train); got != tc.want {
 			t.Errorf("PlanCtx(%q, %d, %d) = %d, want %d", tc.kind, tc.ctx, tc.train, got, tc.want)
 		}
+	}
+}
+
+func TestConcurrencyLevels(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		slots int
+		want  []int
+	}{
+		{"unknown", 0, []int{2, 4}},
+		{"one slot: 2 and 4 show the queueing", 1, []int{2, 4}},
+		{"three slots", 3, []int{2, 3, 4}},
+		{"four slots", 4, []int{2, 4}},
+		{"six slots", 6, []int{2, 4, 6}},
+		{"eight slots", 8, []int{2, 4, 8}},
+		{"sixty-four slots capped", 64, []int{2, 4, MaxConcurrency}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, ConcurrencyLevels(tc.slots)); diff != "" {
+				t.Errorf("ConcurrencyLevels(%d) (-want +got):\n%s", tc.slots, diff)
+			}
+		})
+	}
+}
+
+func TestWithConcurrency(t *testing.T) {
+	t.Parallel()
+	ids := func(p Plan) []string {
+		var out []string
+		for _, tt := range p.Tests {
+			id := tt.ID
+			if tt.SkipReason != "" {
+				id += "!"
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	quick, err := BuildPlan(ModeQuick, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := BuildPlan(ModeFull, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiny, err := BuildPlan(ModeQuick, 200, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		plan   Plan
+		levels []int
+		want   []string
+		rounds int
+	}{
+		{"quick gains them before long_gen", quick, []int{4, 2},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "concurrency_2", "concurrency_4", "long_gen"}, 2},
+		{"full: replaced, capped, repeats and one user dropped", full, []int{1, 16, 8, 6, 0, 6},
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "concurrency_6", "concurrency_8", "long_gen", "memory_wall"}, 3},
+		{"full: no level removes them", full, nil,
+			[]string{"baseline_short", "ctx_sweep_2048", "ctx_sweep_4096", "ctx_sweep_8192", "long_gen", "memory_wall"}, 0},
+		{"a context too small: skipped", tiny, []int{2},
+			[]string{"baseline_short", "ctx_sweep_2048!", "ctx_sweep_4096!", "ctx_sweep_8192!", "concurrency_2!", "long_gen!"}, 2},
+		{"no stress test: appended", Plan{Mode: "custom", Tests: []Test{{ID: "x", Category: schema.CategoryBaseline, CtxSize: 1024}}}, []int{3},
+			[]string{"x", "concurrency_3"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := ids(tc.plan)
+			got := WithConcurrency(tc.plan, tc.levels)
+			if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
+				t.Errorf("tests (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, ids(tc.plan)); diff != "" {
+				t.Errorf("the plan passed in changed (-before +after):\n%s", diff)
+			}
+			if got.Mode != tc.plan.Mode {
+				t.Errorf("Mode = %q, want %q", got.Mode, tc.plan.Mode)
+			}
+			for _, tt := range got.Tests {
+				if tt.Category != schema.CategoryConcurrency {
+					continue
+				}
+				if tt.Runs != tc.rounds {
+					t.Errorf("%s: Runs = %d, want %d", tt.ID, tt.Runs, tc.rounds)
+				}
+				if want := ConcurrencyPrefix + strconv.Itoa(tt.Concurrency); tt.ID != want {
+					t.Errorf("ID %s, Concurrency %d: want ID %s", tt.ID, tt.Concurrency, want)
+				}
+				if want := "Concurrency — " + strconv.Itoa(tt.Concurrency) + " users"; tt.Name != want {
+					t.Errorf("Name = %q, want %q", tt.Name, want)
+				}
+				if tt.PromptTokens != BaselinePromptTokens || tt.MaxTokens != ConcurrencyMaxTokens {
+					t.Errorf("%s: prompt %d, output %d, want %d and %d", tt.ID, tt.PromptTokens, tt.MaxTokens, BaselinePromptTokens, ConcurrencyMaxTokens)
+				}
+				if base := tc.plan.Tests[0]; tt.CtxSize != base.CtxSize {
+					t.Errorf("%s: CtxSize = %d, want the baseline's %d", tt.ID, tt.CtxSize, base.CtxSize)
+				}
+			}
+		})
 	}
 }

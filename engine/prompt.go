@@ -55,16 +55,43 @@ type nonceSource struct {
 func (n *nonceSource) next() (string, uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.rng == nil {
-		var seed [32]byte
-		if _, err := crand.Read(seed[:]); err != nil {
-			binary.LittleEndian.PutUint64(seed[:], math.Float64bits(rand.Float64()))
-		}
-		n.rng = rand.New(rand.NewChaCha8(seed))
-		n.last = n.rng.IntN(len(markerWords))
-	}
+	n.init()
 	n.last = (n.last + 1 + n.rng.IntN(len(markerWords)-1)) % len(markerWords)
 	return markerWords[n.last], n.rng.Uint64()
+}
+
+// nextExcept is next with a marker not in used, which it joins. With more
+// requests than markers a marker repeats (the shuffled filler still differs).
+func (n *nonceSource) nextExcept(used map[string]bool) (string, uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.init()
+	free := make([]int, 0, len(markerWords))
+	for i, w := range markerWords {
+		if !used[w] && i != n.last {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		n.last = (n.last + 1 + n.rng.IntN(len(markerWords)-1)) % len(markerWords)
+	} else {
+		n.last = free[n.rng.IntN(len(free))]
+	}
+	used[markerWords[n.last]] = true
+	return markerWords[n.last], n.rng.Uint64()
+}
+
+// init seeds the source on first use; n.mu is held.
+func (n *nonceSource) init() {
+	if n.rng != nil {
+		return
+	}
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		binary.LittleEndian.PutUint64(seed[:], math.Float64bits(rand.Float64()))
+	}
+	n.rng = rand.New(rand.NewChaCha8(seed))
+	n.last = n.rng.IntN(len(markerWords))
 }
 
 // promptText builds the user message: the marker, words filler words, closing.

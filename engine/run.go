@@ -20,7 +20,10 @@ const MaxWallSteps = 12
 // SkipReason is recorded as skipped without a request. The memory_wall category
 // runs a search instead (see MemoryWall in package schema); the stress category
 // records a time series of decode speed (and GPU temperature, power and clock when
-// a recorder is set) so throttling shows.
+// a recorder is set) so throttling shows. The concurrency category sends
+// t.Concurrency requests at once in each of t.Runs rounds after the warmup, keeps
+// every request in Runs (NRuns = Concurrency x Runs) and sets Concurrency and
+// AggregateTPS; AvgTPS stays the mean decode speed of one request.
 //
 // After a refused connection the remaining runs of the test are not sent. When ctx
 // is cancelled RunTest returns promptly with what it has, the request in flight
@@ -58,8 +61,12 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 	if e.kind() == KindOllama {
 		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
 	}
-	if t.Category == schema.CategoryMemoryWall {
+	switch t.Category {
+	case schema.CategoryMemoryWall:
 		e.memoryWall(ctx, t, &b)
+		return b
+	case schema.CategoryConcurrency:
+		e.concurrency(ctx, t, &b)
 		return b
 	}
 
@@ -127,14 +134,6 @@ type runOpts struct {
 
 // runOnce sends one request of test t.
 func (e *Engine) runOnce(ctx context.Context, t Test, o runOpts) (schema.RunSample, []float64) {
-	target, ctxSize := t.PromptTokens, t.CtxSize
-	if o.prompt > 0 {
-		target, ctxSize = o.prompt, o.ctx
-	}
-	maxTokens := t.MaxTokens
-	if o.warmup {
-		maxTokens = min(maxTokens, WarmupMaxTokens)
-	}
 	var nonce string
 	var seed uint64
 	if o.fixed != nil {
@@ -142,14 +141,52 @@ func (e *Engine) runOnce(ctx context.Context, t Test, o runOpts) (schema.RunSamp
 	} else {
 		nonce, seed = e.nonce.next()
 	}
-	text, words, userTokens, predicted, err := e.buildPrompt(ctx, nonce, seed, target)
+	pr, err := e.prepareRun(ctx, t, o, nonce, seed)
 	if err != nil {
-		return schema.RunSample{
-			PromptTokensTarget: target, MaxTokens: maxTokens,
-			Error: "cancelled: " + err.Error(), ErrorKind: schema.ErrKindCancelled,
-		}, nil
+		return pr.cancelled(err), nil
 	}
-	r := request{user: text, maxTokens: maxTokens, ctxSize: ctxSize, warm: t.WarmCache, promptTokens: predicted}
+	rs, itl, _ := e.sendRun(ctx, t, o, pr)
+	return rs, itl
+}
+
+// preparedRun is a request of a test with its prompt built, ready to send.
+type preparedRun struct {
+	target, maxTokens int
+	words, userTokens int // the prompt's filler words and own token count
+	r                 request
+}
+
+// cancelled is the sample of a run whose prompt could not be built (ctx done).
+func (p preparedRun) cancelled(err error) schema.RunSample {
+	return schema.RunSample{
+		PromptTokensTarget: p.target, MaxTokens: p.maxTokens,
+		Error: "cancelled: " + err.Error(), ErrorKind: schema.ErrKindCancelled,
+	}
+}
+
+// prepareRun builds the prompt of one request of test t from a marker and seed.
+func (e *Engine) prepareRun(ctx context.Context, t Test, o runOpts, nonce string, seed uint64) (preparedRun, error) {
+	p := preparedRun{target: t.PromptTokens, maxTokens: t.MaxTokens}
+	ctxSize := t.CtxSize
+	if o.prompt > 0 {
+		p.target, ctxSize = o.prompt, o.ctx
+	}
+	if o.warmup {
+		p.maxTokens = min(p.maxTokens, WarmupMaxTokens)
+	}
+	text, words, userTokens, predicted, err := e.buildPrompt(ctx, nonce, seed, p.target)
+	if err != nil {
+		return p, err
+	}
+	p.words, p.userTokens = words, userTokens
+	p.r = request{user: text, maxTokens: p.maxTokens, ctxSize: ctxSize, warm: t.WarmCache, promptTokens: predicted}
+	return p, nil
+}
+
+// sendRun sends a prepared request and measures it. It is safe to call from
+// several goroutines at once when o.series is nil.
+func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) (schema.RunSample, []float64, *measurement) {
+	r := p.r
 	if o.series != nil {
 		o.series.begin()
 		r.onTokens = o.series.on
@@ -159,16 +196,16 @@ func (e *Engine) runOnce(ctx context.Context, t Test, o runOpts) (schema.RunSamp
 		o.series.end(m)
 	}
 	if m.err == nil && m.haveUsage {
-		e.learn(words, userTokens, m.promptTokens)
+		e.learn(p.words, p.userTokens, m.promptTokens)
 	}
-	rs, itl := m.sample(sampleSpec{promptTarget: target, promptPredicted: predicted, maxTokens: maxTokens, warm: t.WarmCache})
+	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache})
 	if e.afterRun != nil {
 		e.afterRun(o.warmup, m, rs)
 	}
 	e.logger().Debug("run", "test", t.ID, "warmup", o.warmup, "success", rs.Success, "kind", rs.ErrorKind,
-		"prompt", rs.PromptTokens, "target", target, "out", rs.OutputTokens, "ttft_s", rs.TTFTS, "tps", rs.TPS,
+		"prompt", rs.PromptTokens, "target", p.target, "out", rs.OutputTokens, "ttft_s", rs.TTFTS, "tps", rs.TPS,
 		"server_tps", rs.ServerTPS, "err", rs.Error)
-	return rs, itl
+	return rs, itl, m
 }
 
 // aggregate fills a Benchmark's averages and statistics from its timed runs.
