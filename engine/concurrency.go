@@ -81,11 +81,14 @@ func (e *Engine) concurrency(ctx context.Context, t Test, b *schema.Benchmark) {
 		cut = r.cancelled()
 		b.Runs = append(b.Runs, r.samples...)
 		itl = append(itl, r.itl...)
-		if a := r.aggregateTPS(); a > 0 {
+		switch a := r.aggregateTPS(); {
+		case cut:
+			b.Notes = append(b.Notes, fmt.Sprintf("round %d: cut by the cancel, not in aggregate_tps", i+1))
+		case a > 0:
 			aggs = append(aggs, a)
 			b.Notes = append(b.Notes, fmt.Sprintf("round %d: %d of %d requests succeeded, %d output tokens in %.3f s: %.1f tokens/s together",
 				i+1, r.ok, n, r.tokens, r.wall.Seconds(), a))
-		} else {
+		default:
 			b.Notes = append(b.Notes, fmt.Sprintf("round %d: no request succeeded", i+1))
 		}
 		if refused := firstRefused(r.samples); refused != nil {

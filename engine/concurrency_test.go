@@ -287,6 +287,9 @@ func TestConcurrencyCancel(t *testing.T) {
 			t.Errorf("run %d: %s %q, want cancelled", i, r.ErrorKind, r.Error)
 		}
 	}
+	if b.AggregateTPS != 0 || !strings.Contains(strings.Join(b.Notes, "\n"), "round 1: cut by the cancel") {
+		t.Errorf("aggregate_tps %v, notes %q: want the cut round left out", b.AggregateTPS, b.Notes)
+	}
 	if !strings.Contains(b.Error, "cancelled during round 1 of 3") {
 		t.Errorf("error = %q, want it to say cancelled during round 1 of 3", b.Error)
 	}
