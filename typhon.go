@@ -286,6 +286,8 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 		plan = *r.Plan
 	} else if plan, err = engine.BuildPlan(mode, planCtx(srv), vramMB); err != nil {
 		return r.fail(res, err)
+	} else if mode == ModeFull {
+		plan = engine.WithConcurrency(plan, engine.ConcurrencyLevels(srv.Slots))
 	}
 	total := len(plan.Tests)
 	first := ""
