@@ -87,7 +87,11 @@ func TestConcurrencyOverlap(t *testing.T) {
 			tt := concurrencyTest(tc.n, tc.rounds, 16)
 			b := newEngine(srv.URL, engine.KindLlamaCpp).RunTest(t.Context(), tt)
 
-			want(t, "max requests in flight", srv.MaxInFlight(), tc.n)
+			// At least n: a handler of the previous round may not have returned yet
+			// when the client has read its whole stream and starts the next round.
+			if got := srv.MaxInFlight(); got < tc.n {
+				t.Errorf("max requests in flight = %d, want at least %d", got, tc.n)
+			}
 			want(t, "concurrency", b.Concurrency, tc.n)
 			want(t, "n_runs", b.NRuns, tc.n*tc.rounds)
 			want(t, "runs", len(b.Runs), tc.n*tc.rounds)
@@ -118,8 +122,8 @@ func TestConcurrencyOverlap(t *testing.T) {
 					}
 					first[w] = true
 				}
-				if last := timed[(round+1)*tc.n-1]; last.InFlight != tc.n {
-					t.Errorf("round %d: the last request arrived with %d in flight, want %d", round, last.InFlight, tc.n)
+				if last := timed[(round+1)*tc.n-1]; last.InFlight < tc.n {
+					t.Errorf("round %d: the last request arrived with %d in flight, want at least %d", round, last.InFlight, tc.n)
 				}
 			}
 		})
