@@ -48,18 +48,8 @@ func (e *Engine) concurrency(ctx context.Context, t Test, b *schema.Benchmark) {
 	b.NRuns = n * t.Runs
 	b.Notes = append(b.Notes, fmt.Sprintf("%d rounds of %d requests sent at once, each with its own prompt; avg_tps, ttft and stats are per request, aggregate_tps is a round's output tokens over its wall time (first request sent to last finished)", t.Runs, n))
 
-	var fixed *promptSeed
-	if t.WarmCache {
-		nonce, seed := e.nonce.next()
-		fixed = &promptSeed{nonce: nonce, seed: seed}
-		b.Notes = append(b.Notes, "warm cache asked for: every request sends the same prompt and the server may cache it")
-	}
-	warm, _ := e.runOnce(ctx, t, runOpts{warmup: true, fixed: fixed})
-	b.WarmupRun = &warm
-	switch warm.ErrorKind {
-	case schema.ErrKindConnectionRefused, schema.ErrKindCancelled:
-		b.Error = "warmup failed: " + warm.Error
-		aggregate(b, nil)
+	fixed, ok := e.warmup(ctx, t, b)
+	if !ok {
 		return
 	}
 

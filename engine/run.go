@@ -70,18 +70,8 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		return b
 	}
 
-	var fixed *promptSeed
-	if t.WarmCache {
-		n, s := e.nonce.next()
-		fixed = &promptSeed{nonce: n, seed: s}
-		b.Notes = append(b.Notes, "warm cache asked for: every request sends the same prompt and the server may cache it")
-	}
-	warm, _ := e.runOnce(ctx, t, runOpts{warmup: true, fixed: fixed})
-	b.WarmupRun = &warm
-	switch warm.ErrorKind {
-	case schema.ErrKindConnectionRefused, schema.ErrKindCancelled:
-		b.Error = "warmup failed: " + warm.Error
-		aggregate(&b, nil)
+	fixed, ok := e.warmup(ctx, t, &b)
+	if !ok {
 		return b
 	}
 
@@ -483,4 +473,25 @@ func (e *Engine) memoryWall(ctx context.Context, t Test, b *schema.Benchmark) {
 		// Failing is how a search ends; only a search without any success is an error.
 		b.Error = "no prompt size worked: " + b.Runs[0].Error
 	}
+}
+
+// warmup sends a test's warmup request into b.WarmupRun. It returns the fixed
+// prompt seed when the test asks for a warm cache, and false when the test must
+// end there (server refused or run cancelled), with b already summarised.
+func (e *Engine) warmup(ctx context.Context, t Test, b *schema.Benchmark) (*promptSeed, bool) {
+	var fixed *promptSeed
+	if t.WarmCache {
+		nonce, seed := e.nonce.next()
+		fixed = &promptSeed{nonce: nonce, seed: seed}
+		b.Notes = append(b.Notes, "warm cache asked for: every request sends the same prompt and the server may cache it")
+	}
+	warm, _ := e.runOnce(ctx, t, runOpts{warmup: true, fixed: fixed})
+	b.WarmupRun = &warm
+	switch warm.ErrorKind {
+	case schema.ErrKindConnectionRefused, schema.ErrKindCancelled:
+		b.Error = "warmup failed: " + warm.Error
+		aggregate(b, nil)
+		return fixed, false
+	}
+	return fixed, true
 }
