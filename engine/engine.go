@@ -160,8 +160,8 @@ func (e *Engine) httpClient() *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		// Compression would make the transport buffer a stream.
 		tr.DisableCompression = true
-		// A concurrency round keeps up to MaxConcurrency connections busy.
-		tr.MaxIdleConnsPerHost = MaxConcurrency
+		// Every user of a load level keeps its connection between requests.
+		tr.MaxIdleConnsPerHost = DefaultMaxInFlight
 		e.client = &http.Client{Transport: tr}
 	}
 	return e.client

@@ -57,6 +57,10 @@ type Result struct {
 	GPUUnavailable string `json:"gpu_unavailable,omitempty"`
 	// TyphonVersion is the version of the code that made the record.
 	TyphonVersion string `json:"typhon_version,omitempty"`
+	// Capacity sums up the load sweep of users (or, without one, of rates).
+	Capacity *Capacity `json:"capacity,omitempty"`
+	// RateCapacity sums up the sweep of rates when a run has both.
+	RateCapacity *Capacity `json:"rate_capacity,omitempty"`
 }
 
 // ServerInfo names the server a run measured.
@@ -115,6 +119,11 @@ type Benchmark struct {
 	// wall time, from its first request sent to its last one finished, averaged
 	// over the rounds in which any request succeeded.
 	AggregateTPS float64 `json:"aggregate_tps,omitempty"`
+
+	// LoadLevel (category load) holds one level of a load sweep; its fields sit
+	// inline: users or rate, completed, failed, request_throughput, output_tps,
+	// total_tps, goodput, latency, ...
+	*LoadLevel
 }
 
 // Stats are distribution figures over the successful timed runs.
