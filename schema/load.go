@@ -31,7 +31,7 @@ const (
 // window: request_throughput = completed / window_s, output_tps = their output
 // tokens / window_s, goodput = those meeting every SLO / window_s.
 type LoadLevel struct {
-	Shape string  `json:"shape"`          // users or rate
+	Shape string  `json:"shape"`           // users or rate
 	Users int     `json:"users,omitempty"` // closed loop: sustained users
 	Rate  float64 `json:"rate,omitempty"`  // open loop: target requests per second
 	// Burstiness is the gamma shape of the arrivals (1 = Poisson).

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/typhonbench/typhon/internal/testbed"
+	"github.com/typhonbench/typhon/schema"
+)
+
+// Short windows keep the integration sweeps within a minute or two each on two
+// cores; the figures are printed with -v:
+//
+//	go test -run IntegrationLoad -v ./engine
+const (
+	itWindow = 5 * time.Second
+	itRamp   = 1500 * time.Millisecond
+)
+
+func logLevels(t *testing.T, levels []schema.Benchmark, c *schema.Capacity) {
+	t.Helper()
+	for _, b := range levels {
+		l := b.LoadLevel
+		srvTok := "-"
+		if l.Server != nil && l.Server.OutputTokens != nil {
+			srvTok = Thousands(int(*l.Server.OutputTokens))
+		}
+		t.Logf("%-16s %3d ok %2d failed  %6.2f req/s  %7.1f out tok/s  ttft p50 %.3f p90 %.3f s  tpot p50 %.4f s  itl p50 %.4f p99 %.4f s  e2e p50 %.3f s  lag p99 %s  tokens %s (server %s)  client cpu %.1f%%  %s",
+			b.TestID, l.Completed, l.Failed, l.RequestThroughput, l.OutputTPS, l.Latency.TTFTS.P50, l.Latency.TTFTS.P90,
+			l.Latency.TPOTS.P50, l.Latency.ITLS.P50, l.Latency.ITLS.P99, l.Latency.E2ES.P50, lagP99(l), Thousands(l.AllOutputTokens), srvTok,
+			l.Client.CPUPct, b.Error)
+	}
+	for name, cl := range map[string]*schema.CapacityLevel{"peak": c.Peak, "within_slo": c.WithinSLO, "saturation": c.Saturation} {
+		if cl != nil {
+			t.Logf("capacity %s: %s: %s", name, cl.TestID, cl.Why)
+		}
+	}
+	t.Logf("stopped by %s: %s", c.StoppedBy, c.Reason)
+}
+
+func lagP99(l *schema.LoadLevel) string {
+	if l.ScheduleLagS == nil {
+		return "-"
+	}
+	return time.Duration(l.ScheduleLagS.P99 * float64(time.Second)).Round(10 * time.Microsecond).String()
+}
+
+// checkServerTokens compares the output tokens Typhon counted in each level with
+// the server's own counter over the level.
+func checkServerTokens(t *testing.T, levels []schema.Benchmark) {
+	t.Helper()
+	for _, b := range levels {
+		l := b.LoadLevel
+		if l.Server == nil || l.Server.OutputTokens == nil {
+			t.Errorf("%s: no server token count (%+v)", b.TestID, l.Server)
+			continue
+		}
+		got, want := float64(l.AllOutputTokens), *l.Server.OutputTokens
+		if want <= 0 || math.Abs(got-want) > 0.005*want {
+			t.Errorf("%s: Typhon counted %.0f output tokens, the server %.0f: more than 0.5%% apart", b.TestID, got, want)
+		}
+	}
+}
+
+func byUsers(levels []schema.Benchmark, n int) *schema.LoadLevel {
+	for _, b := range levels {
+		if b.LoadLevel.Users == n {
+			return b.LoadLevel
+		}
+	}
+	return nil
+}
+
+// TestIntegrationLoadLlamaSweep sweeps users on a llama-server with four slots:
+// the sweep stops by itself, four users get at least twice the output
+// throughput of one, and beyond four TTFT grows while throughput stays flat.
+func TestIntegrationLoadLlamaSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const slots = 4
+	srv := testbed.LlamaServer(t, testbed.Options{Parallel: slots, CtxSize: 4096, ExtraArgs: []string{"--metrics"}})
+	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind, CtxSize: 4096 / slots}}
+	o := LoadOptions{MaxUsers: 32, Window: itWindow, RampUp: itRamp, InputTokens: 64, OutputTokens: 32,
+		SLO: SLO{TTFT: time.Second}, MetricsInterval: 500 * time.Millisecond}
+	levels, c, err := e.RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLevels(t, levels, c)
+	if c.StoppedBy != schema.StopPlateau {
+		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
+	}
+	one, four, eight := byUsers(levels, 1), byUsers(levels, 4), byUsers(levels, 8)
+	if one == nil || four == nil || eight == nil {
+		t.Fatalf("the sweep ended before 8 users")
+	}
+	if four.OutputTPS < 2*one.OutputTPS {
+		t.Errorf("output_tps %.1f at 4 users, %.1f at 1: want at least twice", four.OutputTPS, one.OutputTPS)
+	}
+	if eight.Latency.TTFTS.P50 <= four.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at 8 users, %.3f s at 4: want growth (queueing)", eight.Latency.TTFTS.P50, four.Latency.TTFTS.P50)
+	}
+	if c.Saturation == nil || c.Saturation.Users < slots || c.Saturation.Users > 2*slots {
+		t.Errorf("saturation %+v, want %d (or the next level)", c.Saturation, slots)
+	}
+	checkServerTokens(t, levels)
+	for _, b := range levels {
+		if q := b.LoadLevel.Server.Queued; b.LoadLevel.Users > slots && (q == nil || q.Max == 0) {
+			t.Errorf("%s: the server's queue %+v, want requests waiting", b.TestID, q)
+		}
+	}
+}
+
+// TestIntegrationLoadLlamaRate sends three request rates to a llama-server:
+// each achieves its rate within 5% over the window, the lowest with a schedule
+// lag p99 under 5 ms.
+func TestIntegrationLoadLlamaRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	srv := testbed.LlamaServer(t, testbed.Options{Parallel: 4, CtxSize: 4096, ExtraArgs: []string{"--metrics"}})
+	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind, CtxSize: 1024}}
+	o := LoadOptions{Rates: []float64{2, 4, 8}, Window: itWindow, RampUp: time.Second, InputTokens: 64, OutputTokens: 16,
+		Stop: StopRule{Off: true}}
+	levels, c, err := e.RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLevels(t, levels, c)
+	if len(levels) != 3 {
+		t.Fatalf("%d levels, want 3", len(levels))
+	}
+	for _, b := range levels {
+		l := b.LoadLevel
+		t.Logf("%s: achieved %.3f requests/s of %.0f", b.TestID, l.AchievedRate, l.Rate)
+		if math.Abs(l.AchievedRate-l.Rate) > 0.05*l.Rate {
+			t.Errorf("%s: achieved %.3f requests/s, want %.0f within 5%%", b.TestID, l.AchievedRate, l.Rate)
+		}
+	}
+	if lag := levels[0].LoadLevel.ScheduleLagS; lag == nil || lag.P99 >= 0.005 {
+		t.Errorf("schedule lag at the lowest rate %+v, want p99 under 5 ms", lag)
+	}
+	checkServerTokens(t, levels)
+}
+
+// TestIntegrationLoadOllamaSweep sweeps users on Ollama with two parallel
+// slots: throughput plateaus from two users on.
+func TestIntegrationLoadOllamaSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const slots = 2
+	srv := testbed.Ollama(t, testbed.Options{Parallel: slots})
+	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind}}
+	o := LoadOptions{MaxUsers: 16, Window: itWindow, RampUp: itRamp, InputTokens: 64, OutputTokens: 32}
+	levels, c, err := e.RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLevels(t, levels, c)
+	if c.StoppedBy != schema.StopPlateau {
+		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
+	}
+	one, two, four := byUsers(levels, 1), byUsers(levels, 2), byUsers(levels, 4)
+	if one == nil || two == nil || four == nil {
+		t.Fatalf("the sweep ended before 4 users")
+	}
+	if two.OutputTPS < 1.3*one.OutputTPS {
+		t.Errorf("output_tps %.1f at 2 users, %.1f at 1: two slots should add throughput", two.OutputTPS, one.OutputTPS)
+	}
+	if four.Latency.TTFTS.P50 <= two.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at 4 users, %.3f s at 2: want growth (queueing)", four.Latency.TTFTS.P50, two.Latency.TTFTS.P50)
+	}
+	if c.Saturation == nil || c.Saturation.Users < slots || c.Saturation.Users > 2*slots {
+		t.Errorf("saturation %+v, want %d (or the next level)", c.Saturation, slots)
+	}
+}
