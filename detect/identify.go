@@ -12,17 +12,18 @@ import (
 
 // firstPaths are asked of every candidate at once; each rule then asks for the
 // few more answers it needs (served from the cache when already fetched). None of
-// them changes a server's state or starts a generation: SGLang's and TGI's
-// /health may generate a token, so /health is only asked once a llama-server
-// answer was seen.
+// them changes a server's state or makes a server compute. Never asked: /ping,
+// and / or /health of a server not yet known: TGI routes /, /health and /ping
+// to a health check of its shards (a prefill after a failed generation) and
+// SGLang's /health generates a token. /health is asked only once a llama-server
+// answer was seen, / only once Ollama's /api/version or llamafile's /props was.
 var firstPaths = []string{
-	"/",
 	"/props",
 	"/v1/models",
 	"/api/version",
 	"/version",
 	"/info",
-	"/get_model_info",
+	"/model_info",
 	"/api/v0/models",
 	"/api/v1/models",
 	"/v1/internal/model/info",
@@ -151,7 +152,7 @@ func noMatchReason(ctx context.Context, src source) string {
 		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (Options.APIKey, sent to Options.URLs only)", first.status)
 	}
 	var parts []string
-	for _, path := range []string{"/v1/models", "/props", "/api/version", "/"} {
+	for _, path := range []string{"/v1/models", "/props", "/api/version", "/info"} {
 		parts = append(parts, path+": "+src.get(ctx, path).describe())
 	}
 	return "no known LLM API answered (" + strings.Join(parts, "; ") + ")"
@@ -215,7 +216,9 @@ func matchOllama(ctx context.Context, src source) (Server, bool) {
 		if show, ok := decodeObject[ollamaShow](src.post(ctx, "/api/show", body)); ok {
 			train := show.trainCtx()
 			settingInt(s.Settings, "n_ctx_train", int64(train))
-			if s.Quantization == "" {
+			if loaded != nil && s.Quantization == "" {
+				// Idle, no model is loaded: the first listed model's
+				// quantisation would describe nothing running.
 				s.Quantization = quant(string(show.Details.QuantizationLevel))
 			}
 			setting(s.Settings, "family", string(show.Details.Family))
@@ -369,7 +372,10 @@ func matchKoboldCpp(ctx context.Context, src source) (Server, bool) {
 		return Server{}, false
 	}
 	s := Server{Kind: KindKoboldCpp, Version: string(v.Version), Models: models.ids(), Settings: map[string]string{}}
-	if modelOK && *model.Result != "" && !strings.EqualFold(string(*model.Result), "inactive") {
+	// Started with --password, /api/v1/model answers a placeholder to a request
+	// without it; /v1/models is not protected and names the real model.
+	placeholder := modelOK && *model.Result == koboldProtectedModel
+	if modelOK && !placeholder && *model.Result != "" && !strings.EqualFold(string(*model.Result), "inactive") {
 		s.LoadedModel = string(*model.Result)
 	} else if len(s.Models) > 0 {
 		s.LoadedModel = s.Models[0]
@@ -377,11 +383,19 @@ func matchKoboldCpp(ctx context.Context, src source) (Server, bool) {
 	if ctxLen, ok := decodeObject[koboldValue](src.get(ctx, "/api/extra/true_max_context_length")); ok {
 		s.CtxSize = int(ctxLen.Value)
 	}
-	if v.Protected {
-		s.Settings["protected"] = "true"
+	// /props (KoboldCpp 1.8x and later) says total_slots 1: one request at a time.
+	if props, ok := decodeObject[llamaProps](src.get(ctx, "/props")); ok && props.TotalSlots != nil {
+		s.Slots = int(*props.TotalSlots)
+	}
+	if bool(v.Protected) || placeholder {
+		s.Settings["auth"] = "password required (--password)"
 	}
 	return s, true
 }
+
+// koboldProtectedModel is what KoboldCpp's /api/v1/model answers, started with
+// --password, to a request without the password. Never a model name.
+const koboldProtectedModel = "koboldcpp/protected-model"
 
 // --- Jan ---
 
@@ -438,7 +452,11 @@ func matchLocalAI(ctx context.Context, src source) (Server, bool) {
 	if !wkOK && !sysOK {
 		return Server{}, false
 	}
-	s := Server{Kind: KindLocalAI, Version: version, Models: models.ids(), Settings: map[string]string{}}
+	s := Server{Kind: KindLocalAI, Models: models.ids(), Settings: map[string]string{}}
+	// LocalAI says "v3.1.1 (f4a5b6c)": the version, then the commit.
+	ver, commit, _ := strings.Cut(version, " (")
+	s.Version = strings.TrimSpace(ver)
+	setting(s.Settings, "commit", strings.TrimSuffix(strings.TrimSpace(commit), ")"))
 	if sysOK {
 		if sys.LoadedModels != nil && len(*sys.LoadedModels) > 0 {
 			s.LoadedModel = string((*sys.LoadedModels)[0].ID)

@@ -14,11 +14,17 @@ func matchVLLM(ctx context.Context, src source) (Server, bool) {
 	if !ok || !models.ownedBy("vllm") {
 		return Server{}, false
 	}
-	ver, ok := decodeObject[versionBody](src.get(ctx, "/version"))
-	if !ok || ver.Version == nil {
+	// The second answer: /version, or, behind a proxy that lets only /v1
+	// through, the vLLM model cards themselves (ModelPermission objects).
+	ver, verOK := decodeObject[versionBody](src.get(ctx, "/version"))
+	verOK = verOK && ver.Version != nil
+	if !verOK && !vllmCards(models) {
 		return Server{}, false
 	}
-	s := Server{Kind: KindVLLM, Version: string(*ver.Version), Models: models.ids(), Settings: map[string]string{}}
+	s := Server{Kind: KindVLLM, Models: models.ids(), Settings: map[string]string{}}
+	if verOK {
+		s.Version = string(*ver.Version)
+	}
 	for _, m := range models.models() {
 		if m.Parent != "" { // a LoRA adapter of the base model
 			continue
@@ -32,15 +38,51 @@ func matchVLLM(ctx context.Context, src source) (Server, bool) {
 	return s, true
 }
 
+// vllmCards reports a model list in the shape of vLLM's ModelCard: owned by
+// "vllm", each with a permission list of "model_permission" objects whose ids
+// start with "modelperm-".
+func vllmCards(l oaiList) bool {
+	found := false
+	for _, m := range l.models() {
+		if !strings.EqualFold(string(m.OwnedBy), "vllm") {
+			return false
+		}
+		var perms []struct {
+			ID     jstr `json:"id"`
+			Object jstr `json:"object"`
+		}
+		if json.Unmarshal(m.Permission, &perms) != nil {
+			return false
+		}
+		for _, p := range perms {
+			if p.Object != "model_permission" || !strings.HasPrefix(string(p.ID), "modelperm-") {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
 // --- SGLang ---
 
+// sglangGet asks SGLang's path, then its deprecated alias ("/get_" + path):
+// SGLang 0.5 serves /model_info and /server_info and keeps /get_model_info and
+// /get_server_info as aliases to be removed; older ones have only the aliases.
+func sglangGet[T any](ctx context.Context, src source, path string) (T, bool) {
+	if v, ok := decodeObject[T](src.get(ctx, "/"+path)); ok {
+		return v, true
+	}
+	return decodeObject[T](src.get(ctx, "/get_"+path))
+}
+
 func matchSGLang(ctx context.Context, src source) (Server, bool) {
-	info, ok := decodeObject[sglangModelInfo](src.get(ctx, "/get_model_info"))
+	info, ok := sglangGet[sglangModelInfo](ctx, src, "model_info")
 	if !ok || info.ModelPath == nil || *info.ModelPath == "" {
 		return Server{}, false
 	}
 	models, modelsOK := decodeModels(src.get(ctx, "/v1/models"))
-	srvInfo, infoOK := decodeObject[map[string]json.RawMessage](src.get(ctx, "/get_server_info"))
+	srvInfo, infoOK := sglangGet[map[string]json.RawMessage](ctx, src, "server_info")
 	infoOK = infoOK && (srvInfo["version"] != nil || srvInfo["model_path"] != nil)
 	if !(modelsOK && models.ownedBy("sglang")) && !infoOK {
 		return Server{}, false

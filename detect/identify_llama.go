@@ -11,52 +11,74 @@ func serverHeader(a answer) string { return strings.ToLower(a.header.Get("Server
 
 // --- llama.cpp llama-server, and llamafile (a llama-server build) ---
 
-func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
-	propsA := src.get(ctx, "/props")
-	modelsA := src.get(ctx, "/v1/models")
-	rootA := src.get(ctx, "/")
-	props, propsOK := decodeObject[llamaProps](propsA)
-	propsOK = propsOK && props.DefaultGenerationSettings != nil && props.TotalSlots != nil
-	models, modelsOK := decodeModels(modelsA)
-	ownedLlama := modelsOK && models.ownedBy("llamacpp")
+// llamaAnswers are the first answers the llama-server rule reads.
+type llamaAnswers struct {
+	propsA, modelsA answer
+	props           llamaProps
+	propsOK         bool // /props of a llama-server: default_generation_settings and total_slots
+	models          oaiList
+	modelsOK        bool
+	ownedLlama      bool   // /v1/models owned_by "llamacpp"
+	llamafileHdr    string // "Server: llamafile/..." (llamafiler, the newer llamafile server)
+	llamaHdr        bool   // "Server: llama.cpp" on /v1/models
+}
 
-	llamafileHdr := ""
-	for _, a := range []answer{propsA, modelsA, rootA} {
+func readLlama(ctx context.Context, src source) llamaAnswers {
+	e := llamaAnswers{propsA: src.get(ctx, "/props"), modelsA: src.get(ctx, "/v1/models")}
+	e.props, e.propsOK = decodeObject[llamaProps](e.propsA)
+	e.propsOK = e.propsOK && e.props.DefaultGenerationSettings != nil && e.props.TotalSlots != nil
+	e.models, e.modelsOK = decodeModels(e.modelsA)
+	e.ownedLlama = e.modelsOK && e.models.ownedBy("llamacpp")
+	for _, a := range []answer{e.propsA, e.modelsA} {
 		if h := serverHeader(a); strings.HasPrefix(h, "llamafile") {
-			llamafileHdr = h
+			e.llamafileHdr = h
 		}
 	}
-	// "Server: llama.cpp" on an answer other than /props.
-	llamaHdr := serverHeader(modelsA) == "llama.cpp" || serverHeader(rootA) == "llama.cpp"
+	e.llamaHdr = serverHeader(e.modelsA) == "llama.cpp"
+	return e
+}
 
+// matchLlamaCpp recognises llama-server (also loading, in router mode or behind
+// --api-key) and llamafile. /health is asked only once a llama-server answer
+// was seen, / only of a /props in the shape of llamafile's server.
+func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
+	e := readLlama(ctx, src)
 	s := Server{Kind: KindLlamaCpp, Settings: map[string]string{}}
 	switch {
-	case propsOK && (ownedLlama || llamaHdr || llamafileHdr != ""):
-	case propsOK && healthOK(ctx, src):
-	case modelsOK && llamafileHdr != "":
+	case e.propsOK && (e.ownedLlama || e.llamaHdr || e.llamafileHdr != ""):
+	case e.propsOK && healthOK(ctx, src):
+	case e.modelsOK && e.llamafileHdr != "":
 		// llamafile's own server (llamafiler) has no /props.
-	case llamaLoading(propsA) && (llamaLoading(modelsA) || llamaHdr || llamaLoading(src.get(ctx, "/health"))):
+	case llamaLoading(e.propsA) && (llamaLoading(e.modelsA) || e.llamaHdr || llamaLoading(src.get(ctx, "/health"))):
 		s.Loading = true
 		return s, true
-	case ownedLlama && modelsHaveStatus(models):
+	case e.ownedLlama && modelsHaveStatus(e.models):
 		// Router mode: no model of its own; /health answers for the router.
 		if !healthOK(ctx, src) {
 			return Server{}, false
 		}
-		return llamaRouter(ctx, src, models), true
-	case ownedLlama && healthOK(ctx, src):
-		// An older build without total_slots in /props.
-	case authError(propsA) && authError(modelsA) && llamaHdr && healthOK(ctx, src):
-		// Started with --api-key: only / and /health answer without the key.
+		return llamaRouter(ctx, src, e.models), true
+	case e.ownedLlama && (authError(e.propsA) || healthOK(ctx, src)):
+		// Started with --api-key (upstream keeps /v1/models public and answers
+		// /props with 401), or an older build without total_slots in /props.
+	case authError(e.propsA) && authError(e.modelsA) && e.llamaHdr && healthOK(ctx, src):
+		// Started with --api-key, a build that also protects /v1/models: only
+		// / and /health answer without the key.
 		s.Settings["auth"] = "API key required"
 		return s, true
 	default:
 		return Server{}, false
 	}
+	fillLlama(ctx, src, &s, e)
+	markLlamafile(ctx, src, &s, e)
+	return s, true
+}
 
-	s.Models = models.ids()
-	for _, m := range models.models() {
-		if m.Status != nil { // router entries are handled above
+// fillLlama reads the model, context and slots of an identified llama-server.
+func fillLlama(ctx context.Context, src source, s *Server, e llamaAnswers) {
+	s.Models = e.models.ids()
+	for _, m := range e.models.models() {
+		if m.Status != nil { // router entries are handled apart
 			continue
 		}
 		s.LoadedModel = string(*m.ID)
@@ -64,32 +86,18 @@ func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
 			settingInt(s.Settings, "n_ctx_train", int64(m.Meta.NCtxTrain))
 			settingInt(s.Settings, "n_params", int64(m.Meta.NParams))
 			settingInt(s.Settings, "model_size_bytes", int64(m.Meta.Size))
-			if s.CtxSize == 0 {
-				s.CtxSize = int(m.Meta.NCtx)
-			}
+			s.CtxSize = int(m.Meta.NCtx)
 			s.Quantization = string(m.Meta.Ftype)
 		}
 		break
 	}
-	if propsOK {
-		s.Version = string(props.BuildInfo)
-		s.Slots = int(*props.TotalSlots)
-		if n := props.DefaultGenerationSettings.NCtx; n > 0 {
-			s.CtxSize = int(n)
-		}
-		if props.ModelFtype != "" {
-			s.Quantization = string(props.ModelFtype)
-		}
-		if s.LoadedModel == "" {
-			s.LoadedModel = firstNonEmpty(string(props.ModelAlias), string(props.ModelPath), string(props.DefaultGenerationSettings.Model))
-		}
-		setting(s.Settings, "build_info", string(props.BuildInfo))
-		setting(s.Settings, "model_path", string(props.ModelPath))
-		if props.IsSleeping {
-			s.Settings["sleeping"] = "true"
-		}
+	if e.propsOK {
+		fillLlamaProps(s, e.props)
 	}
-	if s.CtxSize == 0 || s.Slots == 0 {
+	if authError(e.propsA) {
+		// /props and /slots need the key: slots stay unknown.
+		s.Settings["auth"] = "API key required"
+	} else if s.CtxSize == 0 || s.Slots == 0 {
 		if slots, ok := decodeArray[llamaSlot](src.get(ctx, "/slots")); ok && len(slots) > 0 {
 			if s.Slots == 0 {
 				s.Slots = len(slots)
@@ -100,16 +108,58 @@ func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
 		}
 	}
 	settingInt(s.Settings, "total_slots", int64(s.Slots))
-	if llamafileHdr != "" || strings.Contains(strings.ToLower(string(props.BuildInfo)), "llamafile") ||
-		strings.HasPrefix(string(props.ModelPath), "/zip/") {
-		s.Kind = KindLlamafile
-		if v, ok := strings.CutPrefix(llamafileHdr, "llamafile/"); ok {
-			s.Version = v
-		}
-		setting(s.Settings, "server", llamafileHdr)
-	}
-	return s, true
 }
+
+func fillLlamaProps(s *Server, props llamaProps) {
+	s.Version = string(props.BuildInfo)
+	s.Slots = int(*props.TotalSlots)
+	if n := props.DefaultGenerationSettings.NCtx; n > 0 {
+		s.CtxSize = int(n)
+	}
+	if props.ModelFtype != "" {
+		s.Quantization = string(props.ModelFtype)
+	}
+	if s.LoadedModel == "" {
+		s.LoadedModel = firstNonEmpty(string(props.ModelAlias), string(props.ModelPath), string(props.DefaultGenerationSettings.Model))
+	}
+	setting(s.Settings, "build_info", string(props.BuildInfo))
+	setting(s.Settings, "model_path", string(props.ModelPath))
+	if props.IsSleeping {
+		s.Settings["sleeping"] = "true"
+	}
+}
+
+// markLlamafile turns a llama-server into llamafile when its answers say so.
+// llamafile's default server (0.9.3: a .llamafile, or llamafile --server) is
+// a llama-server of early 2024: "Server: llama.cpp", a /props with user_name
+// and assistant_name but no build_info, /v1/models owned by "llamacpp". Only
+// its web UI at / names llamafile; when / does not (--path), the server is
+// reported as llama.cpp with a note that it may be llamafile.
+func markLlamafile(ctx context.Context, src source, s *Server, e llamaAnswers) {
+	props := e.props
+	marked := e.llamafileHdr != "" || strings.Contains(strings.ToLower(string(props.BuildInfo)), "llamafile") ||
+		strings.HasPrefix(string(props.ModelPath), "/zip/")
+	oldShape := e.propsOK && props.UserName != nil && props.AssistantName != nil && props.BuildInfo == ""
+	if !marked && oldShape {
+		root := src.get(ctx, "/")
+		marked = root.ok() && strings.Contains(strings.ToLower(string(root.body)), "llamafile")
+		if !marked {
+			s.Settings["note"] = mayBeLlamafile
+		}
+	}
+	if !marked {
+		return
+	}
+	s.Kind = KindLlamafile
+	if v, ok := strings.CutPrefix(e.llamafileHdr, "llamafile/"); ok {
+		s.Version = v
+	}
+	setting(s.Settings, "server", e.llamafileHdr)
+}
+
+// mayBeLlamafile is the note on a llama-server whose answers are also those of
+// llamafile's default server.
+const mayBeLlamafile = "may be llamafile: /props has user_name and no build_info, as llamafile's server (and llama-server builds of early 2024) answer"
 
 // authError reports llama-server's answer to a request without its API key:
 // 401 {"error": {"type": "authentication_error"}}.
