@@ -107,6 +107,7 @@ func identifyFrom(ctx context.Context, src source) (Server, string) {
 	}
 	for _, r := range rules {
 		if s, ok := r.match(ctx, src); ok {
+			markAuth(ctx, src, &s)
 			return finish(s), ""
 		}
 	}
@@ -114,6 +115,21 @@ func identifyFrom(ctx context.Context, src source) (Server, string) {
 		return finish(Server{Kind: KindOpenAI, Models: l.ids()}), ""
 	}
 	return Server{}, noMatchReason(ctx, src)
+}
+
+// markAuth sets Settings["auth"] on a server identified from its public
+// answers whose /v1/models (asked of every candidate) refused us, when its
+// rule did not already say why.
+func markAuth(ctx context.Context, src source, s *Server) {
+	if s.Settings["auth"] != "" {
+		return
+	}
+	if a := src.get(ctx, "/v1/models"); a.err == nil && (a.status == 401 || a.status == 403) {
+		if s.Settings == nil {
+			s.Settings = map[string]string{}
+		}
+		s.Settings["auth"] = fmt.Sprintf("API key required (/v1/models answered HTTP %d)", a.status)
+	}
 }
 
 // finish fills the display name and keeps the numbers in range.

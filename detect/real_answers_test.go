@@ -86,3 +86,20 @@ func TestProbeVLLMUnderPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFromAnyAnswer: a server identified from its public answers whose
+// /v1/models refuses us is marked auth (here Ollama behind a proxy that wants
+// a key for /v1 only), whichever rule identified it.
+func TestAuthFromAnyAnswer(t *testing.T) {
+	t.Parallel()
+	rec := loadRecorded(t, "ollama-0.17.4-idle")
+	text := `{"error":"unauthorized"}`
+	rec.Answers["GET /v1/models"] = recordedAnswer{Status: http.StatusUnauthorized, Text: &text}
+	got, why := identifyFrom(t.Context(), mapSource{rec})
+	if why != "" || got.Kind != KindOllama {
+		t.Fatalf("identifyFrom = %+v, %q; want Ollama", got, why)
+	}
+	if want := "API key required (/v1/models answered HTTP 401)"; got.Settings["auth"] != want {
+		t.Errorf("settings.auth = %q; want %q", got.Settings["auth"], want)
+	}
+}
