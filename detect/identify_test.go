@@ -63,6 +63,11 @@ func TestProbeRecorded(t *testing.T) {
 			Models: []string{"Llama-3.2-1B-Instruct.Q6_K.gguf"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K.gguf", CtxSize: 8192, Slots: 1,
 			Settings: map[string]string{"total_slots": "1", "note": mayBeLlamafile},
 		}},
+		{file: "llamafiler-0.9.3", want: &Server{
+			Kind: KindLlamafile, Name: "llamafile", Version: "0.9.3",
+			Models: []string{"Llama-3.2-1B-Instruct.Q6_K"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K",
+			Settings: map[string]string{"server": "llamafile/0.9.3"},
+		}},
 		{file: "llamacpp-apikey-upstream", want: &Server{
 			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)",
 			Models: []string{"qwen2.5-0.5b-instruct-q8_0.gguf"}, LoadedModel: "qwen2.5-0.5b-instruct-q8_0.gguf", CtxSize: 4096, Quantization: "Q8_0",
