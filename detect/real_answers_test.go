@@ -103,3 +103,34 @@ func TestAuthFromAnyAnswer(t *testing.T) {
 		t.Errorf("settings.auth = %q; want %q", got.Settings["auth"], want)
 	}
 }
+
+// TestScanAllAtOnce: every recorded server, scanned together, comes out as each
+// does alone.
+func TestScanAllAtOnce(t *testing.T) {
+	t.Parallel()
+	alone := map[string]string{} // base URL -> kind found alone ("" for none)
+	var urls []string
+	for _, name := range answerNames(t) {
+		srv := serveRecorded(t, loadRecorded(t, name))
+		s, err := Probe(t.Context(), srv.URL, Options{Timeout: testTimeout})
+		if err != nil {
+			s.Kind = ""
+		}
+		alone[srv.URL] = s.Kind
+		urls = append(urls, srv.URL)
+	}
+	got, err := Scan(t.Context(), Options{NoDefaults: true, URLs: urls, Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	together := map[string]string{}
+	for _, s := range got {
+		together[s.BaseURL] = s.Kind
+	}
+	for _, u := range urls {
+		if together[u] != alone[u] {
+			t.Errorf("%s: kind %q scanned together, %q alone", u, together[u], alone[u])
+		}
+	}
+	t.Logf("%d recorded servers, %d identified", len(urls), len(got))
+}
