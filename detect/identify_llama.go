@@ -198,7 +198,11 @@ func llamaRouter(ctx context.Context, src source, models oaiList) Server {
 	if s.LoadedModel == "" {
 		return s
 	}
-	props, ok := decodeObject[llamaProps](src.get(ctx, "/props?model="+url.QueryEscape(s.LoadedModel)))
+	propsA := src.get(ctx, "/props?model="+url.QueryEscape(s.LoadedModel))
+	if authError(propsA) {
+		s.Settings["auth"] = "API key required"
+	}
+	props, ok := decodeObject[llamaProps](propsA)
 	if ok && props.DefaultGenerationSettings != nil {
 		s.CtxSize = int(props.DefaultGenerationSettings.NCtx)
 		if props.TotalSlots != nil {
