@@ -181,6 +181,9 @@ func TestProbeRecorded(t *testing.T) {
 		{file: "lookalike-version-only", want: &Server{
 			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"some-model"},
 		}},
+		{file: "lookalike-vllm-owner-only", want: &Server{
+			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"Qwen/Qwen2.5-7B-Instruct"},
+		}},
 		{file: "lookalike-sglang-path-only", want: &Server{
 			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"m"},
 		}},
