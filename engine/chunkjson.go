@@ -6,11 +6,17 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// decodeChunk parses an OpenAI-style stream chunk into c without reflection:
-// the chunk is parsed once into p's reusable tree (encoding/json's reflection
-// was most of the client's CPU per token). A field of an unexpected type counts
-// as absent; data that is not JSON is an error.
-func decodeChunk(p *fastjson.Parser, data []byte, c *chatChunk) error {
+// chunkParsers are shared by every stream: a parser is held only while a chunk
+// is decoded, so a thousand streams do not each keep one.
+var chunkParsers fastjson.ParserPool
+
+// decodeChunk parses an OpenAI-style stream chunk into c without reflection
+// (encoding/json's reflection was most of the client's CPU per token); what c
+// keeps is copied out of the parser. A field of an unexpected type counts as
+// absent; data that is not JSON is an error.
+func decodeChunk(data []byte, c *chatChunk) error {
+	p := chunkParsers.Get()
+	defer chunkParsers.Put(p)
 	v, err := p.ParseBytes(data)
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	if win != nil {
 		b.GPUStats = win.Close()
 	}
-	lr.summarize(lvl, o.SLO, o.Stop.withDefaults().SLOAttainment)
+	lr.summarize(lvl, o.SLO)
 	lr.fillBenchmark(&b)
 	if shape == schema.LoadRate {
 		d := dist(lag)
