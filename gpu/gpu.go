@@ -82,6 +82,10 @@ type Reading struct {
 	// sw_power_cap, hw_thermal_slowdown (NVML's clock event reasons; an idle GPU
 	// is not reported as throttled). Empty when none.
 	ThrottleReasons []string
+	// PowerInstantW is the instantaneous power draw where the driver gives it
+	// (PowerW is a trailing average on recent cards); windows take their peak
+	// power from it.
+	PowerInstantW *float64
 	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
 	// the card does not list its processes.
 	ProcessMemMB map[int]float64
@@ -94,7 +98,9 @@ type Sampler interface {
 	// Devices describes the GPUs. It returns an error wrapping ErrGPUUnavailable
 	// when there are none to read.
 	Devices(ctx context.Context) ([]schema.GPUInfo, error)
-	// Sample takes one reading of every GPU.
+	// Sample takes one reading of every GPU. When some GPUs answer and others
+	// fail, it returns the readings it has and an error saying what failed: the
+	// readings are kept and the windows count the round as partial.
 	Sample(ctx context.Context) ([]Reading, error)
 }
 
