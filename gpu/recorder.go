@@ -38,9 +38,9 @@ type Recorder struct {
 	latestProc []*float64 // server processes' memory in each latest reading
 	sel        selection  // the GPUs windows keep, as of the latest round
 	serverGPUs map[int]bool
-	names   map[int]string // GPU index -> name, from Sampler.Devices
-	uuids   map[int]string
-	windows map[*Window]struct{}
+	names      map[int]string // GPU index -> name, from Sampler.Devices
+	uuids      map[int]string
+	windows    map[*Window]struct{}
 
 	owned map[int]owner // PID -> held by the server; used by the Run goroutine only
 
@@ -263,4 +263,3 @@ func parentPID(pid int) (int, error) {
 	pp, err := p.Ppid()
 	return int(pp), err
 }
-
