@@ -12,6 +12,7 @@ import (
 type series struct {
 	n        int
 	first    float64
+	firstAt  time.Time
 	last     float64
 	peak     float64
 	lastAt   time.Time
@@ -23,7 +24,7 @@ type series struct {
 
 func (s *series) add(at time.Time, v float64) {
 	if s.n == 0 {
-		s.first, s.peak = v, v
+		s.first, s.firstAt, s.peak = v, at, v
 	} else {
 		if dt := at.Sub(s.lastAt).Seconds(); dt > 0 && s.held {
 			s.integral += s.last * dt

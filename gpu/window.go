@@ -355,7 +355,14 @@ func (g *gpuAcc) summary(open, end time.Time) schema.GPUWindow {
 			gw.AvgPowerW = ptr(j / s)
 		}
 	} else if g.power.n > 0 {
-		if integral, span := g.power.upTo(last); span > 0 {
+		integral, span := g.power.upTo(last)
+		if lead := g.power.firstAt.Sub(open).Seconds(); lead > 0 {
+			// No reading before the window to start from: the first value
+			// holds back to the opening instant.
+			integral += g.power.first * lead
+			span += lead
+		}
+		if span > 0 {
 			gw.EnergyJ = &integral
 		}
 	}
