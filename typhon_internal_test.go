@@ -20,3 +20,22 @@ func TestServerPIDs(t *testing.T) {
 		t.Errorf("serverPIDs(remote) = %v, want nil", got)
 	}
 }
+
+func TestRemoteServer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url    string
+		remote bool
+	}{
+		{"http://127.0.0.1:8080", false},
+		{"http://localhost:11434", false},
+		{"http://[::1]:8080", false},
+		{"http://0.0.0.0:8080", false},
+		{"http://192.0.2.1:8080", true},
+		{"http://gpu-box.example:8000", true},
+	} {
+		if got := remoteServer(tc.url) != ""; got != tc.remote {
+			t.Errorf("remoteServer(%q) remote = %v, want %v", tc.url, got, tc.remote)
+		}
+	}
+}

@@ -71,3 +71,20 @@ func (r *Recorder) processNote(listed bool) string {
 		"the server may have no model loaded yet, run in a container whose PIDs differ from the host's, or sit behind a proxy",
 		slices.Clone(r.PIDs))
 }
+
+// ServerGPUs returns, in order, the indexes of the GPUs in readings whose
+// process lists hold one of pids or a descendant of one.
+func ServerGPUs(readings []Reading, pids []int) []int {
+	if len(pids) == 0 {
+		return nil
+	}
+	r := &Recorder{PIDs: pids}
+	var out []int
+	for _, rd := range readings {
+		if r.serverMem(rd) != nil && !slices.Contains(out, rd.Index) {
+			out = append(out, rd.Index)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
