@@ -95,10 +95,10 @@ func TestSamplerNoPermissionAndSymbols(t *testing.T) {
 		t.Errorf("notes = %q, want one no-permission note for memory and one for compute processes", notes)
 	}
 	calls := map[string]int{
-		"GetMemoryInfo after open":    len(dev.GetMemoryInfoCalls()) - 1,
-		"GetComputeRunningProcesses":   len(dev.GetComputeRunningProcessesCalls()),
-		"GetFieldValues (no symbol)":   len(dev.GetFieldValuesCalls()),
-		"GetMigMode (no symbol)":       len(dev.GetMigModeCalls()),
+		"GetMemoryInfo after open":   len(dev.GetMemoryInfoCalls()) - 1,
+		"GetComputeRunningProcesses": len(dev.GetComputeRunningProcessesCalls()),
+		"GetFieldValues (no symbol)": len(dev.GetFieldValuesCalls()),
+		"GetMigMode (no symbol)":     len(dev.GetMigModeCalls()),
 	}
 	want := map[string]int{"GetMemoryInfo after open": 1, "GetComputeRunningProcesses": 1,
 		"GetFieldValues (no symbol)": 0, "GetMigMode (no symbol)": 0}

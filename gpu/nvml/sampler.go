@@ -296,4 +296,3 @@ func (s *Sampler) Close() error {
 	}
 	return nil
 }
-
