@@ -220,3 +220,29 @@ func TestProcessLookupIsAskedAgain(t *testing.T) {
 		t.Errorf("after the recheck: process %v, selection %q; want 700, server", deref(st.ProcessVRAMMB), st.GPUSelection)
 	}
 }
+
+func TestSelectionChangesMidWindow(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{}
+	r := &Recorder{PIDs: []int{100}, now: clk.Now, parent: func(int) (int, error) { return 0, errors.New("gone") }}
+	round := func(s float64, procs0, procs1 map[int]float64) {
+		clk.Set(at(s))
+		r.observe([]Reading{
+			{Index: 0, At: at(s), MemUsedMB: f(1000), ProcessMemMB: procs0},
+			{Index: 1, At: at(s), MemUsedMB: f(5000), ProcessMemMB: procs1},
+		}, nil)
+	}
+	w := r.Open()
+	round(0, map[int]float64{}, map[int]float64{})                // the server holds no GPU yet: all
+	round(1, map[int]float64{100: 900}, map[int]float64{})        // then GPU 0 (the other GPU's figures go)
+	round(2, map[int]float64{100: 900}, map[int]float64{100: 10}) // then GPU 1 too: the sum is not restarted
+	clk.Set(at(3))
+	st := w.Close()
+	if st.GPUSelection != SelectServer || len(st.PerGPU) != 2 {
+		t.Fatalf("selection %q, %d GPUs; want server, 2", st.GPUSelection, len(st.PerGPU))
+	}
+	// From 1 s: 1000 MB for 1 s, then 6000 MB for 1 s.
+	if got := deref(st.AvgVRAMUsedMB); got != 3500 || deref(st.PeakVRAMUsedMB) != 6000 {
+		t.Errorf("avg VRAM %v, peak %v; want 3500 (1000 then 6000 MB from the narrowing on), 6000", got, deref(st.PeakVRAMUsedMB))
+	}
+}

@@ -130,7 +130,7 @@ func backoff(interval time.Duration, n int) time.Duration {
 	return min(wait, max(MaxBackoff, interval))
 }
 
-// Latest returns the most recent reading of each GPU in Indexes (nil before the
+// Latest returns the most recent reading of each selected GPU (nil before the
 // first sample). It is safe to call while Run runs; the readings are shared and
 // must not be modified.
 func (r *Recorder) Latest() []Reading {

@@ -210,19 +210,28 @@ func (w *Window) add(tick time.Time, readings []Reading, procs []*float64, sel s
 	}
 }
 
-// narrow keeps only the GPUs of a new selection and restarts the sums.
+// narrow keeps only the GPUs of a new selection; when it drops some, the sums
+// over GPUs start again (from the opening instant when no round has come yet,
+// else from this round).
 func (w *Window) narrow(sel selection) {
 	if sel.indexes == nil {
 		return
 	}
+	dropped := false
 	w.order = slices.DeleteFunc(w.order, func(g *gpuAcc) bool {
 		if !sel.indexes[g.index] {
 			delete(w.gpus, g.index)
-			return true
+			dropped = true
 		}
-		return false
+		return !sel.indexes[g.index]
 	})
-	w.seedVRAM()
+	switch {
+	case !dropped:
+	case w.ticks == 0:
+		w.seedVRAM()
+	default:
+		w.vram, w.proc = series{}, series{}
+	}
 }
 
 // loseMissing stops the GPUs that answered before but not in this round.
