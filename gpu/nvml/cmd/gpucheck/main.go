@@ -267,6 +267,10 @@ func printTable(out io.Writer, devs []schema.GPUInfo, st schema.GPUStats, cpuPct
 		reasons = "none"
 	}
 	row("throttle reasons", reasons)
+	row("GPUs measured", strings.TrimSpace(st.GPUSelection+" "+st.GPUSelectionNote))
+	if st.ProcessVRAMNote != "" {
+		row("load process memory", st.ProcessVRAMNote)
+	}
 	row("sampler CPU", fmt.Sprintf("%.3f %% of one core (budget %g %%)", cpuPct, budget))
 	if st.Error != "" {
 		row("errors", st.Error)
