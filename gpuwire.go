@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,6 +97,13 @@ type gpuPick struct {
 // its model on the first request).
 func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.Server, prof schema.Profile) gpuPick {
 	p := gpuPick{indexes: slices.Clone(r.GPUIndexes), pids: slices.Clone(r.ServerPIDs)}
+	if r.ServerCgroup != "" {
+		pids, err := cgroupPIDs(r.ServerCgroup)
+		if err != nil {
+			r.logger().Warn("server cgroup", "err", err)
+		}
+		p.pids = append(p.pids, pids...)
+	}
 	if p.pids == nil && remoteServer(srv.BaseURL) == "" {
 		p.pids = serverPIDs(ctx, srv)
 	}
@@ -147,4 +156,27 @@ func withEnergyPerToken(b Benchmark) Benchmark {
 		b.GPUStats.EnergyPerOutputTokenJ = &v
 	}
 	return b
+}
+
+// cgroupRoot is where cgroup v2 is mounted.
+var cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupPIDs lists the processes of a cgroup (v2: cgroup.procs), named by its
+// path under cgroupRoot or absolutely.
+func cgroupPIDs(cgroup string) ([]int, error) {
+	dir := cgroup
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(cgroupRoot, dir)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, fmt.Errorf("the server's cgroup: %w", err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(raw)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }

@@ -135,6 +135,10 @@ type Runner struct {
 	// listening on its port (another user's, or in a container); nil means
 	// those listening on the server's port.
 	ServerPIDs []int
+	// ServerCgroup names the cgroup of the server's processes (a container's,
+	// e.g. system.slice/docker-<id>.scope, under /sys/fs/cgroup, or an
+	// absolute path); its processes are added to ServerPIDs.
+	ServerCgroup string
 	// ServerBackWait: see DefaultServerBackWait; 0 means the default.
 	ServerBackWait time.Duration
 

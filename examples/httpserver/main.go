@@ -56,6 +56,7 @@ type config struct {
 	verbose    bool
 	gpus       []int // GPUs the server uses; nil: found from its processes
 	serverPIDs []int
+	cgroup     string // the server's cgroup
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
 	fs.Func("gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)", numFlag(&c.gpus))
 	fs.Func("server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)", numFlag(&c.serverPIDs))
+	fs.StringVar(&c.cgroup, "server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -146,8 +148,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			Detect:  det,
 			Logger:  logger,
 
-			GPUIndexes: c.gpus,
-			ServerPIDs: c.serverPIDs,
+			GPUIndexes:   c.gpus,
+			ServerPIDs:   c.serverPIDs,
+			ServerCgroup: c.cgroup,
 		},
 		QueueLimit: c.queue,
 		JobTimeout: c.jobTimeout,

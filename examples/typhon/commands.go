@@ -65,6 +65,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var gpus, pids numList
 	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
 	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
+	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,8 +86,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Prefer:  detect.Preference{Kind: *kind},
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 
-		GPUIndexes: gpus,
-		ServerPIDs: pids,
+		GPUIndexes:   gpus,
+		ServerPIDs:   pids,
+		ServerCgroup: *cgroup,
 	}
 	if *demo {
 		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")
