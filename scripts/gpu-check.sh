@@ -14,30 +14,47 @@
 #                                from the record beside nvidia-smi's over the same
 #                                window
 #   scripts/gpu-check.sh all     run, then job: the whole check in one call
-#   scripts/gpu-check.sh build   build only (gpucheck and the typhon CLI, with cgo),
-#                                e.g. to carry the binaries to a GPU machine
+#   scripts/gpu-check.sh build   build only (gpucheck, the typhon CLI and tinymodel,
+#                                with cgo), e.g. to carry them to a GPU machine
 #                                without Go
+#   scripts/gpu-check.sh pack    (here, as root, after scripts/testbed.sh) make the
+#                                llama-server bundle of TESTENV.md's GPU recipe:
+#                                llama.cpp with its Vulkan backend and every library
+#                                it loads, about 15 MB, for a machine without network
 #
-# The job needs a server: TYPHON_URL (one already running), or LLAMA_SERVER_CMD, a
+# The job's server: TYPHON_URL (one already running); else LLAMA_SERVER_CMD, a
 # command line the script starts (and stops) that serves on LLAMA_PORT (default
-# 8080), e.g. the Vulkan llama-server recipe of TESTENV.md:
-#   LLAMA_SERVER_CMD="$R/lib64/ld-linux-x86-64.so.2 --library-path ... $R/usr/bin/llama-server \
-#     -m model.gguf -ngl 99 --port 8080 -c 8192"
+# 8080); else the bundle (LLAMA_BUNDLE) with a model tinymodel writes there
+# (MODEL_ARGS, default a 1.6 GB model: -embd 2048 -layers 8 -heads 16 -ff 5632),
+# offloaded to the GPU through Vulkan.
 #
-# Environment: GPUCHECK_BIN, TYPHON_BIN (the binaries; default
-# ${XDG_CACHE_HOME:-~/.cache}/typhon/{gpucheck,typhon}), NO_BUILD=1 (use them as
-# they are), LOAD_SECONDS (default 10), INTERVAL (default 100ms), PYTHON (default
-# python3), MODE (default quick), WORK (keep the record and the nvidia-smi log
-# there; default a temporary directory), NVIDIA_SMI (default nvidia-smi).
+# On a GPU machine lent without Go or network, from a checkout here:
+#   GPU_CHECK_DIR=.gpu-check scripts/gpu-check.sh build
+#   GPU_CHECK_DIR=.gpu-check scripts/gpu-check.sh pack
+# then carry .gpu-check and run there, in one call:
+#   NO_BUILD=1 GPU_CHECK_DIR=.gpu-check scripts/gpu-check.sh all
+#
+# Environment: GPU_CHECK_DIR (where the binaries and the bundle live; default
+# ${XDG_CACHE_HOME:-~/.cache}/typhon), GPUCHECK_BIN, TYPHON_BIN, TINYMODEL_BIN,
+# LLAMA_BUNDLE (default under GPU_CHECK_DIR), NO_BUILD=1 (use the binaries as they
+# are), LOAD_SECONDS (default 10), INTERVAL (default 100ms), PYTHON (default
+# python3), MODE (default quick), WORK (keep the record, the nvidia-smi log and the
+# server's log there; default a temporary directory), NVIDIA_SMI (default
+# nvidia-smi), VK_DRIVER_FILES (default: the NVIDIA ICD file found), TESTBED_ROOT
+# (pack's llama.cpp root; default the test bed's).
 #
 # Exit status: 0 checked; 2 no GPU here (no driver or no device: nothing was
 # checked, the reason is printed); 1 any other failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/typhon
+CACHE=${GPU_CHECK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/typhon}
+case $CACHE in /*) ;; *) CACHE=$PWD/$CACHE ;; esac
 BIN=${GPUCHECK_BIN:-$CACHE/gpucheck}
 TYPHON_BIN=${TYPHON_BIN:-$CACHE/typhon}
+TINYMODEL_BIN=${TINYMODEL_BIN:-$CACHE/tinymodel}
+LLAMA_BUNDLE=${LLAMA_BUNDLE:-$CACHE/llama-vulkan.tar.xz}
+MODEL_ARGS=${MODEL_ARGS:--embd 2048 -layers 8 -heads 16 -ff 5632 -ctx 8192}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 INTERVAL=${INTERVAL:-100ms}
 PYTHON=${PYTHON:-python3}
@@ -63,6 +80,7 @@ build() {
 	export CGO_ENABLED=${CGO_ENABLED:-1} CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -Wno-deprecated-declarations"
 	go build -o "$BIN" ./gpu/nvml/cmd/gpucheck
 	go build -o "$TYPHON_BIN" ./examples/typhon
+	go build -o "$TINYMODEL_BIN" ./internal/testmodel/cmd/tinymodel
 }
 
 work=${WORK:-}
@@ -135,11 +153,15 @@ start_server() {
 	if [ -n "${TYPHON_URL:-}" ]; then
 		return
 	fi
+	if [ -z "${LLAMA_SERVER_CMD:-}" ] && [ -f "$LLAMA_BUNDLE" ]; then
+		bundle_server || return 1
+	fi
 	if [ -z "${LLAMA_SERVER_CMD:-}" ]; then
-		echo "gpu-check job: set TYPHON_URL (a running server) or LLAMA_SERVER_CMD (a command that serves on port $LLAMA_PORT)" >&2
+		echo "gpu-check job: set TYPHON_URL (a running server) or LLAMA_SERVER_CMD (a command that serves on port $LLAMA_PORT), or make $LLAMA_BUNDLE with '$0 pack'" >&2
 		return 1
 	fi
-	bash -c "exec $LLAMA_SERVER_CMD" >"$work/server.log" 2>&1 &
+	echo "gpu-check job: starting $LLAMA_SERVER_CMD" >&2
+	(cd "${LLAMA_SERVER_DIR:-.}" && exec bash -c "exec $LLAMA_SERVER_CMD") >"$work/server.log" 2>&1 &
 	pids+=($!)
 	TYPHON_URL=http://127.0.0.1:$LLAMA_PORT
 	for _ in $(seq 1 300); do
@@ -155,6 +177,56 @@ start_server() {
 	done
 	echo "gpu-check job: the server did not answer $TYPHON_URL/health within 300 s" >&2
 	return 1
+}
+
+# bundle_server: unpack the llama-server bundle, write the model, and set
+# LLAMA_SERVER_CMD to run it on the GPU through Vulkan. ggml finds its backends
+# in the current directory, so the server starts in the bundle's backend folder.
+bundle_server() {
+	local r=$work/llama icd
+	mkdir -p "$r"
+	tar -C "$r" -xJf "$LLAMA_BUNDLE"
+	if [ ! -f "$work/model.gguf" ]; then
+		# shellcheck disable=SC2086 # MODEL_ARGS is a list of flags
+		"$TINYMODEL_BIN" -o "$work/model.gguf" $MODEL_ARGS >&2
+	fi
+	if [ -z "${VK_DRIVER_FILES:-}" ]; then
+		for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+			/etc/vulkan/icd.d/nvidia_icd.json; do
+			if [ -f "$icd" ]; then
+				export VK_DRIVER_FILES=$icd
+				break
+			fi
+		done
+	fi
+	LLAMA_SERVER_DIR=$r/usr/lib/x86_64-linux-gnu/ggml/backends0
+	LLAMA_SERVER_CMD="$r/lib64/ld-linux-x86-64.so.2 --library-path $r/usr/lib/x86_64-linux-gnu/llama:$r/usr/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64 $r/usr/bin/llama-server -m $work/model.gguf -ngl 99 --host 127.0.0.1 --port $LLAMA_PORT -c 8192"
+}
+
+# pack: the llama-server bundle, from a copy of the test bed's llama.cpp root
+# with the Vulkan backend added (Debian packages; needs root and the registry).
+pack() {
+	local src=${TESTBED_ROOT:-${TYPHON_TESTBED_DIR:-$HOME/.cache/typhon-testbed}/llama-root}
+	local r=$work/root b=$work/bundle objs libs l
+	[ -x "$src/usr/bin/llama-server" ] || { echo "gpu-check pack: no llama-server in $src (run scripts/testbed.sh)" >&2; return 1; }
+	mkdir -p "$r" "$b" "$(dirname "$LLAMA_BUNDLE")"
+	tar -C "$src" --exclude=./tmp --exclude=./proc --exclude=./sys --exclude=./dev -cf - . | tar -C "$r" -xf -
+	mkdir -p "$r/tmp" "$r/dev" && chmod 1777 "$r/tmp"
+	cp /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || true
+	# A snapshot mirror's Release file may be past its Valid-Until: accept it.
+	chroot "$r" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive
+		apt-get -o Acquire::Check-Valid-Until=false update -qq &&
+		apt-get install -y -qq --no-install-recommends libggml0-backend-vulkan libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libx11-6 libxext6' \
+		>"$work/pack-apt.log" 2>&1 || { tail -20 "$work/pack-apt.log" >&2; return 1; }
+	objs=(/usr/bin/llama-server /usr/lib/x86_64-linux-gnu/ggml/backends0/libggml-vulkan.so /usr/lib/x86_64-linux-gnu/ggml/backends0/libggml-cpu-x64.so)
+	for l in libGLX.so.0 libGLdispatch.so.0 libEGL.so.1 libGL.so.1 libX11.so.6 libXext.so.6 libvulkan.so.1; do
+		if [ -e "$r/usr/lib/x86_64-linux-gnu/$l" ]; then objs+=("/usr/lib/x86_64-linux-gnu/$l"); fi
+	done
+	libs=$(for l in "${objs[@]}"; do echo "$l"; chroot "$r" ldd "$l" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; done | sort -u | sed 's,^/,,')
+	# shellcheck disable=SC2086 # one path a word
+	(cd "$r" && cp -L --parents $libs lib64/ld-linux-x86-64.so.2 "$b/")
+	tar -C "$b" -cJf "$LLAMA_BUNDLE" .
+	echo "gpu-check: packed $LLAMA_BUNDLE ($(du -h "$LLAMA_BUNDLE" | cut -f1))"
 }
 
 # check_job: a Typhon job with nvidia-smi logging, then the per-test table.
@@ -196,12 +268,16 @@ what=${1:-run}
 case $what in
 build)
 	build
-	echo "gpu-check: built $BIN and $TYPHON_BIN"
+	echo "gpu-check: built $BIN, $TYPHON_BIN and $TINYMODEL_BIN"
+	exit 0
+	;;
+pack)
+	pack
 	exit 0
 	;;
 run | job | all) ;;
 *)
-	echo "usage: $0 [run|job|all|build]" >&2
+	echo "usage: $0 [run|job|all|build|pack]" >&2
 	exit 1
 	;;
 esac
