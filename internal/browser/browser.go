@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -147,6 +148,33 @@ func Render(ctx context.Context, html []byte, opts Options) (*Page, error) {
 		p.BrowserRequests = append(p.BrowserRequests, browser...)
 	}
 	return p, nil
+}
+
+// markup is an element that could load something or run a script.
+var markup = regexp.MustCompile(`<(script|img|iframe|object|embed|link|a|video|audio|source)\b[^>]*>`)
+
+// handler is an element with an event handler attribute.
+var handler = regexp.MustCompile(`<[a-z][^>]*\son[a-z]+=`)
+
+// Problems lists what a self-contained, script-free page must not show: console
+// messages or page errors, requests for anything beyond the page, and elements
+// that load or run something (script, img, iframe, link, ...) or carry an event
+// handler. Empty when there is none.
+func (p *Page) Problems() []string {
+	var out []string
+	for _, c := range p.Console {
+		out = append(out, "console: "+c)
+	}
+	for _, r := range p.Requests {
+		out = append(out, "request: "+r)
+	}
+	if m := markup.FindString(p.DOM); m != "" {
+		out = append(out, "element: "+m)
+	}
+	if m := handler.FindString(p.DOM); m != "" {
+		out = append(out, "event handler: "+m)
+	}
+	return out
 }
 
 // netRequests reads a Chromium net log: the URLs requested for a file:// page
