@@ -91,35 +91,7 @@ func Render(ctx context.Context, html []byte, opts Options) (*Page, error) {
 	defer proxy.Close()
 
 	run := func(profile string, extra ...string) ([]byte, string, error) {
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		args := append([]string{
-			"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
-			"--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
-			"--disable-field-trial-config", "--safebrowsing-disable-auto-update", "--password-store=basic",
-			"--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,SigninInterceptBubble,AccountConsistency,ChromeWhatsNewUI",
-			"--user-data-dir=" + filepath.Join(dir, profile),
-			"--proxy-server=" + proxy.URL, "--proxy-bypass-list=<-loopback>",
-			"--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-			"--log-net-log=" + filepath.Join(dir, profile+".netlog.json"), "--net-log-capture-mode=Default",
-			fmt.Sprintf("--window-size=%d,%d", opts.Width, opts.Height),
-		}, extra...)
-		if opts.DarkMode {
-			args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
-		}
-		args = append(args, "file://"+page)
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("browser: %w after %v", ctx.Err(), opts.Timeout)
-		}
-		return stdout.Bytes(), stderr.String(), err
+		return runChromium(ctx, bin, dir, page, profile, proxy.URL, opts, extra...)
 	}
 	dom, log1, err := run("dom", "--dump-dom")
 	if err != nil {
@@ -148,6 +120,40 @@ func Render(ctx context.Context, html []byte, opts Options) (*Page, error) {
 		p.BrowserRequests = append(p.BrowserRequests, browser...)
 	}
 	return p, nil
+}
+
+// runChromium runs the browser once on page with a fresh profile in dir, its
+// network going to proxy, and returns its stdout and stderr.
+func runChromium(ctx context.Context, bin, dir, page, profile, proxy string, opts Options, extra ...string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	args := append([]string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
+		"--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
+		"--disable-field-trial-config", "--safebrowsing-disable-auto-update", "--password-store=basic",
+		"--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,SigninInterceptBubble,AccountConsistency,ChromeWhatsNewUI",
+		"--user-data-dir=" + filepath.Join(dir, profile),
+		"--proxy-server=" + proxy, "--proxy-bypass-list=<-loopback>",
+		"--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+		"--log-net-log=" + filepath.Join(dir, profile+".netlog.json"), "--net-log-capture-mode=Default",
+		fmt.Sprintf("--window-size=%d,%d", opts.Width, opts.Height),
+	}, extra...)
+	if opts.DarkMode {
+		args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
+	}
+	args = append(args, "file://"+page)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("browser: %w after %v", ctx.Err(), opts.Timeout)
+	}
+	return stdout.Bytes(), stderr.String(), err
 }
 
 // markup is an element that could load something or run a script.
