@@ -2,9 +2,12 @@ package report
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,4 +104,34 @@ func checkHostileDOM(t *testing.T, dom string) {
 			t.Errorf("the DOM lacks the record's text as text: %s", want)
 		}
 	}
+}
+
+// TestDashboardPrintsOnA4 prints the full run's dashboard in Chromium: every
+// page is A4 (595 x 842 points).
+func TestDashboardPrintsOnA4(t *testing.T) {
+	t.Parallel()
+	browsers <- struct{}{}
+	pdf, err := browser.PrintPDF(t.Context(), []byte(dashboard(t, fullResult())), browser.Options{})
+	<-browsers
+	if errors.Is(err, browser.ErrNotInstalled) {
+		if testbed.Required() {
+			t.Fatalf("%v (%s=1)", err, testbed.EnvRequire)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := regexp.MustCompile(`/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]`).FindAllSubmatch(pdf, -1)
+	if len(boxes) == 0 {
+		t.Fatalf("no page in the PDF (%d bytes)", len(pdf))
+	}
+	for _, b := range boxes {
+		w, _ := strconv.ParseFloat(string(b[1]), 64)
+		h, _ := strconv.ParseFloat(string(b[2]), 64)
+		if math.Abs(w-595.3) > 1.5 || math.Abs(h-841.9) > 1.5 {
+			t.Errorf("page of %.1f x %.1f points, want A4 (595 x 842)", w, h)
+		}
+	}
+	t.Logf("%d A4 pages", len(boxes))
 }

@@ -226,3 +226,33 @@ func netRequests(path string) (page, browser []string, err error) {
 	}
 	return page, browser, nil
 }
+
+// PrintPDF prints html to PDF as the browser's print dialog would, honouring the
+// page's @page rules, without header or footer.
+func PrintPDF(ctx context.Context, html []byte, opts Options) ([]byte, error) {
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	opts.Width, opts.Height = max(opts.Width, 1200), max(opts.Height, 900)
+	dir, err := os.MkdirTemp("", "typhon-browser-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	page, pdf := filepath.Join(dir, "page.html"), filepath.Join(dir, "page.pdf")
+	if err := os.WriteFile(page, html, 0o644); err != nil {
+		return nil, err
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no network in this test", http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	if _, log, err := runChromium(ctx, bin, dir, page, "pdf", proxy.URL, opts, "--no-pdf-header-footer", "--print-to-pdf="+pdf); err != nil {
+		return nil, fmt.Errorf("browser: print-to-pdf: %w\n%s", err, log)
+	}
+	return os.ReadFile(pdf)
+}
