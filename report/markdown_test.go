@@ -199,3 +199,16 @@ func TestMarkdownErrors(t *testing.T) {
 		t.Error("Markdown(nil): no error")
 	}
 }
+
+// TestMarkdownNoTerminalEscapes: the summary of a record full of terminal
+// escapes prints none of them (it goes to terminals).
+func TestMarkdownNoTerminalEscapes(t *testing.T) {
+	t.Parallel()
+	got := markdown(t, hostileResult())
+	if i := strings.IndexFunc(got, func(r rune) bool { return r == 0x1b || r == 0x07 }); i >= 0 {
+		t.Errorf("summary holds a control character at %d: %q", i, got[max(0, i-40):min(len(got), i+40)])
+	}
+	if !strings.Contains(got, "red link bell") {
+		t.Errorf("summary lost the text around the escapes")
+	}
+}
