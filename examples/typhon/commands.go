@@ -31,6 +31,19 @@ func (l *intList) Set(s string) error {
 	return nil
 }
 
+// numList is a repeatable flag of non-negative integers (GPU indexes, PIDs).
+type numList []int
+
+func (l *numList) String() string { return fmt.Sprint(*l) }
+func (l *numList) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("bad number %q", s)
+	}
+	*l = append(*l, n)
+	return nil
+}
+
 type strList []string
 
 func (l *strList) String() string     { return strings.Join(*l, ",") }
@@ -49,6 +62,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "debug logging")
 	var ports intList
 	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	var gpus, pids numList
+	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
+	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
+	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	readLoad := loadFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -74,6 +91,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+
+		GPUIndexes:   gpus,
+		ServerPIDs:   pids,
+		ServerCgroup: *cgroup,
 	}
 	if *demo {
 		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")
@@ -110,8 +131,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}
+	// The dashboard beside the record; a failure to write it does not fail the run.
+	dash, derr := (&report.Store{Dir: *data}).SaveDashboard(res)
+	if derr != nil {
+		fmt.Fprintf(stderr, "typhon: dashboard: %v\n", derr)
+	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))
+		if derr == nil {
+			fmt.Fprintf(stdout, "dashboard: %s\n", dash)
+		}
 	}
 	return nil
 }
@@ -325,8 +354,10 @@ func compareOutcome(c report.Comparison) error {
 
 func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("summary", stderr)
+	format := fs.String("format", "markdown", "markdown, benchstat (the Go benchmark format, for benchstat) or json (the compact summary of GET /report)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: typhon summary RUN.json\n\nPrints a Markdown summary of a record: hardware, server and model, a table per category, findings.")
+		fmt.Fprintln(fs.Output(), "usage: typhon summary [-format markdown|benchstat|json] RUN.json\n\nPrints a summary of a record: hardware, server and model, a table per category, findings and a suggested server command.")
+		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -335,9 +366,18 @@ func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError(stderr, fs, "want one record file, got %d arguments", len(pos))
 	}
+	if *format != "markdown" && *format != "benchstat" && *format != "json" {
+		return usageError(stderr, fs, "unknown format %q: want markdown, benchstat or json", *format)
+	}
 	res, err := report.LoadFile(pos[0])
 	if err != nil {
 		return err
+	}
+	switch *format {
+	case "benchstat":
+		return report.Benchstat(stdout, res)
+	case "json":
+		return writeJSON(stdout, report.NewBrief(res))
 	}
 	return report.Markdown(stdout, res)
 }
