@@ -137,7 +137,9 @@ func (lr *levelRun) fillBenchmark(b *schema.Benchmark) {
 	if t := l.Latency.TPOTS.Mean; t > 0 {
 		b.AvgTPS = round(1/t, 3)
 	}
-	b.AggregateTPS = l.OutputTPS
+	// A level of users is the sustained concurrency; readers of concurrency
+	// tests (findings, charts) see it as one.
+	b.Concurrency, b.AggregateTPS = l.Users, l.OutputTPS
 	if l.Completed > 0 {
 		b.Stats = &schema.Stats{
 			TTFTP50S: l.Latency.TTFTS.P50, TTFTP90S: l.Latency.TTFTS.P90, TTFTP99S: l.Latency.TTFTS.P99,
