@@ -128,7 +128,7 @@ func TestIntegrationLoadLlamaSweep(t *testing.T) {
 	const slots = 4
 	srv := testbed.LlamaServer(t, testbed.Options{Parallel: slots, CtxSize: 4096, ModelPath: loadModel(t), ExtraArgs: highPriority})
 	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind, CtxSize: 4096 / slots}}
-	o := LoadOptions{MaxUsers: 32, Window: itWindow, RampUp: itRamp, InputTokens: 64, OutputTokens: 32,
+	o := LoadOptions{MaxUsers: 32, Window: itWindow, RampUp: itRamp, InputTokens: 128, OutputTokens: 32,
 		SLO: SLO{TTFT: 5 * time.Second}, MetricsInterval: 500 * time.Millisecond}
 	levels, c, err := e.RunLoad(t.Context(), o, nil)
 	if err != nil {
@@ -172,7 +172,7 @@ func TestIntegrationLoadLlamaRate(t *testing.T) {
 	raisePriority(t)
 	srv := testbed.LlamaServer(t, testbed.Options{Parallel: 4, CtxSize: 4096, ExtraArgs: []string{"--metrics"}})
 	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind, CtxSize: 1024}}
-	o := LoadOptions{Rates: []float64{2, 4, 8}, Window: itWindow, RampUp: time.Second, InputTokens: 64, OutputTokens: 16,
+	o := LoadOptions{Rates: []float64{2, 4, 8}, Window: itWindow, RampUp: time.Second, InputTokens: 128, OutputTokens: 16,
 		Stop: StopRule{Off: true}}
 	levels, c, err := e.RunLoad(t.Context(), o, nil)
 	if err != nil {
@@ -212,7 +212,7 @@ func TestIntegrationLoadOllamaSweep(t *testing.T) {
 	const slots = 2
 	srv := testbed.Ollama(t, testbed.Options{Parallel: slots, ModelPath: loadModel(t)})
 	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind}}
-	o := LoadOptions{MaxUsers: 16, Window: itWindow, RampUp: itRamp, InputTokens: 64, OutputTokens: 32}
+	o := LoadOptions{MaxUsers: 16, Window: itWindow, RampUp: itRamp, InputTokens: 128, OutputTokens: 32}
 	levels, c, err := e.RunLoad(t.Context(), o, nil)
 	if err != nil {
 		t.Fatal(err)
