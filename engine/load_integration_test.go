@@ -172,7 +172,9 @@ func TestIntegrationLoadLlamaRate(t *testing.T) {
 	raisePriority(t)
 	srv := testbed.LlamaServer(t, testbed.Options{Parallel: 4, CtxSize: 4096, ExtraArgs: []string{"--metrics"}})
 	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind, CtxSize: 1024}}
-	o := LoadOptions{Rates: []float64{2, 4, 8}, Window: itWindow, RampUp: time.Second, InputTokens: 128, OutputTokens: 16,
+	// Eight-second windows: 24 requests or more per level, so that one send
+	// delayed past the window's end by a stall of the machine is within 5%.
+	o := LoadOptions{Rates: []float64{3, 5, 7}, Window: 8 * time.Second, RampUp: time.Second, InputTokens: 128, OutputTokens: 16,
 		Stop: StopRule{Off: true}}
 	levels, c, err := e.RunLoad(t.Context(), o, nil)
 	if err != nil {
@@ -212,7 +214,7 @@ func TestIntegrationLoadOllamaSweep(t *testing.T) {
 	const slots = 2
 	srv := testbed.Ollama(t, testbed.Options{Parallel: slots, ModelPath: loadModel(t)})
 	e := &Engine{Target: Target{BaseURL: srv.URL, Model: srv.Model, Kind: srv.Kind}}
-	o := LoadOptions{MaxUsers: 16, Window: itWindow, RampUp: itRamp, InputTokens: 128, OutputTokens: 32}
+	o := LoadOptions{MaxUsers: 32, Window: itWindow, RampUp: itRamp, InputTokens: 128, OutputTokens: 32}
 	levels, c, err := e.RunLoad(t.Context(), o, nil)
 	if err != nil {
 		t.Fatal(err)
