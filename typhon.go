@@ -119,7 +119,8 @@ type Runner struct {
 	// HTTPClient sends the benchmark requests; nil means a default client.
 	HTTPClient *http.Client
 	// RequestTimeout gives each request's deadline from its prompt length; nil
-	// means engine.DefaultTimeout.
+	// means engine.DefaultTimeout plus engine.DecodeAllowance(max_tokens): the
+	// prompt at a floor prefill speed and the output at engine.MinDecodeTPS.
 	RequestTimeout func(promptTokens int) time.Duration
 	// GPU samples the GPUs; nil means gpu.Default() (the NVML sampler when
 	// package gpu/nvml is imported).

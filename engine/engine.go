@@ -65,6 +65,9 @@ const (
 	// DefaultStallTimeout is the longest silence allowed inside a stream once data
 	// flows; a longer one ends the request as stream_broken.
 	DefaultStallTimeout = 30 * time.Second
+	// MinDecodeTPS is the slowest decode speed a request's deadline allows for:
+	// each output token asked adds 1/MinDecodeTPS seconds to it.
+	MinDecodeTPS = 2.0
 	// DefaultSeriesInterval is the spacing of a stress test's time series.
 	DefaultSeriesInterval = 500 * time.Millisecond
 	// DefaultSeed is the sampling seed sent with every request (temperature 0).
@@ -73,8 +76,9 @@ const (
 	MaxErrorBody = 2048
 )
 
-// DefaultTimeout is the default request deadline for a prompt of promptTokens
-// tokens: 120 s plus 5 s per 1,000 prompt tokens.
+// DefaultTimeout is the default deadline of a request's prompt part for a prompt
+// of promptTokens tokens: 120 s plus 5 s per 1,000 prompt tokens. The output
+// part, DecodeAllowance, is added to it.
 func DefaultTimeout(promptTokens int) time.Duration {
 	if promptTokens < 0 {
 		promptTokens = 0
@@ -124,7 +128,7 @@ type Engine struct {
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// RequestTimeout gives a request's total deadline from its prompt length; nil
-	// means DefaultTimeout.
+	// means DefaultTimeout(prompt tokens) + DecodeAllowance(max_tokens).
 	RequestTimeout func(promptTokens int) time.Duration
 	// StallTimeout is the longest silence allowed inside a stream; 0 means
 	// DefaultStallTimeout.
@@ -181,13 +185,26 @@ func (e *Engine) closeIdle() {
 	}
 }
 
-func (e *Engine) timeout(promptTokens int) time.Duration {
+// timeout is a request's deadline from the work it asks for: RequestTimeout when
+// set, else the prompt's part (DefaultTimeout) plus maxTokens at MinDecodeTPS
+// (DecodeAllowance). Once tokens flow, the stall timer also ends a stream that
+// stops.
+func (e *Engine) timeout(promptTokens, maxTokens int) time.Duration {
 	if e.RequestTimeout != nil {
 		if d := e.RequestTimeout(promptTokens); d > 0 {
 			return d
 		}
 	}
-	return DefaultTimeout(promptTokens)
+	return DefaultTimeout(promptTokens) + DecodeAllowance(maxTokens)
+}
+
+// DecodeAllowance is the time a request's deadline allows for maxTokens output
+// tokens: MinDecodeTPS tokens per second.
+func DecodeAllowance(maxTokens int) time.Duration {
+	if maxTokens <= 0 {
+		return 0
+	}
+	return time.Duration(float64(maxTokens) / MinDecodeTPS * float64(time.Second))
 }
 
 func (e *Engine) stallTimeout() time.Duration {

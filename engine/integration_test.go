@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typhonbench/typhon/internal/stats"
 	"github.com/typhonbench/typhon/internal/testbed"
 	"github.com/typhonbench/typhon/schema"
 )
@@ -278,11 +279,11 @@ func fidelity(tb testing.TB, e *Engine, runs int, serverCountsFirst bool) fideli
 		prompt = append(prompt, r.ServerPromptMS)
 	}
 	f.runs = len(ratio)
-	f.ratioMedian, f.ratioMin, f.ratioMax = Median(ratio), slices.Min(ratio), slices.Max(ratio)
-	f.ratioAdjMedian = Median(adj)
-	f.ratioStampMedian = Median(stamped)
-	f.excessMedianMS, f.excessMinMS, f.excessMaxMS = Median(excess), slices.Min(excess), slices.Max(excess)
-	f.tpsMedian, f.serverTPSMedian, f.promptMSMedian = Median(tps), Median(server), Median(prompt)
+	f.ratioMedian, f.ratioMin, f.ratioMax = stats.Median(ratio), slices.Min(ratio), slices.Max(ratio)
+	f.ratioAdjMedian = stats.Median(adj)
+	f.ratioStampMedian = stats.Median(stamped)
+	f.excessMedianMS, f.excessMinMS, f.excessMaxMS = stats.Median(excess), slices.Min(excess), slices.Max(excess)
+	f.tpsMedian, f.serverTPSMedian, f.promptMSMedian = stats.Median(tps), stats.Median(server), stats.Median(prompt)
 	return f
 }
 

@@ -100,9 +100,14 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 		}
 		m.cum = max(m.cum, cum)
 	}
-	if !isToken {
-		m.hidden += n
+	if !isToken && n == 0 {
 		return
+	}
+	if !isToken {
+		// A chunk without text that advances the server's count holds tokens
+		// (special tokens, text past the end with ignore_eos): it is part of the
+		// decode span.
+		m.hidden += n
 	}
 	if n == 0 {
 		m.countsUnknown = true
@@ -115,6 +120,18 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 	}
 	m.lastToken = at
 	m.chunks = append(m.chunks, tokenChunk{at: at, n: n})
+}
+
+// blankEvent records a chunk whose text is present but empty, without a role: a
+// token that decoded to nothing (vLLM past the end of text with ignore_eos, a
+// special token). With a count it is a token when the count advanced; without
+// one it is taken for a token chunk of unknown size.
+func (m *measurement) blankEvent(at time.Time, cum int) {
+	if cum >= 0 {
+		m.tokenEvent(at, false, false, cum)
+		return
+	}
+	m.tokenEvent(at, true, false, -1)
 }
 
 // tokensSoFar is the output-token count at the latest chunk.
@@ -135,7 +152,7 @@ var (
 func (e *Engine) do(ctx context.Context, r request) *measurement {
 	m := &measurement{}
 	path, body, accept := e.requestBody(r)
-	timeout := e.timeout(r.promptTokens)
+	timeout := e.timeout(r.promptTokens, r.maxTokens)
 
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -298,6 +315,7 @@ func (e *Engine) requestBody(r request) (path string, body []byte, accept string
 type chatChunk struct {
 	Choices []struct {
 		Delta struct {
+			Role             *string         `json:"role"`
 			Content          *string         `json:"content"`
 			ReasoningContent *string         `json:"reasoning_content"`
 			Reasoning        *string         `json:"reasoning"`
@@ -330,6 +348,15 @@ type llamaTimings struct {
 }
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
+
+// isBlank reports a choice whose text is present but empty, with no role and no
+// finish: a generated token that decoded to nothing.
+func isBlank(role, content, text, finish *string) bool {
+	if role != nil || nonEmpty(finish) {
+		return false
+	}
+	return (content != nil && *content == "") || (text != nil && *text == "")
+}
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
@@ -386,12 +413,13 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				m.cached = &v
 			}
 		}
-		isToken, isContent := false, false
+		isToken, isContent, blank := false, false, false
 		for _, ch := range c.Choices {
 			d := ch.Delta
 			if nonEmpty(d.Content) || nonEmpty(ch.Text) {
 				isToken, isContent = true, true
 			}
+			blank = blank || isBlank(d.Role, d.Content, ch.Text, ch.FinishReason)
 			if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
 				isToken = true
 			}
@@ -399,7 +427,11 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				m.finish = *ch.FinishReason
 			}
 		}
-		m.tokenEvent(now, isToken, isContent, cum)
+		if blank && !isToken {
+			m.blankEvent(now, cum)
+		} else {
+			m.tokenEvent(now, isToken, isContent, cum)
+		}
 		if isToken && r.onTokens != nil {
 			r.onTokens(now, m.tokensSoFar())
 		}
@@ -450,7 +482,11 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 			}
 			isContent := c.Message.Content != ""
 			isToken := isContent || c.Message.Thinking != ""
-			m.tokenEvent(now, isToken, isContent, -1)
+			if !isToken && !c.Done {
+				m.blankEvent(now, -1)
+			} else {
+				m.tokenEvent(now, isToken, isContent, -1)
+			}
 			if isToken && r.onTokens != nil {
 				r.onTokens(now, m.tokensSoFar())
 			}

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
@@ -90,7 +88,9 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		}
 		rs, runITL := e.runOnce(ctx, t, runOpts{fixed: fixed, series: series})
 		b.Runs = append(b.Runs, rs)
-		itl = append(itl, runITL...)
+		if valid(rs) {
+			itl = append(itl, runITL...)
+		}
 		if rs.ErrorKind == schema.ErrKindConnectionRefused {
 			b.Error = fmt.Sprintf("run %d of %d: %s; the remaining runs were not sent", i+1, t.Runs, rs.Error)
 			break
@@ -196,78 +196,6 @@ func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) 
 		"prompt", rs.PromptTokens, "target", p.target, "out", rs.OutputTokens, "ttft_s", rs.TTFTS, "tps", rs.TPS,
 		"server_tps", rs.ServerTPS, "err", rs.Error)
 	return rs, itl, m
-}
-
-// aggregate fills a Benchmark's averages and statistics from its timed runs.
-func aggregate(b *schema.Benchmark, itl []float64) {
-	var tps, ttft, elapsed, prefill, server []float64
-	b.SuccessfulRuns = 0
-	for _, r := range b.Runs {
-		if !r.Success {
-			continue
-		}
-		b.SuccessfulRuns++
-		elapsed = append(elapsed, r.ElapsedS)
-		if r.TTFTS > 0 {
-			ttft = append(ttft, r.TTFTS)
-		}
-		if r.TPS > 0 {
-			tps = append(tps, r.TPS)
-		}
-		if r.PrefillTPS > 0 {
-			prefill = append(prefill, r.PrefillTPS)
-		}
-		if r.ServerTPS > 0 {
-			server = append(server, r.ServerTPS)
-		}
-	}
-	b.AvgTPS = round(Mean(tps), 3)
-	if len(tps) > 0 {
-		b.BestTPS = slices.Max(tps)
-	}
-	b.AvgElapsedS = round(Mean(elapsed), 6)
-	b.AvgTTFTS = round(Mean(ttft), 6)
-	b.AvgPrefillTPS = round(Mean(prefill), 3)
-	b.AvgServerTPS = round(Mean(server), 3)
-	if b.SuccessfulRuns > 0 {
-		st := &schema.Stats{
-			TTFTP50S: round(Percentile(ttft, 50), 6),
-			TTFTP90S: round(Percentile(ttft, 90), 6),
-			TTFTP99S: round(Percentile(ttft, 99), 6),
-		}
-		if len(tps) > 0 {
-			st.TPSMin = slices.Min(tps)
-			st.TPSMedian = round(Median(tps), 3)
-			st.TPSStdev = round(Stdev(tps), 3)
-		}
-		if len(itl) > 0 {
-			st.ITLP50MS = round(Percentile(itl, 50), 3)
-			st.ITLP90MS = round(Percentile(itl, 90), 3)
-			st.ITLP99MS = round(Percentile(itl, 99), 3)
-		}
-		b.Stats = st
-	}
-	if b.SuccessfulRuns == 0 && len(b.Runs) > 0 && b.Error == "" {
-		kinds := map[string]int{}
-		for _, r := range b.Runs {
-			kinds[r.ErrorKind]++
-		}
-		var parts []string
-		for _, k := range slices.Sorted(mapsKeys(kinds)) {
-			parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
-		}
-		b.Error = fmt.Sprintf("every run failed (%s); first: %s", strings.Join(parts, ", "), b.Runs[0].Error)
-	}
-}
-
-func mapsKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // seriesRec collects a stress test's time series across its timed runs.

@@ -234,7 +234,11 @@ type Stream struct {
 	Tokens         int           // output tokens; 0 means the request's max_tokens
 	TokensPerChunk int           // 0 means 1
 	FirstDelay     time.Duration // before the first token (the prefill)
-	Interval       time.Duration // between token chunks
+	// Interval is the time between token chunks; 0 means DefaultInterval.
+	Interval time.Duration
+	// Burst sends every chunk at once, without Interval: a stream that a
+	// buffering proxy held back, which the engine excludes as buffered.
+	Burst bool
 	// PromptTokens reported in usage; 0 means the toy tokenizer's count.
 	PromptTokens int
 	RoleChunk    bool // a role-only chunk first
@@ -249,8 +253,18 @@ type Stream struct {
 	Hang         bool   // keep the stream open after the last chunk (see Response.Hang)
 }
 
+// DefaultInterval is the time between token chunks of a Stream whose Interval is
+// 0: short, but a real decode's pace, not a burst.
+const DefaultInterval = 250 * time.Microsecond
+
 // Response builds the scripted response to r.
 func (s Stream) Response(r Request) Response {
+	switch {
+	case s.Burst:
+		s.Interval = 0
+	case s.Interval == 0:
+		s.Interval = DefaultInterval
+	}
 	n := s.Tokens
 	if n <= 0 {
 		n = r.MaxTokens
