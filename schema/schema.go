@@ -184,10 +184,10 @@ type Stats struct {
 	TTFTP90S    float64 `json:"ttft_p90_s,omitempty"`
 	TTFTP99S    float64 `json:"ttft_p99_s,omitempty"`
 	// ITLN is the number of inter-token gaps behind the itl percentiles.
-	ITLN int `json:"itl_n,omitempty"`
-	ITLP50MS  float64 `json:"itl_p50_ms,omitempty"`
-	ITLP90MS  float64 `json:"itl_p90_ms,omitempty"`
-	ITLP99MS  float64 `json:"itl_p99_ms,omitempty"`
+	ITLN     int     `json:"itl_n,omitempty"`
+	ITLP50MS float64 `json:"itl_p50_ms,omitempty"`
+	ITLP90MS float64 `json:"itl_p90_ms,omitempty"`
+	ITLP99MS float64 `json:"itl_p99_ms,omitempty"`
 }
 
 // RunSample is one request: a warmup or a timed run. Failed runs are kept with
