@@ -360,10 +360,11 @@ func isBlank(role, content, text, finish *string) bool {
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
-	sr := sse.NewReader(body)
+	stamp := &stampReader{r: body}
+	sr := sse.NewReader(stamp)
 	for {
 		ev, err := sr.Next()
-		now := time.Now()
+		now := stamp.at()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -395,9 +396,6 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				v := *d.CachedTokens
 				m.cached = &v
 			}
-			if len(c.Choices) > 0 {
-				cum = c.Usage.CompletionTokens // continuous usage stats (vLLM, SGLang)
-			}
 		}
 		if t := c.Timings; t != nil {
 			m.server = serverFigures{
@@ -426,6 +424,11 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			if ch.FinishReason != nil && *ch.FinishReason != "" {
 				m.finish = *ch.FinishReason
 			}
+		}
+		if c.Usage != nil && (isToken || blank) {
+			// Usage on a chunk that carries a token: continuous usage stats (vLLM,
+			// SGLang). Usage on the finishing chunk is the total, not a count of it.
+			cum = c.Usage.CompletionTokens
 		}
 		if blank && !isToken {
 			m.blankEvent(now, cum)
@@ -463,10 +466,11 @@ type ollamaChunk struct {
 
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
-	br := bufio.NewReaderSize(body, 64<<10)
+	stamp := &stampReader{r: body}
+	br := bufio.NewReaderSize(stamp, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
-		now := time.Now()
+		now := stamp.at()
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
 			alive()

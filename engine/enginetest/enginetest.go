@@ -40,8 +40,11 @@ func (r Request) PromptTokens() int { return Tokens(r.User) + TemplateTokens }
 
 // Chunk is one server-sent event of a scripted response.
 type Chunk struct {
-	Delay time.Duration // wait before sending it
+	Delay time.Duration // wait before sending it, from when the previous chunk was due
 	Data  string        // the event's data, sent as "data: <Data>\n\n"
+	// Hold leaves the chunk unflushed: it goes out with the next flushed chunk,
+	// as from a buffering proxy or a server that does not flush.
+	Hold bool
 }
 
 // Response is the scripted answer to one request.
@@ -54,6 +57,9 @@ type Response struct {
 	Chunks      []Chunk
 	// Hang keeps the stream open after the chunks until the client goes away.
 	Hang bool
+	// Sent, when set, is called after chunk i was written and flushed, with the
+	// time: the stream's real timeline, for tests that need the truth.
+	Sent func(i int, at time.Time)
 }
 
 // Script answers a request.
@@ -193,15 +199,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if fl != nil {
 		fl.Flush()
 	}
-	for _, c := range resp.Chunks {
-		if !sleep(ctx.Done(), c.Delay) {
+	// Each chunk is due Delay after the previous one was due, so that the
+	// sleeps' overshoot does not add up over a stream: the script's timeline holds.
+	due := time.Now()
+	for i, c := range resp.Chunks {
+		due = due.Add(c.Delay)
+		if !sleep(ctx.Done(), time.Until(due)) {
 			return
 		}
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", c.Data); err != nil {
 			return
 		}
-		if fl != nil {
+		if fl != nil && !c.Hold {
 			fl.Flush()
+		}
+		if resp.Sent != nil {
+			resp.Sent(i, time.Now())
 		}
 	}
 	if resp.Hang {
