@@ -109,6 +109,9 @@ type Target struct {
 	// CtxSize is the context a request really gets (llama-server's per-slot n_ctx;
 	// Ollama: what it allocates without num_ctx), 0 when unknown.
 	CtxSize int
+	// TrainedCtx is the model's trained context (n_ctx_train), 0 when unknown;
+	// it bounds Ollama's memory wall search (asked of /api/show when 0).
+	TrainedCtx int
 }
 
 // Engine runs tests against one Target. A zero Engine with Target set is usable.
@@ -136,6 +139,9 @@ type Engine struct {
 	// SeriesInterval is the spacing of a stress test's time series; 0 means
 	// DefaultSeriesInterval.
 	SeriesInterval time.Duration
+	// WallBudget bounds the time of a memory wall search; 0 means
+	// DefaultWallBudget.
+	WallBudget time.Duration
 
 	mu       sync.Mutex
 	prepared bool

@@ -18,6 +18,10 @@ const (
 	// MinTokenSpan is the shortest time per output token a decode span may show:
 	// below it the tokens came in one burst (buffered), not as they were made.
 	MinTokenSpan = 100 * time.Microsecond
+	// BurstPause is the pause between bursts that marks a buffered stream when
+	// nearly all other gaps are nil: a buffer's flush period, longer than a busy
+	// client's delays in reading.
+	BurstPause = 20 * time.Millisecond
 	// TokenMismatchTolerance is how far the chunks' token counts may sum from
 	// usage's count, as a share of it (at least one token), before the run is
 	// excluded as token_mismatch.
@@ -194,26 +198,30 @@ func (p *sampler) times() {
 		p.warn("%d tokens came within %s (%s per token, under %s): the stream was buffered, not delivered as decoded",
 			p.out, decode, perToken, MinTokenSpan)
 		p.exclude(schema.ExcludedBuffered)
-	} else if burst := p.burstShare(); burst >= 0.9 {
-		p.warn("%.0f%% of the chunk gaps are under %s: the stream came in bursts, its timing is the buffer's", 100*burst, MinTokenSpan/2)
+	} else if burst, pause := p.bursts(); burst >= 0.9 && pause >= BurstPause {
+		p.warn("%.0f%% of the chunk gaps are under %s, between pauses of up to %s: the stream came in bursts, its timing is the buffer's",
+			100*burst, MinTokenSpan/2, pause.Round(time.Millisecond))
 		p.exclude(schema.ExcludedBuffered)
 	}
 }
 
-// burstShare is the share of gaps between token chunks shorter than half of
-// MinTokenSpan (0 with fewer than 4 chunks): chunks read at once from a buffer.
-func (p *sampler) burstShare() float64 {
+// bursts returns the share of gaps between token chunks shorter than half of
+// MinTokenSpan (chunks read at once from a buffer; 0 with fewer than 4 chunks)
+// and the longest gap.
+func (p *sampler) bursts() (share float64, longest time.Duration) {
 	c := p.m.chunks
 	if len(c) < 4 {
-		return 0
+		return 0, 0
 	}
 	n := 0
 	for i := 1; i < len(c); i++ {
-		if c[i].at.Sub(c[i-1].at) < MinTokenSpan/2 {
+		gap := c[i].at.Sub(c[i-1].at)
+		longest = max(longest, gap)
+		if gap < MinTokenSpan/2 {
 			n++
 		}
 	}
-	return float64(n) / float64(len(c)-1)
+	return float64(n) / float64(len(c)-1), longest
 }
 
 // interTokens computes the run's inter-token latencies and their percentiles,

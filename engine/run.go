@@ -9,9 +9,6 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// MaxWallSteps bounds the requests of one memory wall search.
-const MaxWallSteps = 12
-
 // RunTest runs one test: a warmup request (Benchmark.WarmupRun, not in the
 // averages; its output is capped at WarmupMaxTokens), then t.Runs timed runs inside
 // a GPU window. Failed runs are kept with their error and kind. A test with a
@@ -118,8 +115,8 @@ type runOpts struct {
 	warmup bool
 	fixed  *promptSeed // the same prompt for every request (warm cache)
 	series *seriesRec
-	// prompt and ctx override the test's (memory wall steps).
-	prompt, ctx int
+	// prompt, ctx and maxTokens override the test's (memory wall steps).
+	prompt, ctx, maxTokens int
 }
 
 // runOnce sends one request of test t.
@@ -160,6 +157,9 @@ func (e *Engine) prepareRun(ctx context.Context, t Test, o runOpts, nonce string
 	ctxSize := t.CtxSize
 	if o.prompt > 0 {
 		p.target, ctxSize = o.prompt, o.ctx
+	}
+	if o.maxTokens > 0 {
+		p.maxTokens = o.maxTokens
 	}
 	if o.warmup {
 		p.maxTokens = min(p.maxTokens, WarmupMaxTokens)
@@ -278,129 +278,6 @@ func gpuNow(r *gpu.Recorder) (temp, power, clock *float64) {
 		clock = &c
 	}
 	return temp, power, clock
-}
-
-// memoryWall grows the prompt past the test's context by doubling until a request
-// fails, then bisects between the last size that worked and the first that failed.
-// Where the server's context is known (not Ollama, which allocates what it is
-// asked for), the search stops at it: the largest prompt that fits with its output
-// is tried, then one that cannot fit, to record how the server refuses it.
-func (e *Engine) memoryWall(ctx context.Context, t Test, b *schema.Benchmark) {
-	mw := &schema.MemoryWall{Steps: []schema.MemoryWallStep{}}
-	b.MemoryWall = mw
-	limit := 0
-	if e.kind() != KindOllama {
-		limit = e.Target.CtxSize
-	}
-	const margin = 64
-	maxFit := 0
-	if limit > 0 {
-		maxFit = limit - t.MaxTokens - 8
-	}
-	ollama := e.kind() == KindOllama
-	var win *gpu.Window
-	if e.GPU != nil {
-		win = e.GPU.Open()
-	}
-	lo, hi := 0, 0 // largest prompt that worked, smallest that failed
-	triedLimit := false
-	failure := ""
-	p := 2*t.CtxSize - t.MaxTokens - margin
-	var itl []float64
-	for step := 0; step < MaxWallSteps && ctx.Err() == nil; step++ {
-		if step > 0 {
-			switch {
-			case hi == 0 && limit > 0 && lo >= maxFit:
-				// The largest prompt that fits worked: probe past the context once.
-				if triedLimit {
-					p = 0
-				} else {
-					p, triedLimit = limit, true
-				}
-			case hi == 0:
-				p = lo * 2
-				if limit > 0 && p > maxFit {
-					p = maxFit
-				}
-			default:
-				if hi-lo <= max(256, lo/16) || (limit > 0 && hi >= limit && lo >= maxFit) {
-					p = 0
-				} else {
-					p = (lo + hi) / 2
-				}
-			}
-		} else if limit > 0 && p > maxFit {
-			p = maxFit
-		}
-		if p <= 0 {
-			break
-		}
-		ctxSize := 0
-		if ollama {
-			ctxSize = (p + t.MaxTokens + margin + 255) / 256 * 256
-		}
-		var sw *gpu.Window
-		if e.GPU != nil {
-			sw = e.GPU.Open()
-		}
-		rs, runITL := e.runOnce(ctx, t, runOpts{prompt: p, ctx: ctxSize})
-		st := schema.MemoryWallStep{PromptTokens: p, Success: rs.Success, ErrorKind: rs.ErrorKind, Error: rs.Error, TTFTS: rs.TTFTS}
-		if rs.Success && rs.PromptTokens > 0 {
-			st.PromptTokens = rs.PromptTokens
-		}
-		if sw != nil {
-			if g := sw.Close(); g.PeakVRAMUsedMB != nil {
-				st.PeakVRAMMB = g.PeakVRAMUsedMB
-			}
-		}
-		if rs.ErrorKind == schema.ErrKindCancelled {
-			break
-		}
-		mw.Steps = append(mw.Steps, st)
-		b.Runs = append(b.Runs, rs)
-		itl = append(itl, runITL...)
-		if rs.Success {
-			lo = max(lo, st.PromptTokens)
-			if limit > 0 && p >= limit {
-				// The server took a prompt as long as its reported context: the
-				// context was not the limit after all.
-				limit, maxFit = 0, 0
-			}
-			continue
-		}
-		hi = p
-		if hi <= lo {
-			hi = lo + 1
-		}
-		mw.FailedPromptTokens, mw.FailureKind = p, rs.ErrorKind
-		failure = rs.Error
-		if rs.ErrorKind == schema.ErrKindConnectionRefused {
-			b.Error = "the server stopped accepting connections during the search: " + rs.Error
-			break
-		}
-	}
-	if win != nil {
-		b.GPUStats = win.Close()
-	}
-	mw.LastOKPromptTokens = lo
-	mw.Failure = failure
-	b.NRuns = len(b.Runs)
-	switch {
-	case ctx.Err() != nil && b.Error == "":
-		b.Error = "cancelled during the search: " + ctx.Err().Error()
-	case hi == 0 && b.Error == "" && len(mw.Steps) > 0:
-		b.Notes = append(b.Notes, fmt.Sprintf("no wall found within %d steps: the largest prompt tried (%s tokens) worked", len(mw.Steps), Thousands(lo)))
-	case hi > 0 && limit > 0 && hi >= limit:
-		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s): the server's context of %s tokens per request",
-			Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind, Thousands(limit)))
-	case hi > 0:
-		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s)", Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind))
-	}
-	aggregate(b, itl)
-	if b.SuccessfulRuns == 0 && len(b.Runs) > 0 {
-		// Failing is how a search ends; only a search without any success is an error.
-		b.Error = "no prompt size worked: " + b.Runs[0].Error
-	}
 }
 
 // warmup sends a test's warmup request into b.WarmupRun. It returns the fixed

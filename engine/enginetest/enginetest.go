@@ -57,6 +57,8 @@ type Response struct {
 	Chunks      []Chunk
 	// Hang keeps the stream open after the chunks until the client goes away.
 	Hang bool
+	// Drop closes the connection without an answer, as a server that crashed.
+	Drop bool
 	// Sent, when set, is called after chunk i was written and flushed, with the
 	// time: the stream's real timeline, for tests that need the truth.
 	Sent func(i int, at time.Time)
@@ -183,6 +185,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 
 	resp := s.script(req)
 	ctx := r.Context()
+	if resp.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if !sleep(ctx.Done(), resp.HeaderDelay) {
 		return
 	}
