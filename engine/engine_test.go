@@ -606,11 +606,16 @@ func TestMemoryWall(t *testing.T) {
 		if mw.LastOKPromptTokens > ctx-tt.MaxTokens || mw.LastOKPromptTokens < ctx-tt.MaxTokens-16 {
 			t.Errorf("last_ok_prompt_tokens = %d, want just under %d", mw.LastOKPromptTokens, ctx-tt.MaxTokens)
 		}
-		want(t, "failed_prompt_tokens", mw.FailedPromptTokens, ctx)
+		// One probe just past the context records how the server refuses it.
+		probe := ctx + max(16, ctx/100)
+		if mw.FailedPromptTokens < ctx || mw.FailedPromptTokens > probe {
+			t.Errorf("failed_prompt_tokens = %d, want in [%d, %d]", mw.FailedPromptTokens, ctx, probe)
+		}
 		want(t, "failure_kind", mw.FailureKind, "http_400")
+		want(t, "wall_kind", mw.WallKind, schema.WallContextLimit)
 		for _, s := range mw.Steps {
-			if s.PromptTokens > ctx {
-				t.Errorf("step %+v beyond the server's context %d", s, ctx)
+			if s.PromptTokensSent > probe {
+				t.Errorf("step %+v beyond the server's context %d and its probe", s, ctx)
 			}
 		}
 	})

@@ -218,7 +218,7 @@ func TestHostileStreams(t *testing.T) {
 		name: "early stops among full runs",
 		stream: func(r enginetest.Request) hostile {
 			if r.N%2 == 1 {
-				return hostile{tokens: repeat(12, 1), at: every(2 * time.Millisecond), finish: "stop"}
+				return hostile{tokens: repeat(12, 1), at: every(5 * time.Millisecond), finish: "stop"}
 			}
 			return hostile{tokens: repeat(60, 1), at: every(10 * time.Millisecond)}
 		},

@@ -87,6 +87,9 @@ func (m *measurement) sample(s sampleSpec) (schema.RunSample, []float64) {
 	}
 	p.counts()
 	p.cache()
+	if m.err == nil {
+		p.lengths() // the request's own reasons to exclude it come first
+	}
 	p.times()
 	itl := p.interTokens()
 	if f := m.server; f.have {
@@ -99,7 +102,6 @@ func (m *measurement) sample(s sampleSpec) (schema.RunSample, []float64) {
 	if m.err != nil {
 		return p.rs, nil
 	}
-	p.lengths()
 	return p.rs, itl
 }
 

@@ -53,6 +53,10 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		b.Notes = append(b.Notes, "calibration failed ("+err.Error()+"); prompt lengths are estimated")
 	}
 	b.Notes = append(b.Notes, e.calibration().source)
+	b.TemplatePrefixTokens = e.calibration().prefix
+	if note := e.exactLengthNote(); note != "" {
+		b.Notes = append(b.Notes, note)
+	}
 	if e.kind() == KindOllama {
 		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
 	}
@@ -188,7 +192,8 @@ func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) 
 	if m.err == nil && m.haveUsage {
 		e.learn(p.words, p.userTokens, m.promptTokens)
 	}
-	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache})
+	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache,
+		templatePrefix: e.calibration().prefix})
 	if e.afterRun != nil {
 		e.afterRun(o.warmup, m, rs)
 	}

@@ -137,7 +137,7 @@ func (w *wallSearch) next(step int) int {
 		// to record the server's refusal.
 		if w.probePast && !w.probed {
 			w.probed = true
-			return w.bound
+			return w.bound + max(16, w.bound/100) // surely past it, in any count
 		}
 		return 0
 	case w.hi == 0:

@@ -46,7 +46,7 @@ func (w *wallSearch) step(ctx context.Context, p int) bool {
 		if p > w.lo {
 			w.lo, w.loTokens, w.loCtx = p, st.PromptTokens, st.CtxSize
 		}
-		if p >= w.bound && !w.ollama {
+		if st.PromptTokens > w.bound && !w.ollama {
 			// The server took a prompt as long as its advertised context: that
 			// context was not its limit after all.
 			w.bound, w.ctxBound, w.probePast = MaxWallTokens, false, false

@@ -212,9 +212,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	// Each chunk is due Delay after the previous one was due, so that the
 	// sleeps' overshoot does not add up over a stream: the script's timeline holds.
+	// A chunk more than its Delay late (the process was not scheduled) moves the
+	// timeline instead: the chunks after it are not sent in a burst to catch up.
 	due := time.Now()
 	for i, c := range resp.Chunks {
 		due = due.Add(c.Delay)
+		if now := time.Now(); c.Delay > 0 && now.Sub(due) > c.Delay {
+			due = now
+		}
 		if !sleep(ctx.Done(), time.Until(due)) {
 			return
 		}
