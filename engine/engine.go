@@ -14,8 +14,21 @@
 //	ttft_s      = first token - sent
 //	tps         = (output_tokens - tokens of the first token chunk) / (last token - first token)
 //	              which is (output_tokens - 1) / (last - first) when the first chunk holds one token
-//	prefill_tps = prompt_tokens / ttft_s
+//	prefill_tps = prompt tokens the server computed (less cached ones) / ttft_s
 //	elapsed_s   = stream finished - sent
+//
+// First and last token are the first and last chunks that advanced the server's
+// token count, visible or not; without per-chunk counts the first chunk is taken
+// to hold output_tokens / chunks. A chunk is timed by the network read that
+// delivered it. llama.cpp's server_tps divides all N tokens by the same span, so
+// it reads N/(N-1) above tps for the same stream.
+//
+// A successful run whose decode speed cannot be measured honestly keeps its
+// figures but is excluded from the averages, with the reason (schema's Excluded
+// constants): it stopped early, its prompt was cut, its tokens came in a burst,
+// its chunk counts disagree with usage, or a cache served it. The averages and
+// Stats (median and 95% confidence interval beside the mean, percentiles only
+// where n allows) are over the valid runs.
 //
 // A concurrency test sends several requests at once in each round; each is
 // measured as above, and the round as a whole gives
@@ -24,8 +37,9 @@
 //	                / (last request finished - first request sent)
 //
 // Each timed request starts with a word that differs from the previous request's, so
-// no prefix cache can serve it, and asks llama.cpp not to cache the prompt; the
-// cached-token counts the server returns are checked and reported as cache_state.
+// no prefix cache can serve it past the chat template's fixed prefix (measured once
+// per server in tokens), and asks llama.cpp not to cache the prompt; a run is cold
+// when the cached tokens the server reports are at most that prefix.
 // Ollama is driven through its native /api/chat so that the context size of the
 // plan (num_ctx) is really allocated.
 package engine
