@@ -315,8 +315,6 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 			Kind:    srv.Kind,
 			APIKey:  r.APIKey,
 			CtxSize: srv.CtxSize,
-			// The model's trained context bounds Ollama's memory wall search.
-			TrainedCtx: trainedCtx(srv),
 		},
 		GPU:            rec,
 		Logger:         log,
@@ -491,12 +489,6 @@ func serverInfo(s detect.Server) ServerInfo {
 func planCtx(s detect.Server) int {
 	train, _ := strconv.Atoi(s.Settings["n_ctx_train"])
 	return engine.PlanCtx(s.Kind, s.CtxSize, train)
-}
-
-// trainedCtx is the model's trained context detect read, 0 when unknown.
-func trainedCtx(s detect.Server) int {
-	n, _ := strconv.Atoi(s.Settings["n_ctx_train"])
-	return n
 }
 
 // serverPIDs finds the processes listening on a loopback server's port, so that

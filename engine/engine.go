@@ -20,8 +20,9 @@
 // First and last token are the first and last chunks that advanced the server's
 // token count, visible or not; without per-chunk counts the first chunk is taken
 // to hold output_tokens / chunks. A chunk is timed by the network read that
-// delivered it. llama.cpp's server_tps divides all N tokens by the same span, so
-// it reads N/(N-1) above tps for the same stream.
+// delivered it. A server_tps that divides all N tokens by the same span (Ollama's
+// eval_count/eval_duration) reads N/(N-1) above tps for the same stream;
+// llama.cpp's starts its clock before the first token and matches tps.
 //
 // A successful run whose decode speed cannot be measured honestly keeps its
 // figures but is excluded from the averages, with the reason (schema's Excluded

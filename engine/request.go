@@ -196,6 +196,13 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		return m
 	}
 
+	e.readBody(ctx, rctx, cancel, resp.Body, m, r, timeout)
+	return m
+}
+
+// readBody reads a streaming answer into m, ending it at a stall once data
+// flows, and names how it ended.
+func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement, r request, timeout time.Duration) {
 	// Once data flows, a silence longer than the stall timeout ends the stream
 	// (stream_broken). Before the first chunk only the deadline counts: servers
 	// send their headers before the prefill.
@@ -217,9 +224,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 
 	var rerr error
 	if e.kind() == KindOllama {
-		rerr = e.readOllama(resp.Body, m, r, alive)
+		rerr = e.readOllama(body, m, r, alive)
 	} else {
-		rerr = e.readOpenAI(resp.Body, m, r, alive)
+		rerr = e.readOpenAI(body, m, r, alive)
 	}
 	m.end = time.Now()
 	cause := context.Cause(rctx)
@@ -236,7 +243,6 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the stream ended before the completion finished (%d chunks, %d tokens so far)",
 			m.events, m.tokensSoFar()))
 	}
-	return m
 }
 
 // errorText extracts a readable message from an error body: the "error" or
@@ -411,20 +417,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				m.cached = &v
 			}
 		}
-		isToken, isContent, blank := false, false, false
-		for _, ch := range c.Choices {
-			d := ch.Delta
-			if nonEmpty(d.Content) || nonEmpty(ch.Text) {
-				isToken, isContent = true, true
-			}
-			blank = blank || isBlank(d.Role, d.Content, ch.Text, ch.FinishReason)
-			if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
-				isToken = true
-			}
-			if ch.FinishReason != nil && *ch.FinishReason != "" {
-				m.finish = *ch.FinishReason
-			}
-		}
+		isToken, isContent, blank := m.choices(&c)
 		if c.Usage != nil && (isToken || blank) {
 			// Usage on a chunk that carries a token: continuous usage stats (vLLM,
 			// SGLang). Usage on the finishing chunk is the total, not a count of it.
@@ -446,6 +439,25 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			m.finished = true
 		}
 	}
+}
+
+// choices reads what a chunk's choices carry: generated text of any kind, visible
+// content, a blank token (see isBlank); it records the finish reason.
+func (m *measurement) choices(c *chatChunk) (isToken, isContent, blank bool) {
+	for _, ch := range c.Choices {
+		d := ch.Delta
+		if nonEmpty(d.Content) || nonEmpty(ch.Text) {
+			isToken, isContent = true, true
+		}
+		blank = blank || isBlank(d.Role, d.Content, ch.Text, ch.FinishReason)
+		if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
+			isToken = true
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			m.finish = *ch.FinishReason
+		}
+	}
+	return isToken, isContent, blank
 }
 
 type ollamaChunk struct {

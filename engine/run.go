@@ -52,14 +52,7 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		}
 		b.Notes = append(b.Notes, "calibration failed ("+err.Error()+"); prompt lengths are estimated")
 	}
-	b.Notes = append(b.Notes, e.calibration().source)
-	b.TemplatePrefixTokens = e.calibration().prefix
-	if note := e.exactLengthNote(); note != "" {
-		b.Notes = append(b.Notes, note)
-	}
-	if e.kind() == KindOllama {
-		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
-	}
+	e.noteSetup(t, &b)
 	switch t.Category {
 	case schema.CategoryMemoryWall:
 		e.memoryWall(ctx, t, &b)
@@ -108,6 +101,19 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 	}
 	aggregate(&b, itl)
 	return b
+}
+
+// noteSetup records how prompts were sized, the template prefix, and what the
+// server could be asked.
+func (e *Engine) noteSetup(t Test, b *schema.Benchmark) {
+	b.Notes = append(b.Notes, e.calibration().source)
+	b.TemplatePrefixTokens = e.calibration().prefix
+	if note := e.exactLengthNote(); note != "" {
+		b.Notes = append(b.Notes, note)
+	}
+	if e.kind() == KindOllama {
+		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
+	}
 }
 
 type promptSeed struct {
