@@ -164,6 +164,8 @@ type Engine struct {
 	notes    []string // said once per test about how prompts were sized
 	nonce    nonceSource
 	client   *http.Client
+	// clock, when set (tests), stamps the chunks instead of time.Now.
+	clock func() time.Time
 	// afterRun, when set (tests), sees every request's measurement.
 	afterRun func(warmup bool, m *measurement, rs schema.RunSample)
 }

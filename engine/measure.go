@@ -26,6 +26,10 @@ const (
 	// usage's count, as a share of it (at least one token), before the run is
 	// excluded as token_mismatch.
 	TokenMismatchTolerance = 0.02
+	// MaxTokensPerChunk is the most tokens a chunk is taken to hold on average
+	// when the server gives no per-chunk counts; more means tokens the stream
+	// did not show, and the run is excluded as token_mismatch.
+	MaxTokensPerChunk = 8
 	// TruncatedShare is how far below the prompt sent the server's prompt_tokens
 	// may fall before the run counts as truncated: 10%.
 	TruncatedShare = 0.10
@@ -150,6 +154,10 @@ func (p *sampler) checkTokenCounts() {
 		p.exclude(schema.ExcludedTokenMismatch)
 	case !p.countsKnown && len(p.m.chunks) > p.out+tol:
 		p.warn("%d token chunks but usage says %d tokens (tolerance %d)", len(p.m.chunks), p.out, tol)
+		p.exclude(schema.ExcludedTokenMismatch)
+	case !p.countsKnown && p.out > MaxTokensPerChunk*len(p.m.chunks):
+		p.warn("usage says %d tokens but only %d chunks carried any, without per-chunk counts: tokens were made that the stream did not show (hidden reasoning?), so the decode span is unknown",
+			p.out, len(p.m.chunks))
 		p.exclude(schema.ExcludedTokenMismatch)
 	}
 }

@@ -366,7 +366,7 @@ func isBlank(role, content, text, finish *string) bool {
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
-	stamp := &stampReader{r: body}
+	stamp := &stampReader{r: body, clock: e.clock}
 	sr := sse.NewReader(stamp)
 	for {
 		ev, err := sr.Next()
@@ -478,7 +478,7 @@ type ollamaChunk struct {
 
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
-	stamp := &stampReader{r: body}
+	stamp := &stampReader{r: body, clock: e.clock}
 	br := bufio.NewReaderSize(stamp, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
