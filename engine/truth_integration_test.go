@@ -24,6 +24,32 @@ func fullWallTest(t *testing.T, ctx int) Test {
 	return Test{}
 }
 
+// checkMarker checks that two consecutive requests' prompts, in tokens after
+// the chat template, begin to differ right after its fixed prefix: no cache can
+// serve more of one from the other.
+func checkMarker(t *testing.T, e *Engine) {
+	t.Helper()
+	var toks [2][]string
+	for i := range toks {
+		nonce, seed := e.nonce.next()
+		ids, err := e.chatTokenIDs(t.Context(), e.calibration().tokStyle, promptText(nonce, seed, 40))
+		if err != nil {
+			t.Fatalf("token ids: %v", err)
+		}
+		for _, id := range ids {
+			toks[i] = append(toks[i], string(id))
+		}
+	}
+	n := 0
+	for n < len(toks[0]) && n < len(toks[1]) && toks[0][n] == toks[1][n] {
+		n++
+	}
+	t.Logf("consecutive prompts share %d tokens; the template prefix is %d", n, e.calibration().prefix)
+	if n != e.calibration().prefix {
+		t.Errorf("consecutive prompts share %d tokens, want exactly the template prefix %d", n, e.calibration().prefix)
+	}
+}
+
 func logWall(t *testing.T, b schema.Benchmark, took time.Duration) {
 	t.Helper()
 	mw := b.MemoryWall
@@ -56,6 +82,7 @@ func TestIntegrationTruthLlamaServer(t *testing.T) {
 	if prefix <= 0 {
 		t.Errorf("template prefix %d, want it measured", prefix)
 	}
+	checkMarker(t, e)
 	baseline, _ := integrationTests(t, 2048)
 	b := e.RunTest(t.Context(), baseline)
 	if b.TemplatePrefixTokens != prefix || b.ValidRuns == 0 {
@@ -103,6 +130,7 @@ func TestIntegrationTruthOllama(t *testing.T) {
 	if p := e.calibration().prefix; p <= 0 {
 		t.Errorf("template prefix %d, want it measured (Ollama's /api/generate context)", p)
 	}
+	checkMarker(t, e)
 	wall := fullWallTest(t, 2048)
 	start := time.Now()
 	b := e.RunTest(t.Context(), wall)
