@@ -122,18 +122,6 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 	m.chunks = append(m.chunks, tokenChunk{at: at, n: n})
 }
 
-// blankEvent records a chunk whose text is present but empty, without a role: a
-// token that decoded to nothing (vLLM past the end of text with ignore_eos, a
-// special token). With a count it is a token when the count advanced; without
-// one it is taken for a token chunk of unknown size.
-func (m *measurement) blankEvent(at time.Time, cum int) {
-	if cum >= 0 {
-		m.tokenEvent(at, false, false, cum)
-		return
-	}
-	m.tokenEvent(at, true, false, -1)
-}
-
 // tokensSoFar is the output-token count at the latest chunk.
 func (m *measurement) tokensSoFar() int {
 	if !m.countsUnknown && m.cum > 0 {
@@ -355,15 +343,6 @@ type llamaTimings struct {
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
-// isBlank reports a choice whose text is present but empty, with no role and no
-// finish: a generated token that decoded to nothing.
-func isBlank(role, content, text, finish *string) bool {
-	if role != nil || nonEmpty(finish) {
-		return false
-	}
-	return (content != nil && *content == "") || (text != nil && *text == "")
-}
-
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
 	stamp := &stampReader{r: body, clock: e.clock}
@@ -439,25 +418,6 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			m.finished = true
 		}
 	}
-}
-
-// choices reads what a chunk's choices carry: generated text of any kind, visible
-// content, a blank token (see isBlank); it records the finish reason.
-func (m *measurement) choices(c *chatChunk) (isToken, isContent, blank bool) {
-	for _, ch := range c.Choices {
-		d := ch.Delta
-		if nonEmpty(d.Content) || nonEmpty(ch.Text) {
-			isToken, isContent = true, true
-		}
-		blank = blank || isBlank(d.Role, d.Content, ch.Text, ch.FinishReason)
-		if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
-			isToken = true
-		}
-		if ch.FinishReason != nil && *ch.FinishReason != "" {
-			m.finish = *ch.FinishReason
-		}
-	}
-	return isToken, isContent, blank
 }
 
 type ollamaChunk struct {

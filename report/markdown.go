@@ -303,9 +303,6 @@ func wallText(w *schema.MemoryWall) string {
 		return s
 	}
 	s := fmt.Sprintf("the largest prompt that worked was %s tokens", commas(float64(w.LastOKPromptTokens)))
-	if w.WallKind != "" {
-		s = w.WallKind + ": " + s
-	}
 	if w.FailedPromptTokens > 0 {
 		s += fmt.Sprintf("; %s tokens failed", commas(float64(w.FailedPromptTokens)))
 		if w.Failure != "" {

@@ -7,6 +7,7 @@
 package enginetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -203,6 +204,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, resp.Body)
 		return
 	}
+	streamChunks(ctx, w, resp)
+	if resp.Hang {
+		<-ctx.Done()
+	}
+}
+
+// streamChunks sends the chunks of resp as server-sent events on their schedule.
+func streamChunks(ctx context.Context, w http.ResponseWriter, resp Response) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -232,9 +241,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if resp.Sent != nil {
 			resp.Sent(i, time.Now())
 		}
-	}
-	if resp.Hang {
-		<-ctx.Done()
 	}
 }
 
@@ -286,30 +292,34 @@ type Stream struct {
 // 0: short, but a real decode's pace, not a burst.
 const DefaultInterval = 250 * time.Microsecond
 
-// Response builds the scripted response to r.
-func (s Stream) Response(r Request) Response {
+// resolved is the Stream with its defaults for request r filled in.
+func (s Stream) resolved(r Request) Stream {
 	switch {
 	case s.Burst:
 		s.Interval = 0
 	case s.Interval == 0:
 		s.Interval = DefaultInterval
 	}
-	n := s.Tokens
-	if n <= 0 {
-		n = r.MaxTokens
+	if s.Tokens <= 0 {
+		s.Tokens = r.MaxTokens
 	}
-	per := max(s.TokensPerChunk, 1)
-	prompt := s.PromptTokens
-	if prompt <= 0 {
-		prompt = r.PromptTokens()
+	s.TokensPerChunk = max(s.TokensPerChunk, 1)
+	if s.PromptTokens <= 0 {
+		s.PromptTokens = r.PromptTokens()
 	}
-	finish := s.FinishReason
-	if finish == "" {
-		finish = "stop"
-		if n >= r.MaxTokens {
-			finish = "length"
+	if s.FinishReason == "" {
+		s.FinishReason = "stop"
+		if s.Tokens >= r.MaxTokens {
+			s.FinishReason = "length"
 		}
 	}
+	return s
+}
+
+// Response builds the scripted response to r.
+func (s Stream) Response(r Request) Response {
+	s = s.resolved(r)
+	n, per, prompt, finish := s.Tokens, s.TokensPerChunk, s.PromptTokens, s.FinishReason
 	var out []Chunk
 	add := func(d time.Duration, v any) {
 		b, _ := json.Marshal(v)
