@@ -1,6 +1,6 @@
 // Command typhon benchmarks the LLM server on this machine from a terminal.
 //
-//	typhon run [-mode quick|full] [-url U] [-model M] [-data DIR] [-json] [-demo]
+//	typhon run [-mode quick|full|zeus] [-url U] [-model M] [-data DIR] [-json] [-demo]
 //	typhon scan [-json] [-port N] [-url U]
 //	typhon history [-data DIR] [-limit N] [-offset N] [-json]
 //	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
