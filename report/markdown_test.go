@@ -110,10 +110,28 @@ func TestMarkdownFindings(t *testing.T) {
 			want: []string{"llama-server -m '/models/my model.gguf' -c 32768 -np 4", "each request gets 8,192 tokens", "4 slots"},
 		},
 		{
+			name: "vllm",
+			res: func() *schema.Result {
+				r := fullResult()
+				r.Server.Kind, r.Server.Slots = "vllm", 8
+				return r
+			},
+			want: []string{"vllm serve hermes-3-llama-3.1-8b-q8_0 --max-model-len 8192 --max-num-seqs 8\n"},
+		},
+		{
+			name: "ollama with parallel requests",
+			res: func() *schema.Result {
+				r := fullResult()
+				r.Server.Kind, r.Server.Slots = "ollama", 2
+				return r
+			},
+			want: []string{"OLLAMA_NUM_PARALLEL=2 OLLAMA_CONTEXT_LENGTH=8192 ollama serve\n", "num_ctx=8192"},
+		},
+		{
 			name: "no suggestion for an unknown server",
 			res: func() *schema.Result {
 				r := fullResult()
-				r.Server.Kind = "vllm"
+				r.Server.Kind = "lmstudio"
 				return r
 			},
 			absent: []string{"Suggested server command"},
