@@ -6,6 +6,7 @@
 //	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
 //	typhon summary RUN.json
 //	typhon export [-data DIR] [-o FILE] [RUN.json ...] | typhon export -check FILE
+//	typhon ask [-url U] [-model M] [-q "question"] [-data DIR] [RUN.json]
 //
 // run -demo starts the test bed's llama-server with the generated tiny model on a
 // free port (scripts/testbed.sh provisions it), benchmarks it and stops it.
@@ -87,6 +88,7 @@ commands:
   compare   compare two records; exit 1 on regression
   summary   print a Markdown summary of a record
   export    write anonymised community data (or -check a file)
+  ask       ask an LLM server for advice on a run (default: the last run)
 
 "typhon <command> -h" lists a command's flags.
 `
@@ -111,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSummary(rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
+	case "ask":
+		return cmdAsk(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
