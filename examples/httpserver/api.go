@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/advice"
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/report"
@@ -54,6 +55,7 @@ type api struct {
 	logger *slog.Logger
 	routes []route
 	mux    *http.ServeMux
+	askCfg askConfig
 }
 
 func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
@@ -73,6 +75,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/jobs/{id}", methods: map[string]http.HandlerFunc{"GET": a.getJob, "DELETE": a.cancelJob}},
 		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
+		{pattern: "/ask", methods: map[string]http.HandlerFunc{"GET": a.ask}},
 	}
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.pattern, a.dispatch(rt))
@@ -293,6 +296,8 @@ var statusOf = []struct {
 	{errNotFound, http.StatusNotFound},
 	{typhon.ErrJobFinished, http.StatusConflict},
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+	{advice.ErrServer, http.StatusBadGateway},
+	{advice.ErrNoTarget, http.StatusBadGateway},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An

@@ -53,6 +53,7 @@ type config struct {
 	queue      int
 	jobTimeout time.Duration
 	verbose    bool
+	ask        askConfig
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
@@ -73,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queue, "queue", typhon.DefaultQueueLimit, "maximum pending jobs")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", typhon.DefaultJobTimeout, "maximum duration of one job")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	fs.StringVar(&c.ask.url, "ask-url", "", "OpenAI-compatible server GET /ask asks (default: the server of the last run)")
+	fs.StringVar(&c.ask.model, "ask-model", "", "model GET /ask asks (default: the model of the last run)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -145,6 +148,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		JobTimeout: c.jobTimeout,
 	}
 	api := newAPI(mgr, c.token, logger)
+	api.askCfg = c.ask
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
