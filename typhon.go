@@ -287,7 +287,7 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	var plan engine.Plan
 	if r.Plan != nil {
 		plan = *r.Plan
-	} else if plan, err = buildPlan(mode, srv, vramMB); err != nil {
+	} else if plan, err = engine.BuildPlan(mode, planCtx(srv), vramMB); err != nil {
 		return r.fail(res, err)
 	} else if mode == ModeFull {
 		plan = engine.WithConcurrency(plan, engine.ConcurrencyLevels(srv.Slots))

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/engine"
 	"github.com/typhonbench/typhon/schema"
 )
@@ -19,20 +18,6 @@ import (
 // LongTestProgressInterval is how often Run updates Progress.CurrentTest while
 // a zeus test runs, so that a prefill of several minutes shows how far it is.
 const LongTestProgressInterval = 2 * time.Second
-
-// buildPlan builds the plan of mode for server srv and a first GPU of vramMB.
-func buildPlan(mode string, srv detect.Server, vramMB float64) (engine.Plan, error) {
-	if mode != ModeZeus {
-		return engine.BuildPlan(mode, planCtx(srv), vramMB)
-	}
-	limit := ""
-	if strings.EqualFold(srv.Kind, engine.KindOllama) {
-		// Ollama allocates the num_ctx a request asks for, up to the model's own
-		// context: that is the limit.
-		limit = "the model was trained for"
-	}
-	return engine.ZeusPlan(planCtx(srv), limit), nil
-}
 
 // watchLongTest keeps Progress.CurrentTest live during a zeus test: every
 // LongTestProgressInterval it sends the test's name with the time it has run

@@ -125,7 +125,7 @@ func SweepSizes(vramMB float64) []int {
 // server's slot count.
 func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 	if mode == ModeZeus {
-		return ZeusPlan(serverCtx, ""), nil
+		return ZeusPlan(serverCtx), nil
 	}
 	r, ok := runs[mode]
 	if !ok {

@@ -35,14 +35,11 @@ var ZeusSizes = []int{131072, 262144}
 // loaded and, on Ollama, the context allocated, without a second long
 // prefill).
 //
-// serverCtx is the largest context a request can get (0 = unknown); a size
-// beyond it is recorded as skipped, never sent, with a reason that says what the
-// limit is: limit describes it ("" means "the server gives a request", e.g.
-// "the model was trained for" for Ollama, whose limit is the model's).
-func ZeusPlan(serverCtx int, limit string) Plan {
-	if limit == "" {
-		limit = "the server gives a request"
-	}
+// serverCtx is the largest context a request can get (0 = unknown), as for
+// BuildPlan: llama-server's context per slot; for Ollama, which allocates the
+// num_ctx a request asks for, the model's training context. A size beyond it is
+// recorded as skipped, never sent, with the limit as the reason.
+func ZeusPlan(serverCtx int) Plan {
 	p := Plan{Mode: ModeZeus}
 	small := BaselineCtx
 	if serverCtx > 0 && serverCtx < small {
@@ -65,7 +62,7 @@ func ZeusPlan(serverCtx int, limit string) Plan {
 			WarmupPromptTokens: BaselinePromptTokens,
 		}
 		if serverCtx > 0 && n > serverCtx {
-			t.SkipReason = fmt.Sprintf("needs %s tokens of context; %s %s", Thousands(n), limit, Thousands(serverCtx))
+			t.SkipReason = fmt.Sprintf("needs %s tokens of context; the server gives a request at most %s", Thousands(n), Thousands(serverCtx))
 		}
 		p.Tests = append(p.Tests, t)
 	}

@@ -36,8 +36,8 @@ func submitZeus(t *testing.T, base string) string {
 // them, and the job still ends done.
 func TestZeusJobSkipsWhatTheServerCannotTake(t *testing.T) {
 	for _, c := range []struct{ kind, reason string }{
-		{testbed.KindLlama, "the server gives a request 4,096"},
-		{testbed.KindOllama, "the model was trained for 32,768"},
+		{testbed.KindLlama, "the server gives a request at most 4,096"},
+		{testbed.KindOllama, "the server gives a request at most 32,768"}, // the model's training context
 	} {
 		t.Run(c.kind, func(t *testing.T) {
 			var srv *testbed.Server
