@@ -46,14 +46,16 @@ func (r *Runner) watchLongTest(ctx context.Context, eng *engine.Engine, t engine
 			case <-tick.C:
 			}
 			p := base
-			p.CurrentTest = t.Name + ": " + longTestState(ctx, client, eng.Target) + time.Since(start).Round(time.Second).String()
+			p.CurrentTest = t.Name + ": " + longTestState(ctx, client, eng.Target, t.PromptTokens) + time.Since(start).Round(time.Second).String()
 			send(p)
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
 }
 
-// slotState is what llama-server's GET /slots says of a slot.
+// slotState is what llama-server's GET /slots says of a slot. While it
+// prefills, n_prompt_tokens counts the tokens up to the batch in progress, not
+// the whole prompt.
 type slotState struct {
 	IsProcessing    bool            `json:"is_processing"`
 	PromptTokens    int             `json:"n_prompt_tokens"`
@@ -63,8 +65,8 @@ type slotState struct {
 
 // longTestState describes how far the server is with the request in flight,
 // followed by ", "; "" when the server does not say (not llama.cpp, slots
-// endpoint off).
-func longTestState(ctx context.Context, client *http.Client, tg engine.Target) string {
+// endpoint off). target is the prompt length the test aims at.
+func longTestState(ctx context.Context, client *http.Client, tg engine.Target, target int) string {
 	if !strings.HasPrefix(strings.ToLower(tg.Kind), "llama") {
 		return ""
 	}
@@ -85,21 +87,28 @@ func longTestState(ctx context.Context, client *http.Client, tg engine.Target) s
 		return ""
 	}
 	for _, s := range slots {
-		if !s.IsProcessing || s.PromptTokens <= 0 {
-			continue
-		}
-		switch {
-		case s.PromptTokens < 1024:
-			return "warmup, "
-		case s.PromptProcessed < s.PromptTokens:
-			return fmt.Sprintf("prefill %s of %s tokens (%d%%), ", engine.Thousands(s.PromptProcessed),
-				engine.Thousands(s.PromptTokens), 100*s.PromptProcessed/s.PromptTokens)
-		default:
-			return fmt.Sprintf("decoding at a depth of %s tokens (%s generated), ", engine.Thousands(s.PromptTokens),
-				strconv.Itoa(decoded(s.NextToken)))
+		if s.IsProcessing && s.PromptTokens > 0 {
+			return slotText(s, target)
 		}
 	}
 	return ""
+}
+
+// slotText says how far a busy slot is with a request of about target prompt
+// tokens.
+func slotText(s slotState, target int) string {
+	total := max(target, s.PromptTokens)
+	n := decoded(s.NextToken)
+	switch {
+	case s.PromptTokens < 1024 && total > 4*s.PromptTokens:
+		return "warmup, "
+	case n == 0 && s.PromptProcessed < total:
+		return fmt.Sprintf("prefill %s of about %s tokens (%d%%), ", engine.Thousands(s.PromptProcessed),
+			engine.Thousands(total), 100*s.PromptProcessed/total)
+	default:
+		return fmt.Sprintf("decoding at a depth of %s tokens (%s generated), ", engine.Thousands(s.PromptProcessed),
+			strconv.Itoa(n))
+	}
 }
 
 // decoded reads n_decoded from a slot's next_token (an object, or an array of
