@@ -111,10 +111,14 @@ func seriesCharts(runs []dashRun) []*chart {
 		{"series_clock", "Long generation: SM clock", "SM clock (MHz)", func(p schema.SeriesPoint) *float64 { return p.SMClockMHz }},
 	}
 	var throttle []string
+	sampled := false // a series holds GPU readings
 	for _, run := range runs {
 		for _, b := range run.res.Benchmarks {
 			if len(b.Series) > 0 && len(b.GPUStats.ThrottleReasons) > 0 {
 				throttle = append(throttle, fmt.Sprintf("%s %s: %s", run.label, b.TestID, strings.Join(b.GPUStats.ThrottleReasons, ", ")))
+			}
+			for _, p := range b.Series {
+				sampled = sampled || p.TempC != nil || p.SMClockMHz != nil || p.PowerW != nil
 			}
 		}
 	}
@@ -147,7 +151,7 @@ func seriesCharts(runs []dashRun) []*chart {
 		c.Series = c.Series[:len(c.Series)-1]
 		if len(throttle) > 0 {
 			c.Caption = "GPU throttle reasons reported: " + strings.Join(throttle, "; ")
-		} else if sp.id == "series_tps" {
+		} else if sp.id == "series_tps" && sampled {
 			c.Caption = "The GPU reported no throttling during these tests."
 		}
 		out = append(out, c)
