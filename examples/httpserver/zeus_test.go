@@ -90,7 +90,7 @@ func TestZeus128K(t *testing.T) {
 	base := startAPI(t, mgr, "")
 	start := time.Now()
 	var states []string
-	prefill := regexp.MustCompile(`prefill [0-9,]+ of [0-9,]+ tokens \(\d+%\)`)
+	prefill := regexp.MustCompile(`prefill [0-9,]+ of about [0-9,]+ tokens \(\d+%\)`)
 	j := pollJob(t, base, submitZeus(t, base), 25*time.Minute, func(j jobView) {
 		if n := len(states); n == 0 || states[n-1] != j.Progress.CurrentTest {
 			states = append(states, j.Progress.CurrentTest)
