@@ -12,11 +12,13 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
+// No t.Parallel in this file: TestRunCancel counts the goroutines of package
+// typhon, and a paused parallel test of the package is one.
+
 // The shapes below are llama-server b11669's GET /slots during a zeus test's
 // warmup, its prefill (n_prompt_tokens runs one batch ahead of what is done),
 // and its decode.
 func TestSlotText(t *testing.T) {
-	t.Parallel()
 	cases := []struct {
 		name string
 		slot slotState
@@ -39,7 +41,6 @@ func TestSlotText(t *testing.T) {
 // interval from a llama.cpp server's /slots (with the API key), other tests get
 // no watch, and stop ends the watch before it returns.
 func TestWatchLongTest(t *testing.T) {
-	t.Parallel()
 	slots := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/slots" || r.Header.Get("Authorization") != "Bearer k" {
 			http.Error(w, "no", http.StatusUnauthorized)
