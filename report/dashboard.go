@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"regexp"
 	"strings"
-	"unicode"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -284,21 +282,5 @@ func cleanChart(c *chart) {
 	}
 }
 
-// ansi matches terminal escape sequences (CSI, OSC and two-byte escapes).
-var ansi = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])`)
-
-// clean makes record text fit to show: valid UTF-8, no terminal escapes, other
-// control characters as U+FFFD, on one line. html/template escapes the rest.
-func clean(s string) string {
-	s = ansi.ReplaceAllString(strings.ToValidUTF8(s, "\uFFFD"), "")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\t' || r == '\r':
-			return ' '
-		case unicode.IsControl(r):
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-	return oneLine(s)
-}
+// clean makes record text fit to show: see oneLine.
+func clean(s string) string { return oneLine(s) }

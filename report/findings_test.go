@@ -45,64 +45,73 @@ func rules(fs []Finding) []string {
 	return out
 }
 
-// TestFindingsRules builds a record to trigger each rule and checks it fires
-// with its figure, and that the healthy record raises no warning or problem.
-func TestFindingsRules(t *testing.T) {
-	t.Parallel()
-	bench := func(r *schema.Result, id string) *schema.Benchmark {
-		for i := range r.Benchmarks {
-			if r.Benchmarks[i].TestID == id {
-				return &r.Benchmarks[i]
-			}
+// ruleCase is a record built to trigger one rule: the change to the healthy
+// record, the rule, the figure the finding must carry and a part of its text.
+type ruleCase struct {
+	name   string
+	mutate func(r *schema.Result)
+	rule   string
+	value  float64
+	text   string
+}
+
+// benchOf is the benchmark of a fixture by test id; it panics when there is none.
+func benchOf(r *schema.Result, id string) *schema.Benchmark {
+	for i := range r.Benchmarks {
+		if r.Benchmarks[i].TestID == id {
+			return &r.Benchmarks[i]
 		}
-		t.Fatalf("fixture has no %s", id)
-		return nil
 	}
-	tests := []struct {
-		name   string
-		mutate func(r *schema.Result)
-		rule   string
-		value  float64 // the figure the finding must carry
-		text   string
-	}{
-		{"decode slowdown", func(r *schema.Result) { bench(r, "ctx_sweep_16384").AvgTPS = 41.25 }, RuleDecodeSlowdown, -50, "fell by more than a third"},
-		{"prefill collapse", func(r *schema.Result) { bench(r, "ctx_sweep_16384").AvgPrefillTPS = 2000 }, RulePrefillCollapse, 16384, "prefill speed falls to 2,000 tok/s at 16,384 tokens"},
+	panic("fixture has no " + id)
+}
+
+func ruleCases() []ruleCase {
+	return []ruleCase{
+		{"decode slowdown", func(r *schema.Result) { benchOf(r, "ctx_sweep_16384").AvgTPS = 41.25 }, RuleDecodeSlowdown, -50, "fell by more than a third"},
+		{"prefill collapse", func(r *schema.Result) { benchOf(r, "ctx_sweep_16384").AvgPrefillTPS = 2000 }, RulePrefillCollapse, 16384, "prefill speed falls to 2,000 tok/s at 16,384 tokens"},
 		{"memory wall below the context", func(r *schema.Result) {
-			w := bench(r, "memory_wall").MemoryWall
+			w := benchOf(r, "memory_wall").MemoryWall
 			w.LastOKPromptTokens, w.FailedPromptTokens, w.FailureKind, w.Failure = 8000, 9000, "connection_refused", "server crashed"
 		}, RuleWallBelowContext, 9000, "9,000 tokens failed (connection_refused)"},
 		{"memory wall close above the context", func(r *schema.Result) {
-			w := bench(r, "memory_wall").MemoryWall
+			w := benchOf(r, "memory_wall").MemoryWall
 			w.FailedPromptTokens, w.FailureKind, w.Failure = 18000, "http_500", "out of memory"
 		}, RuleWallClose, 18000, "+9.9% above the configured context"},
 		{"GPU throttled and speed fell", func(r *schema.Result) {
-			b := bench(r, "long_gen")
+			b := benchOf(r, "long_gen")
 			b.GPUStats.ThrottleReasons = []string{"hw_thermal_slowdown"}
 			b.Series[3].TPS, b.Series[4].TPS = 70, 70
 		}, RuleThrottled, 100 * (70 - 81.0) / 81.0, "hw_thermal_slowdown"},
-		{"drift", func(r *schema.Result) { bench(r, "long_gen").Series[4].TPS = 60 }, RuleDrift, 100 * (60 - 81.0) / 81.0, "60.0 tok/s in the last"},
+		{"drift", func(r *schema.Result) { benchOf(r, "long_gen").Series[4].TPS = 60 }, RuleDrift, 100 * (60 - 81.0) / 81.0, "60.0 tok/s in the last"},
 		{"stopped early", func(r *schema.Result) {
-			b := bench(r, "ctx_sweep_4096")
+			b := benchOf(r, "ctx_sweep_4096")
 			b.Runs[0].StoppedEarly, b.Runs[2].StoppedEarly = true, true
 		}, RuleStoppedEarly, 2, "2 runs ended before max_tokens: `ctx_sweep_4096` (2)"},
-		{"more users", func(r *schema.Result) { bench(r, "concurrency_4").AggregateTPS = 240 }, RuleMoreUsers, 60, "the server could take more users"},
-		{"saturated", func(r *schema.Result) { bench(r, "concurrency_4").AggregateTPS = 151.5 }, RuleSaturated, 1, "throughput stopped growing"},
+		{"more users", func(r *schema.Result) { benchOf(r, "concurrency_4").AggregateTPS = 240 }, RuleMoreUsers, 60, "the server could take more users"},
+		{"saturated", func(r *schema.Result) { benchOf(r, "concurrency_4").AggregateTPS = 151.5 }, RuleSaturated, 1, "throughput stopped growing"},
 		{"no GPU", func(r *schema.Result) { r.GPUUnavailable = "no NVIDIA driver" }, RuleNoGPU, 0, "no NVIDIA driver"},
 		{"GPU sampling failed in a test", func(r *schema.Result) {
-			g := &bench(r, "baseline_short").GPUStats
+			g := &benchOf(r, "baseline_short").GPUStats
 			g.Error, g.SampleErrors = "nvml: GPU is lost", 3
 		}, RuleNoGPU, 3, "nvml: GPU is lost"},
 		{"VRAM tight", func(r *schema.Result) { r.ProfileSnapshot.GPUs[0].MemoryTotalMB = 9600 }, RuleVRAMHeadroom, 100 * (9600 - 9410) / 9600.0, "close to the limit"},
 		{"failed runs", func(r *schema.Result) {
-			b := bench(r, "ctx_sweep_8192")
+			b := benchOf(r, "ctx_sweep_8192")
 			b.Runs[1] = schema.RunSample{ErrorKind: "http_500", Error: "boom"}
 			b.SuccessfulRuns = 2
 		}, RuleFailed, 1, "1 of 3 runs failed: http_500: boom"},
 		{"skipped", func(r *schema.Result) {
-			b := bench(r, "memory_wall")
+			b := benchOf(r, "memory_wall")
 			*b = schema.Benchmark{TestID: "memory_wall", Category: schema.CategoryMemoryWall, Skipped: true, SkipReason: "needs 8 GiB"}
 		}, RuleSkipped, 0, "needs 8 GiB"},
 	}
+}
+
+// TestFindingsRules builds a record to trigger each rule and checks it fires
+// with its figure, and that the healthy record raises no warning or problem.
+func TestFindingsRules(t *testing.T) {
+	t.Parallel()
+	tests := ruleCases()
 	healthy := Findings(healthyResult())
 	for _, f := range healthy {
 		if f.Severity != SeverityInfo {

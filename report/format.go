@@ -3,7 +3,9 @@ package report
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
+	"unicode"
 )
 
 // shellQuote quotes s for a POSIX shell when it needs it.
@@ -53,9 +55,24 @@ func commas(v float64) string {
 }
 
 // oneLine keeps text on one line (for list items and headings).
+// Text from a record is made fit to show on a terminal or a page: valid UTF-8,
+// no terminal escape sequences, other control characters as U+FFFD.
 func oneLine(s string) string {
+	s = ansi.ReplaceAllString(strings.ToValidUTF8(s, "\uFFFD"), "")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			return ' '
+		case unicode.IsControl(r):
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// ansi matches terminal escape sequences (CSI, OSC and two-byte escapes).
+var ansi = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])`)
 
 // cell makes text safe inside a table cell.
 func cell(s string) string {

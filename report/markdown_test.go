@@ -45,16 +45,16 @@ func TestMarkdownGolden(t *testing.T) {
 	}
 }
 
-// TestMarkdownFindings checks the findings and the suggestion against the data,
-// independently of the golden files.
-func TestMarkdownFindings(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		res    func() *schema.Result
-		want   []string
-		absent []string
-	}{
+// markdownCase is a record with the texts its summary must and must not hold.
+type markdownCase struct {
+	name   string
+	res    func() *schema.Result
+	want   []string
+	absent []string
+}
+
+func markdownCases() []markdownCase {
+	return []markdownCase{
 		{
 			name: "full run",
 			res:  fullResult,
@@ -90,6 +90,12 @@ func TestMarkdownFindings(t *testing.T) {
 			want:   []string{"No LLM server detected or benchmark produced no results.", "No test ran.", "Nothing to report"},
 			absent: []string{"Suggested server command"},
 		},
+	}
+}
+
+// suggestionCases are the suggested command for each server kind and setting.
+func suggestionCases() []markdownCase {
+	return []markdownCase{
 		{
 			name: "ollama with the model path unknown",
 			res: func() *schema.Result {
@@ -155,6 +161,13 @@ func TestMarkdownFindings(t *testing.T) {
 			want: []string{"| a \\| b c (`baseline_short`) |"},
 		},
 	}
+}
+
+// TestMarkdownFindings checks the findings and the suggestion against the data,
+// independently of the golden files.
+func TestMarkdownFindings(t *testing.T) {
+	t.Parallel()
+	tests := append(markdownCases(), suggestionCases()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -184,5 +197,18 @@ func TestMarkdownErrors(t *testing.T) {
 	}
 	if err := Markdown(&bytes.Buffer{}, nil); err == nil {
 		t.Error("Markdown(nil): no error")
+	}
+}
+
+// TestMarkdownNoTerminalEscapes: the summary of a record full of terminal
+// escapes prints none of them (it goes to terminals).
+func TestMarkdownNoTerminalEscapes(t *testing.T) {
+	t.Parallel()
+	got := markdown(t, hostileResult())
+	if i := strings.IndexFunc(got, func(r rune) bool { return r == 0x1b || r == 0x07 }); i >= 0 {
+		t.Errorf("summary holds a control character at %d: %q", i, got[max(0, i-40):min(len(got), i+40)])
+	}
+	if !strings.Contains(got, "red link bell") {
+		t.Errorf("summary lost the text around the escapes")
 	}
 }

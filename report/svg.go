@@ -164,15 +164,25 @@ func linTicks(lo, hi float64, a axis) (float64, float64, []tick) {
 	if hi <= lo {
 		hi = lo + 1
 	}
+	if !finite(lo) || !finite(hi) || !finite(hi-lo) {
+		lo, hi = 0, math.MaxFloat64/4 // figures beyond any scale: an axis without ticks
+		return lo, hi, nil
+	}
 	step := niceStep((hi - lo) / 5)
 	lo = math.Floor(lo/step) * step
 	hi = math.Ceil(hi/step) * step
-	if hi == lo {
-		hi = lo + step
+	if hi <= lo || (hi-lo)/step > 12 || lo+step == lo {
+		// Too fine a step for the figures' size: no ticks but the ends.
+		a.lo, a.hi = lo, math.Max(hi, math.Nextafter(lo, math.Inf(1)))
+		return a.lo, a.hi, []tick{{Pos: a.px(a.lo), Label: shortNum(a.lo)}, {Pos: a.px(a.hi), Label: shortNum(a.hi)}}
 	}
 	a.lo, a.hi = lo, hi
 	var ts []tick
-	for v := lo; v <= hi+step/2; v += step {
+	for i := 0; i <= 12; i++ {
+		v := lo + float64(i)*step
+		if v > hi+step/2 {
+			break
+		}
 		ts = append(ts, tick{Pos: a.px(v), Label: shortNum(v)})
 	}
 	return lo, hi, ts
@@ -194,7 +204,7 @@ func niceStep(raw float64) float64 {
 // log2Ticks is the powers of two within the axis, at most eight of them.
 func log2Ticks(a axis) []tick {
 	var vs []float64
-	for e := math.Ceil(math.Log2(a.lo)); e <= math.Floor(math.Log2(a.hi)); e++ {
+	for e := math.Ceil(math.Log2(a.lo)); e <= math.Floor(math.Log2(a.hi)) && len(vs) < 4096; e++ {
 		vs = append(vs, math.Pow(2, e))
 	}
 	for len(vs) > 8 {

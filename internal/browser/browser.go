@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -90,35 +91,7 @@ func Render(ctx context.Context, html []byte, opts Options) (*Page, error) {
 	defer proxy.Close()
 
 	run := func(profile string, extra ...string) ([]byte, string, error) {
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		args := append([]string{
-			"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
-			"--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
-			"--disable-field-trial-config", "--safebrowsing-disable-auto-update", "--password-store=basic",
-			"--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,SigninInterceptBubble,AccountConsistency,ChromeWhatsNewUI",
-			"--user-data-dir=" + filepath.Join(dir, profile),
-			"--proxy-server=" + proxy.URL, "--proxy-bypass-list=<-loopback>",
-			"--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-			"--log-net-log=" + filepath.Join(dir, profile+".netlog.json"), "--net-log-capture-mode=Default",
-			fmt.Sprintf("--window-size=%d,%d", opts.Width, opts.Height),
-		}, extra...)
-		if opts.DarkMode {
-			args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
-		}
-		args = append(args, "file://"+page)
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("browser: %w after %v", ctx.Err(), opts.Timeout)
-		}
-		return stdout.Bytes(), stderr.String(), err
+		return runChromium(ctx, bin, dir, page, profile, proxy.URL, opts, extra...)
 	}
 	dom, log1, err := run("dom", "--dump-dom")
 	if err != nil {
@@ -147,6 +120,67 @@ func Render(ctx context.Context, html []byte, opts Options) (*Page, error) {
 		p.BrowserRequests = append(p.BrowserRequests, browser...)
 	}
 	return p, nil
+}
+
+// runChromium runs the browser once on page with a fresh profile in dir, its
+// network going to proxy, and returns its stdout and stderr.
+func runChromium(ctx context.Context, bin, dir, page, profile, proxy string, opts Options, extra ...string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	args := append([]string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
+		"--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
+		"--disable-field-trial-config", "--safebrowsing-disable-auto-update", "--password-store=basic",
+		"--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,SigninInterceptBubble,AccountConsistency,ChromeWhatsNewUI",
+		"--user-data-dir=" + filepath.Join(dir, profile),
+		"--proxy-server=" + proxy, "--proxy-bypass-list=<-loopback>",
+		"--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+		"--log-net-log=" + filepath.Join(dir, profile+".netlog.json"), "--net-log-capture-mode=Default",
+		fmt.Sprintf("--window-size=%d,%d", opts.Width, opts.Height),
+	}, extra...)
+	if opts.DarkMode {
+		args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
+	}
+	args = append(args, "file://"+page)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("browser: %w after %v", ctx.Err(), opts.Timeout)
+	}
+	return stdout.Bytes(), stderr.String(), err
+}
+
+// markup is an element that could load something or run a script.
+var markup = regexp.MustCompile(`<(script|img|iframe|object|embed|link|a|video|audio|source)\b[^>]*>`)
+
+// handler is an element with an event handler attribute.
+var handler = regexp.MustCompile(`<[a-z][^>]*\son[a-z]+=`)
+
+// Problems lists what a self-contained, script-free page must not show: console
+// messages or page errors, requests for anything beyond the page, and elements
+// that load or run something (script, img, iframe, link, ...) or carry an event
+// handler. Empty when there is none.
+func (p *Page) Problems() []string {
+	var out []string
+	for _, c := range p.Console {
+		out = append(out, "console: "+c)
+	}
+	for _, r := range p.Requests {
+		out = append(out, "request: "+r)
+	}
+	if m := markup.FindString(p.DOM); m != "" {
+		out = append(out, "element: "+m)
+	}
+	if m := handler.FindString(p.DOM); m != "" {
+		out = append(out, "event handler: "+m)
+	}
+	return out
 }
 
 // netRequests reads a Chromium net log: the URLs requested for a file:// page
@@ -191,4 +225,34 @@ func netRequests(path string) (page, browser []string, err error) {
 		}
 	}
 	return page, browser, nil
+}
+
+// PrintPDF prints html to PDF as the browser's print dialog would, honouring the
+// page's @page rules, without header or footer.
+func PrintPDF(ctx context.Context, html []byte, opts Options) ([]byte, error) {
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	opts.Width, opts.Height = max(opts.Width, 1200), max(opts.Height, 900)
+	dir, err := os.MkdirTemp("", "typhon-browser-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	page, pdf := filepath.Join(dir, "page.html"), filepath.Join(dir, "page.pdf")
+	if err := os.WriteFile(page, html, 0o644); err != nil {
+		return nil, err
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no network in this test", http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	if _, log, err := runChromium(ctx, bin, dir, page, "pdf", proxy.URL, opts, "--no-pdf-header-footer", "--print-to-pdf="+pdf); err != nil {
+		return nil, fmt.Errorf("browser: print-to-pdf: %w\n%s", err, log)
+	}
+	return os.ReadFile(pdf)
 }

@@ -55,4 +55,12 @@ func TestRenderCatches(t *testing.T) {
 	if !strings.Contains(logs.DOM, "<script>") {
 		t.Errorf("DOM lacks the script element")
 	}
+	if pr := plain.Problems(); len(pr) != 0 {
+		t.Errorf("plain page: problems %q", pr)
+	}
+	for name, p := range map[string]*Page{"fetching": fetch, "logging": logs} {
+		if len(p.Problems()) < 2 {
+			t.Errorf("%s page: problems %q, want its request or message and its element", name, p.Problems())
+		}
+	}
 }
