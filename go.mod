@@ -12,6 +12,7 @@ require (
 	github.com/valyala/fastjson v1.6.10
 	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.39.0
+	gonum.org/v1/gonum v0.16.0
 )
 
 require (

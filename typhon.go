@@ -70,6 +70,9 @@ var (
 const (
 	ModeQuick = "quick"
 	ModeFull  = "full"
+	// ModeZeus is the long-context torture test: prompts filling 131,072 and
+	// 262,144 tokens of context (see engine.ZeusPlan).
+	ModeZeus = engine.ModeZeus
 )
 
 // Defaults of a zero Runner.
@@ -96,8 +99,8 @@ type Progress struct {
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
-	// Mode is ModeQuick, ModeFull or ModeLoad; "" means DefaultMode. Ignored when
-	// Plan is set.
+	// Mode is ModeQuick, ModeFull, ModeZeus or ModeLoad; "" means DefaultMode.
+	// Ignored when Plan is set.
 	Mode string
 	// Load configures the sweep of ModeLoad (users, rates, window, SLOs...); the
 	// zero value sweeps users 1, 2, 4, ... until the server saturates.
@@ -125,7 +128,8 @@ type Runner struct {
 	// HTTPClient sends the benchmark requests; nil means a default client.
 	HTTPClient *http.Client
 	// RequestTimeout gives each request's deadline from its prompt length; nil
-	// means engine.DefaultTimeout.
+	// means engine.DefaultTimeout plus engine.DecodeAllowance(max_tokens): the
+	// prompt at a floor prefill speed and the output at engine.MinDecodeTPS.
 	RequestTimeout func(promptTokens int) time.Duration
 	// GPU samples the GPUs; nil means gpu.Default() (the NVML sampler when
 	// package gpu/nvml is imported).
@@ -172,10 +176,10 @@ func DefaultDataDir() string {
 // ValidMode reports whether mode names a plan ("" is the default mode).
 func ValidMode(mode string) error {
 	switch mode {
-	case "", ModeQuick, ModeFull, ModeLoad:
+	case "", ModeQuick, ModeFull, ModeZeus, ModeLoad:
 		return nil
 	}
-	return fmt.Errorf("%w %q: want %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeLoad)
+	return fmt.Errorf("%w %q: want %s, %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus, ModeLoad)
 }
 
 // NewRunID returns a new record id: UTC time to the second and 8 random hex
@@ -374,7 +378,9 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 				}
 				continue
 			}
+			stopWatch := r.watchLongTest(ctx, eng, t, Progress{Done: i, Total: total, CurrentTest: t.Name}, send)
 			b := eng.RunTest(ctx, t)
+			stopWatch()
 			res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
 			if err := ctx.Err(); err != nil {
 				runErr = fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)

@@ -67,6 +67,8 @@ func decodeChoice(ch *fastjson.Value) chatChoice {
 			}
 			d.Visit(func(key []byte, v *fastjson.Value) {
 				switch string(key) {
+				case "role":
+					x.Delta.Role = strPtr(v)
 				case "content":
 					x.Delta.Content = strPtr(v)
 				case "reasoning_content":

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/typhonbench/typhon/internal/stats"
 )
 
 // The client benchmark: is Typhon's receiving side ever the bottleneck? A fake
@@ -88,7 +90,7 @@ func TestHelperStreamServer(t *testing.T) {
 	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(w, "%.3f %.3f %.3f\n", Percentile(late, 50), Percentile(late, 99), slices.Max(append(late, 0)))
+		fmt.Fprintf(w, "%.3f %.3f %.3f\n", stats.Percentile(late, 50), stats.Percentile(late, 99), slices.Max(append(late, 0)))
 		late = nil
 	})
 	_ = http.Serve(ln, mux)
@@ -235,7 +237,7 @@ func BenchmarkClientPaced(b *testing.B) {
 			resp.Body.Close()
 			late = strings.TrimSpace(string(buf[:k]))
 		}
-		p50, p99 := Percentile(gaps, 50), Percentile(gaps, 99)
+		p50, p99 := stats.Percentile(gaps, 50), stats.Percentile(gaps, 99)
 		perK := cpu.Seconds() * 1000 / float64(tokens) * 1000
 		b.ReportMetric(p50, "itl-p50-ms")
 		b.ReportMetric(p99, "itl-p99-ms")

@@ -185,21 +185,6 @@ loop:
 	return lag
 }
 
-// sleepCtx sleeps d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // send sends one request and keeps it; false when it failed.
 func (lr *levelRun) send(ctx context.Context, due time.Time) bool {
 	return lr.sendAt(ctx, due, lr.pm.next()).ok

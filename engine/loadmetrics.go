@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/typhonbench/typhon/internal/stats"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -174,7 +175,7 @@ func gauge(samples []map[string]float64, names []string) *schema.GaugeStats {
 	if len(xs) == 0 {
 		return nil
 	}
-	g := &schema.GaugeStats{Mean: round(Mean(xs), 4)}
+	g := &schema.GaugeStats{Mean: round(stats.Mean(xs), 4)}
 	for _, x := range xs {
 		g.Max = max(g.Max, x)
 	}

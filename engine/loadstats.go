@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/typhonbench/typhon/internal/stats"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -96,7 +97,7 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 	lvl.OutputTPS = round(float64(outTok)/w, 3)
 	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)
 	lvl.Goodput = round(float64(good)/w, 4)
-	lvl.TPSPerUser = round(Mean(perUser), 3)
+	lvl.TPSPerUser = round(stats.Mean(perUser), 3)
 	lvl.Latency = schema.LoadLatency{TTFTS: dist(ttft), ITLS: dist(itl), TPOTS: dist(tpot), E2ES: dist(e2e)}
 	lvl.Requests = cols
 	lvl.HDR = hdrLatencies(map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e})
@@ -156,13 +157,11 @@ func dist(xs []float64) schema.Dist {
 	if len(xs) == 0 {
 		return schema.Dist{}
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
 	return schema.Dist{
-		Mean: round(Mean(s), 6), Std: round(Stdev(s), 6),
-		P50: round(percentileSorted(s, 50), 6), P90: round(percentileSorted(s, 90), 6),
-		P95: round(percentileSorted(s, 95), 6), P99: round(percentileSorted(s, 99), 6),
-		N: len(s),
+		Mean: round(stats.Mean(xs), 6), Std: round(stats.Stdev(xs), 6),
+		P50: round(stats.Percentile(xs, 50), 6), P90: round(stats.Percentile(xs, 90), 6),
+		P95: round(stats.Percentile(xs, 95), 6), P99: round(stats.Percentile(xs, 99), 6),
+		N: len(xs),
 	}
 }
 

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"strings"
-
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -35,55 +33,23 @@ func single(v, ttft float64) sample {
 	return sample{n: 1, mean: v, single: true, ttft: ttft}
 }
 
-// compareLoad judges a load level against the same level of the baseline (the
-// same test_id: users or rate): output throughput, goodput and TTFT p90.
-func compareLoad(b, cur *schema.Benchmark, tol, floorS float64, comparable bool) BenchmarkComparison {
-	bc := BenchmarkComparison{TestID: b.TestID, Name: b.Name, Category: b.Category, Metrics: []MetricChange{}}
+// load judges a load level against the same level of the baseline (the same
+// test_id: users or rate): output throughput, goodput and TTFT p90. It returns
+// why the levels cannot be compared, "" when they were.
+func (k *comparer) load(b, cur *schema.Benchmark, add func(*judged)) string {
 	bl, cl := b.LoadLevel, cur.LoadLevel
 	switch {
 	case bl.InputTokens != cl.InputTokens || bl.OutputTokens != cl.OutputTokens:
-		bc.Verdict, bc.Reason = VerdictNotComparable, "different request lengths"
-		return bc
+		return "different request lengths"
 	case bl.Completed == 0 || cl.Completed == 0:
-		bc.Verdict, bc.Reason = VerdictNotComparable, "no completed request on a side"
-		return bc
+		return "no completed request on a side"
 	}
 	for _, spec := range loadSpecs {
 		bs, cs := spec.sample(b), spec.sample(cur)
 		if bs.n == 0 || cs.n == 0 {
 			continue
 		}
-		m := judge(spec, bs, cs, pooled{}, pooled{}, tol, floorS)
-		m.TestID = b.TestID
-		if !comparable {
-			m.Reason = "runs not comparable; would be " + string(m.Verdict) + ": " + m.Reason
-			m.Verdict = VerdictNotComparable
-		}
-		bc.Metrics = append(bc.Metrics, m)
+		add(k.judge(spec, bs, cs))
 	}
-	if !comparable {
-		bc.Verdict, bc.Reason = VerdictNotComparable, "the runs are not comparable"
-		return bc
-	}
-	var worse, better []string
-	for _, m := range bc.Metrics {
-		switch m.Verdict {
-		case VerdictRegressed:
-			worse = append(worse, m.Metric)
-		case VerdictImproved:
-			better = append(better, m.Metric)
-		}
-	}
-	switch {
-	case len(worse) > 0:
-		bc.Verdict, bc.Reason = VerdictRegressed, "worse: "+strings.Join(worse, ", ")
-		if len(better) > 0 {
-			bc.Reason += "; better: " + strings.Join(better, ", ")
-		}
-	case len(better) > 0:
-		bc.Verdict, bc.Reason = VerdictImproved, "better: "+strings.Join(better, ", ")
-	default:
-		bc.Verdict, bc.Reason = VerdictUnchanged, "no figure changed beyond the tolerance"
-	}
-	return bc
+	return ""
 }

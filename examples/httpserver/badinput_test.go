@@ -49,10 +49,10 @@ func TestBadInput(t *testing.T) {
 		wantStatus         int
 		wantDetail         string
 	}{
-		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick, full or load`},
+		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick, full, zeus or load`},
 		{"empty mode", "POST", "/jobs/run?mode=", "", nil, 400, "invalid mode: empty mode"},
-		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick, full or load`},
-		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick, full or load`},
+		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick, full, zeus or load`},
+		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick, full, zeus or load`},
 		{"mode twice", "POST", "/jobs/run?mode=quick&mode=full", "", nil, 400, "bad request: mode given 2 times"},
 		{"load: no users", "POST", "/jobs/run?mode=load&users=0", "", nil, 400, "invalid load options: users 0: want 1 to 100,000"},
 		{"load: negative rate", "POST", "/jobs/run?mode=load&rate=-1", "", nil, 400, "invalid load options: rate -1: want above 0 and at most 100,000 per second"},
