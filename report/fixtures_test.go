@@ -181,6 +181,8 @@ func fullResult() *schema.Result {
 func troubledResult() *schema.Result {
 	refused := schema.RunSample{Success: false, ElapsedS: 0.002, ErrorKind: schema.ErrKindConnectionRefused,
 		Error: "dial tcp 127.0.0.1:41234: connect: connection refused", PromptTokensTarget: 3712, MaxTokens: 256}
+	buffered := okRun(41000, 0.21, 1664, 256)
+	buffered.Excluded, buffered.Chunks = schema.ExcludedBuffered, 1
 	notRun := "not run: server at http://127.0.0.1:41234 stopped accepting connections during ctx_sweep_4096 (connection_refused: crashed or out of memory?)"
 	return &schema.Result{
 		SchemaVersion: schema.Version,
@@ -208,8 +210,10 @@ func troubledResult() *schema.Result {
 			},
 			{
 				TestID: "ctx_sweep_2048", Name: "Context sweep — 2,048 tokens", Category: schema.CategoryContextSweep,
-				CtxSize: 2048, MaxTokens: 256, NRuns: 2, SuccessfulRuns: 2, AvgTPS: 290.5, BestTPS: 291.0, AvgElapsedS: 1.1, AvgTTFTS: 0.21,
-				Runs: []schema.RunSample{okRun(291.0, 0.21, 1664, 256), okRun(290.0, 0.21, 1664, 256)},
+				CtxSize: 2048, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, ValidRuns: 2, AvgTPS: 290.5, BestTPS: 291.0, AvgElapsedS: 1.1, AvgTTFTS: 0.21,
+				Runs:  []schema.RunSample{okRun(291.0, 0.21, 1664, 256), okRun(290.0, 0.21, 1664, 256), buffered},
+				Stats: &schema.Stats{N: 2, TPSMin: 290.0, TPSMedian: 290.5, TPSStdev: 0.71, TPSCI95Low: 284.15, TPSCI95High: 296.85, TTFTMedianS: 0.21, TTFTP50S: 0.21},
+				Notes: []string{"1 of 3 successful runs excluded from the averages (buffered 1): their decode speed cannot be measured honestly"},
 			},
 			{
 				TestID: "ctx_sweep_4096", Name: "Context sweep — 4,096 tokens", Category: schema.CategoryContextSweep,
