@@ -143,7 +143,7 @@ func excludedFindings(r *schema.Result) []Finding {
 		n, why := count[reason], orText(excludedReasons[reason], "no explanation known")
 		out = append(out, finding(RuleExcluded, SeverityWarning, "Runs excluded: "+reason, float64(n), "runs", "",
 			"%d run%s excluded as `%s` (%s): %s; they keep their figures but stay out of the averages and comparisons.",
-			n, plural(n), oneLine(reason), why, strings.Join(byReason[reason], ", ")))
+			n, plural(n), code(reason), why, strings.Join(byReason[reason], ", ")))
 	}
 	return out
 }
