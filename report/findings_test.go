@@ -188,12 +188,21 @@ func TestBrief(t *testing.T) {
 	if b.PeakVRAMUsedMB == nil || *b.PeakVRAMUsedMB != 9410 || b.Hardware.GPU != "NVIDIA GeForce RTX 4090" {
 		t.Errorf("peak VRAM %v, GPU %q", b.PeakVRAMUsedMB, b.Hardware.GPU)
 	}
+	if p := b.ContextSweep[2]; p.ValidRuns == nil || *p.ValidRuns != 2 || p.MedianTPS == nil || *p.MedianTPS != 54.9 ||
+		p.TPSCI95Low == nil || *p.TPSCI95Low != 52.36 || p.TPSCI95High == nil || *p.TPSCI95High != 57.44 || p.Excluded != nil {
+		t.Errorf("16,384-token sweep point = %+v", p)
+	}
+	if p := NewBrief(troubledResult()).ContextSweep[0]; p.ValidRuns == nil || *p.ValidRuns != 2 || p.SuccessfulRuns != 3 ||
+		p.Excluded[schema.ExcludedBuffered] != 1 || len(p.Excluded) != 1 {
+		t.Errorf("sweep point with an excluded run = %+v", p)
+	}
 	// The JSON keeps the seed's names, with null for what was not measured.
 	raw, err := json.Marshal(NewBrief(troubledResult()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"baseline_tps":310.4`, `"context_sweep":[`, `"findings":[`, `"suggested_ctx_size":2048`, `"suggested_command":"llama-server`} {
+	for _, k := range []string{`"baseline_tps":310.4`, `"context_sweep":[`, `"findings":[`, `"suggested_ctx_size":2048`, `"suggested_command":"llama-server`,
+		`"valid_runs":2,"median_tps":290.5,"tps_ci95_low":284.15,"tps_ci95_high":296.85,"excluded":{"buffered":1}`} {
 		if !strings.Contains(string(raw), k) {
 			t.Errorf("brief JSON lacks %s: %s", k, raw)
 		}
