@@ -66,7 +66,7 @@ func promptCharts(runs []dashRun) []*chart {
 					continue
 				}
 				s.Pts = append(s.Pts, xy{X: p.tokens, Y: v,
-					Title: fmt.Sprintf("%s: %s %s at %s prompt tokens (%d runs)", p.b.TestID, num(v), sp.unit, commas(p.tokens), p.b.SuccessfulRuns)})
+					Title: fmt.Sprintf("%s: %s %s at %s prompt tokens (mean of %d valid runs)", p.b.TestID, num(v), sp.unit, commas(p.tokens), statsN(p.b))})
 			}
 			if sp.id == "ttft" {
 				ss = append(ss, s, wallSteps(run))

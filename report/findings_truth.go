@@ -66,7 +66,7 @@ func wallFindings(r *schema.Result) []Finding {
 
 func wallFinding(b *schema.Benchmark, w *schema.MemoryWall, ctx int) Finding {
 	kind, wt := wallKind(w), float64(wallTokens(w))
-	what := fmt.Sprintf("`%s`: `wall_kind` %s, the largest prompt that worked had %s tokens", code(b.TestID), kind, commas(wt))
+	what := fmt.Sprintf("`%s`: `wall_kind` %s, the largest prompt that worked had %s tokens", code(b.TestID), code(kind), commas(wt))
 	if f := wallFailure(w); f != "" {
 		what += "; " + f
 	}
@@ -91,8 +91,13 @@ func wallFinding(b *schema.Benchmark, w *schema.MemoryWall, ctx int) Finding {
 			"%s: the server refused prompts %s tokens short of the configured context (%s); set the context to what works.",
 			what, commas(c-wt), pct(wt, c))
 	case kind == schema.WallContextLimit:
+		stop := "the configured context stops prompts, not memory"
+		if w.FailedPromptTokens <= 0 && w.BoundTokens > 0 {
+			stop = fmt.Sprintf("the search reached its bound of %s tokens (%s) without a failure: the context, not memory, stops prompts",
+				commas(float64(w.BoundTokens)), orText(w.Bound, "no reason recorded"))
+		}
 		return finding(RuleWallAtLimit, SeverityInfo, "Memory wall at the context limit", wt, "tokens", b.TestID,
-			"%s: the configured context stops prompts, not memory; the VRAM headroom says whether a larger context fits.", what)
+			"%s: %s; the VRAM headroom says whether a larger context fits.", what, stop)
 	case below:
 		return finding(RuleWallBelowContext, SeverityWarning, "Memory wall below the context", wt, "tokens", b.TestID,
 			"%s: memory runs out %s tokens short of the configured context (%s); set the context to what works.",

@@ -30,6 +30,8 @@ func TestWallFindings(t *testing.T) {
 	}
 	ollama := memoryWall(schema.WallMemory, 30000, 32768, schema.FailOutOfMemory, "model requires more system memory")
 	ollama.ContextTokens = 30720
+	trained := memoryWall(schema.WallContextLimit, 32700, 0, "", "")
+	trained.BoundTokens, trained.Bound, trained.ContextTokens = 32768, "the model's trained context", 32768
 	none := memoryWall(schema.WallNone, 262000, 0, "", "")
 	none.BoundTokens, none.Bound = 262144, "Typhon's cap (the server advertises no context)"
 	tests := []struct {
@@ -46,6 +48,8 @@ func TestWallFindings(t *testing.T) {
 			RuleWallBelowContext, SeverityWarning, 8000, []string{"refused prompts 8,384 tokens short of the configured context (−51.2%)"}},
 		{"silent truncation", ptr(memoryWall(schema.WallContextLimit, 16000, 16384, schema.FailTruncated, "")),
 			RuleWallAtLimit, SeverityInfo, 16000, []string{"16,384 tokens failed (truncated)"}},
+		{"Ollama: the trained context reached without a failure", &trained,
+			RuleWallAtLimit, SeverityInfo, 32700, []string{"reached its bound of 32,768 tokens (the model's trained context) without a failure"}},
 		{"memory below the context", ptr(memoryWall(schema.WallMemory, 12000, 12500, schema.FailOutOfMemory, "CUDA error: out of memory")),
 			RuleWallBelowContext, SeverityWarning, 12000, []string{"`wall_kind` memory", "memory runs out 4,384 tokens short", "out_of_memory"}},
 		{"memory close to the context", ptr(memoryWall(schema.WallMemory, 19000, 19500, schema.FailOutOfMemory, "")),

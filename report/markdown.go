@@ -293,7 +293,7 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 		}
 	}
 	if x := excludedText(b); x != "" {
-		st += "; " + x
+		st += "; " + cell(x)
 	}
 	m.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, ctx, runs, valid, median, ci, tps, best, ttft, prefill, vram, temp, st)
 }
@@ -306,7 +306,7 @@ func wallText(w *schema.MemoryWall) string {
 		}
 		return s
 	}
-	s := fmt.Sprintf("`wall_kind` %s: the largest prompt that worked was %s tokens", wallKind(w), commas(float64(wallTokens(w))))
+	s := fmt.Sprintf("`wall_kind` %s: the largest prompt that worked was %s tokens", code(wallKind(w)), commas(float64(wallTokens(w))))
 	if f := wallFailure(w); f != "" {
 		s += "; " + f
 	}
@@ -319,7 +319,7 @@ func wallText(w *schema.MemoryWall) string {
 	if len(w.Steps) > 0 && w.ElapsedS > 0 {
 		s += fmt.Sprintf("; %d steps in %.1f s", len(w.Steps), w.ElapsedS)
 	}
-	return s
+	return oneLine(s)
 }
 
 func (m *mdWriter) findings() {
