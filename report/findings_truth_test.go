@@ -143,3 +143,20 @@ func TestExcludedFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchstatLeavesExcludedOut: a run excluded as buffered (41,000 tok/s in
+// one burst) is not a sample benchstat compares; the valid runs are.
+func TestBenchstatLeavesExcludedOut(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	if err := Benchstat(&buf, troubledResult()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "41000 tok/s") {
+		t.Errorf("benchstat output holds the excluded run:\n%s", out)
+	}
+	if n := strings.Count(out, "BenchmarkTyphon/test=ctx_sweep_2048 1 "); n != 2 {
+		t.Errorf("ctx_sweep_2048: %d lines, want its 2 valid runs:\n%s", n, out)
+	}
+}
