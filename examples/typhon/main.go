@@ -5,6 +5,7 @@
 //	typhon history [-data DIR] [-limit N] [-offset N] [-json]
 //	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
 //	typhon summary RUN.json
+//	typhon merge [-o FILE] [-data DIR] [-save] FILES...|RUN
 //
 // run -demo starts the test bed's llama-server with the generated tiny model on a
 // free port (scripts/testbed.sh provisions it), benchmarks it and stops it.
@@ -85,6 +86,7 @@ commands:
   history   list the records on disk, newest first
   compare   compare two records; exit 1 on regression
   summary   print a Markdown summary of a record
+  merge     merge the records of a distributed run's workers into one
 
 "typhon <command> -h" lists a command's flags.
 `
@@ -107,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCompare(rest, stdout, stderr)
 	case "summary":
 		return cmdSummary(rest, stdout, stderr)
+	case "merge":
+		return cmdMerge(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
