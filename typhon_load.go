@@ -22,6 +22,7 @@ func (r *Runner) runLoad(ctx context.Context, eng *engine.Engine, t engine.Test,
 	var saveErr error
 	levels, c, err := eng.RunLoad(ctx, *t.Load, func(b schema.Benchmark) {
 		res.Benchmarks = append(res.Benchmarks, b)
+		r.workerLevel(res, b)
 		if err := store.Save(res); err != nil && saveErr == nil {
 			saveErr = err
 		}

@@ -90,6 +90,9 @@ type LoadOptions struct {
 	MetricsInterval time.Duration
 	// Seed makes the lengths and the arrival schedule reproducible; 0 is random.
 	Seed uint64
+	// Worker, when set, makes the sweep one worker's share of a distributed
+	// load on a shared clock (see LoadWorker).
+	Worker *LoadWorker
 }
 
 // SLO are the service-level objectives of a request; a zero field is none.
@@ -217,7 +220,7 @@ func (o LoadOptions) Validate() error {
 	case o.SharedPrefix > 0 && o.SharedPrefix >= o.input():
 		return bad("shared prefix %d must be shorter than the input %d", o.SharedPrefix, o.input())
 	}
-	return nil
+	return o.Worker.validate(o)
 }
 
 func (o LoadOptions) input() int  { return cmpOr(o.InputTokens, DefaultLoadInput) }

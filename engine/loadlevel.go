@@ -66,6 +66,7 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	lr := &levelRun{e: e, pm: pm, t0: time.Now(), cancel: cancel}
 	lr.winStart = lr.t0.Add(ramp)
 	lr.winEnd = lr.winStart.Add(window)
+	lvl.WindowStart = lr.winStart.UTC()
 	var lag []float64
 	if shape == schema.LoadRate {
 		sched := arrivals(rate, ramp, window, o.burstiness(), o.Seed)

@@ -49,6 +49,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "debug logging")
 	var ports intList
 	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	wf := addWorkerFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +69,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if err := wf.apply(&r); err != nil {
+		return usageError(stderr, fs, "%v", err)
 	}
 	if *demo {
 		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")
@@ -99,6 +103,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		} else {
 			printResult(stdout, res)
 		}
+	}
+	if uerr := uploadRecord(ctx, *wf.upload, res, stderr); uerr != nil {
+		if err == nil {
+			return uerr
+		}
+		fmt.Fprintln(stderr, "typhon:", uerr)
 	}
 	if err != nil {
 		return fmt.Errorf("run failed: %w", err)
