@@ -93,6 +93,10 @@ type LoadOptions struct {
 	// Worker, when set, makes the sweep one worker's share of a distributed
 	// load on a shared clock (see LoadWorker).
 	Worker *LoadWorker
+	// Samples, when set, is given each level's raw latency samples in seconds
+	// as the level ends: ttft_s, itl_s, tpot_s and e2e_s of the requests counted
+	// in its window (the figures under latency summarise them).
+	Samples func(testID string, series map[string][]float64)
 }
 
 // SLO are the service-level objectives of a request; a zero field is none.

@@ -41,6 +41,7 @@ type levelRun struct {
 	mu         sync.Mutex
 	reqs       []loadReq
 	refusedErr string
+	series     map[string][]float64 // the latency samples of the window, by name
 }
 
 // runLevel runs one level of users (closed loop) or of a rate (open loop) and
@@ -84,6 +85,9 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	}
 	lr.summarize(lvl, o.SLO, o.Stop.withDefaults().SLOAttainment)
 	lr.fillBenchmark(&b)
+	if o.Samples != nil {
+		o.Samples(b.TestID, lr.series)
+	}
 	if shape == schema.LoadRate {
 		d := dist(lag)
 		lvl.ScheduleLagS = &d

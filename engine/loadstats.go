@@ -97,7 +97,8 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 	}
 	lvl.Latency = schema.LoadLatency{TTFTS: dist(ttft), ITLS: dist(itl), TPOTS: dist(tpot), E2ES: dist(e2e)}
 	lvl.Requests = cols
-	lvl.HDR = hdrLatencies(map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e})
+	lr.series = map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e}
+	lvl.HDR = hdrLatencies(lr.series)
 	_ = attainment
 }
 
