@@ -71,7 +71,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/jobs/run", methods: map[string]http.HandlerFunc{"POST": a.submit}},
 		{pattern: "/jobs", methods: map[string]http.HandlerFunc{"GET": a.listJobs}},
 		{pattern: "/jobs/{id}", methods: map[string]http.HandlerFunc{"GET": a.getJob, "DELETE": a.cancelJob}},
-		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
+		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults, "POST": a.uploadResult}},
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
 	}
 	for _, rt := range a.routes {
@@ -85,7 +85,11 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(detect.TyphonHeader, typhon.Version)
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	limit := int64(maxBodyBytes)
+	if isUpload(r) {
+		limit = maxUploadBytes
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
 		// ServeMux would answer a redirect in HTML; no route has such a path.
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, p))
@@ -114,7 +118,12 @@ func (a *api) dispatch(rt route) http.Handler {
 			writeError(w, r, a.logger, errUnauthorized)
 			return
 		}
-		if err := drainBody(r); err != nil {
+		if isUpload(r) {
+			if r.ContentLength > maxUploadBytes {
+				writeError(w, r, a.logger, &http.MaxBytesError{Limit: maxUploadBytes})
+				return
+			}
+		} else if err := drainBody(r); err != nil {
 			writeError(w, r, a.logger, err)
 			return
 		}
@@ -293,6 +302,7 @@ var statusOf = []struct {
 	{errNotFound, http.StatusNotFound},
 	{typhon.ErrJobFinished, http.StatusConflict},
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+	{errConflict, http.StatusConflict},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An
