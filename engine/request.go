@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/typhonbench/typhon/internal/sse"
 	"github.com/typhonbench/typhon/schema"
 )
@@ -296,19 +298,21 @@ func (e *Engine) requestBody(r request) (path string, body []byte, accept string
 }
 
 type chatChunk struct {
-	Choices []struct {
-		Delta struct {
-			Content          *string         `json:"content"`
-			ReasoningContent *string         `json:"reasoning_content"`
-			Reasoning        *string         `json:"reasoning"`
-			ToolCalls        json.RawMessage `json:"tool_calls"`
-		} `json:"delta"`
-		Text         *string `json:"text"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
+	Choices []chatChoice    `json:"choices"`
 	Usage   *chatUsage      `json:"usage"`
 	Timings *llamaTimings   `json:"timings"`
 	Error   json.RawMessage `json:"error"`
+}
+
+type chatChoice struct {
+	Delta struct {
+		Content          *string         `json:"content"`
+		ReasoningContent *string         `json:"reasoning_content"`
+		Reasoning        *string         `json:"reasoning"`
+		ToolCalls        json.RawMessage `json:"tool_calls"`
+	} `json:"delta"`
+	Text         *string `json:"text"`
+	FinishReason *string `json:"finish_reason"`
 }
 
 type chatUsage struct {
@@ -334,6 +338,7 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
 	sr := sse.NewReader(body)
+	var p fastjson.Parser
 	for {
 		ev, err := sr.Next()
 		now := time.Now()
@@ -351,7 +356,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			return nil
 		}
 		var c chatChunk
-		if err := json.Unmarshal(data, &c); err != nil {
+		if err := decodeChunk(&p, data, &c); err != nil {
 			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
 			return nil
 		}

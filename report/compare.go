@@ -352,6 +352,9 @@ func compareBenchmark(b, cur *schema.Benchmark, noiseB, noiseC map[string]pooled
 	case b.MaxTokens != cur.MaxTokens && b.MaxTokens != 0 && cur.MaxTokens != 0:
 		return notComparable(fmt.Sprintf("different max_tokens: %d in the baseline, %d now", b.MaxTokens, cur.MaxTokens))
 	}
+	if b.LoadLevel != nil && cur.LoadLevel != nil {
+		return compareLoad(b, cur, tol, floorS, comparable)
+	}
 
 	if m, ok := compareFailures(b, cur); ok {
 		bc.Metrics = append(bc.Metrics, m)

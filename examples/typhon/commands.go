@@ -38,7 +38,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", typhon.DefaultMode, "plan: quick or full")
+	mode := fs.String("mode", typhon.DefaultMode, "plan: quick, full, or load (a load sweep: see the load flags)")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
@@ -49,11 +49,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "debug logging")
 	var ports intList
 	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	readLoad := loadFlags(fs)
 	wf := addWorkerFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := typhon.ValidMode(*mode); err != nil {
+		return usageError(stderr, fs, "%v", err)
+	}
+	load, err := readLoad(*mode)
+	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
 	level := slog.LevelWarn
@@ -62,6 +67,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r := typhon.Runner{
 		Mode:    *mode,
+		Load:    load,
 		URL:     *url,
 		Model:   *model,
 		APIKey:  *apiKey,
@@ -102,6 +108,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		} else {
 			printResult(stdout, res)
+			printLoad(stdout, res)
 		}
 	}
 	if uerr := uploadRecord(ctx, *wf.upload, res, stderr); uerr != nil {
