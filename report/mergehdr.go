@@ -119,7 +119,7 @@ func mergeDist(ds []schema.Dist, encoded []string) (schema.Dist, string, error) 
 		if h != nil {
 			got = h.TotalCount()
 		}
-		return out, "", fmt.Errorf("the histograms hold %d samples, the figures %d: a record without its histograms cannot be merged", got, out.N)
+		return out, "", fmt.Errorf("%w: the histograms hold %d samples, the figures %d: a record without its histograms cannot be merged", ErrMerge, got, out.N)
 	}
 	p50, p90, p95, p99 := hdrPercentiles(h)
 	out.P50, out.P90, out.P95, out.P99 = roundTo(p50, 6), roundTo(p90, 6), roundTo(p95, 6), roundTo(p99, 6)
