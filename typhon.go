@@ -232,7 +232,6 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if res.RunID == "" {
 		res.RunID = NewRunID(start)
 	}
-	r.markWorker(res, mode)
 	send := func(p Progress) {
 		if progress == nil {
 			return

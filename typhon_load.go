@@ -20,6 +20,7 @@ const ModeLoad = engine.ModeLoad
 func (r *Runner) runLoad(ctx context.Context, eng *engine.Engine, t engine.Test, res *Result,
 	store *report.Store, send func(Progress), done, total int) error {
 	var saveErr error
+	r.markWorker(res)
 	levels, c, err := eng.RunLoad(ctx, *t.Load, func(b schema.Benchmark) {
 		res.Benchmarks = append(res.Benchmarks, b)
 		r.workerLevel(res, b)

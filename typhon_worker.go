@@ -5,24 +5,17 @@ import (
 	"slices"
 	"time"
 
-	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
 )
 
 // markWorker makes res a worker's record when the run is one worker's share of
-// a distributed load (Runner.Load.Worker in ModeLoad): its run id is
-// report.WorkerRunID(run, index) unless Runner.RunID is set, and res.Worker names
-// the run.
-func (r *Runner) markWorker(res *Result, mode string) {
+// a distributed load (Runner.Load.Worker): res.Worker names the run.
+func (r *Runner) markWorker(res *Result) {
 	w := r.Load.Worker
-	if w == nil || mode != ModeLoad {
+	if w == nil || res.Worker != nil {
 		return
 	}
-	run := w.RunName()
-	if r.RunID == "" {
-		res.RunID = report.WorkerRunID(run, w.Index)
-	}
-	res.Worker = &schema.Worker{Run: run, Index: w.Index, Count: w.Count}
+	res.Worker = &schema.Worker{Run: w.RunName(), Index: w.Index, Count: w.Count}
 	if !w.StartAt.IsZero() {
 		res.Worker.StartAt = w.StartAt.UTC()
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -20,8 +19,8 @@ func (s *Store) WorkerRecords(run string) ([]*schema.Result, error) {
 	}
 	var out []*schema.Result
 	for _, e := range entries {
-		if _, ok := recordID(e); !ok || !strings.HasPrefix(e.Name(), run) {
-			continue // a worker's run id starts with its run's name (WorkerRunID)
+		if _, ok := recordID(e); !ok {
+			continue
 		}
 		b, err := s.fsys().ReadFile(filepath.Join(s.runsDir(), e.Name()))
 		if err != nil {
@@ -40,11 +39,4 @@ func (s *Store) WorkerRecords(run string) ([]*schema.Result, error) {
 		return nil, fmt.Errorf("report: %w: no worker record of run %q in %s", ErrNotFound, run, s.runsDir())
 	}
 	return out, nil
-}
-
-// WorkerRunID is the run id of worker index of the distributed run named run:
-// "<run>-w<index>", so that the workers' records sit side by side in a shared
-// data directory.
-func WorkerRunID(run string, index int) string {
-	return fmt.Sprintf("%s-w%d", run, index)
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -79,7 +80,7 @@ func fleetRecord(t *testing.T, i, n int, off float64, starts, ttft []float64, fa
 	if fail > 0 {
 		lvl.ErrorKinds, lvl.FirstError = map[string]int{"timeout": fail}, "deadline"
 	}
-	return &schema.Result{SchemaVersion: 1, RunID: WorkerRunID("f", i), RunAt: t0, Status: schema.StatusComplete,
+	return &schema.Result{SchemaVersion: 1, RunID: fmt.Sprintf("f-w%d", i), RunAt: t0, Status: schema.StatusComplete,
 		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, LoadLevel: lvl}},
 		Worker: &schema.Worker{Run: "f", Index: i, Count: n, Levels: []schema.WorkerLevel{{TestID: "load_users_4", Users: 4,
 			WindowStart: ws, WindowEnd: ws.Add(10 * time.Second)}}}}

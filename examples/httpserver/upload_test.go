@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -52,7 +53,7 @@ func workerRecord(t *testing.T, i int) *schema.Result {
 			E2ES: []float64{e2e[0], e2e[1], e2e[2], 0.01}, OutputTokens: []int{32, 32, 32, 0}, PromptTokens: []int{64, 64, 64, 64},
 			OK: []bool{true, true, true, false}},
 		HDR: map[string]string{"ttft_s": hdrOf(t, ttft), "e2e_s": hdrOf(t, e2e)}}
-	return &schema.Result{SchemaVersion: schema.Version, RunID: report.WorkerRunID("fleet-up", i), RunAt: start,
+	return &schema.Result{SchemaVersion: schema.Version, RunID: fmt.Sprintf("fleet-up-w%d", i), RunAt: start,
 		FinishedAt: start.Add(15 * time.Second), Status: schema.StatusComplete, Mode: "load", Model: "tiny",
 		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, Runs: []schema.RunSample{}, LoadLevel: lvl}},
 		Worker: &schema.Worker{Run: "fleet-up", Index: i, Count: 3, StartAt: start.Add(-time.Second),

@@ -64,7 +64,7 @@ func TestUploadFromWorkerProcesses(t *testing.T) {
 	if l.Users != 12 || l.Completed == 0 {
 		t.Errorf("merged level: %d users, %d completed; want 12 and some", l.Users, l.Completed)
 	}
-	rec, err := os.ReadFile(filepath.Join(data, report.RunsDir, report.WorkerRunID(run, 1)+".json"))
+	rec, err := os.ReadFile(filepath.Join(data, report.RunsDir, recs[1].RunID+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

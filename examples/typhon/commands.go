@@ -49,8 +49,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "debug logging")
 	var ports intList
 	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
-	readLoad := loadFlags(fs)
-	wf := addWorkerFlags(fs)
+	readLoad, wf := addWorkerFlags(fs, loadFlags(fs))
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,9 +74,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}
-	if err := wf.apply(&r); err != nil {
-		return usageError(stderr, fs, "%v", err)
 	}
 	if *demo {
 		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")
@@ -111,12 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			printLoad(stdout, res)
 		}
 	}
-	if uerr := uploadRecord(ctx, *wf.upload, res, stderr); uerr != nil {
-		if err == nil {
-			return uerr
-		}
-		fmt.Fprintln(stderr, "typhon:", uerr)
-	}
+	err = wf.uploadAfter(ctx, res, err, stderr)
 	if err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func workerFile(t *testing.T, dir string, i int) string {
 		t.Fatal(err)
 	}
 	ws := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
-	res := &schema.Result{SchemaVersion: schema.Version, RunID: report.WorkerRunID("fleet-x", i), RunAt: ws, Status: schema.StatusComplete,
+	res := &schema.Result{SchemaVersion: schema.Version, RunID: fmt.Sprintf("fleet-x-w%d", i), RunAt: ws, Status: schema.StatusComplete,
 		Mode: "load", Benchmarks: []schema.Benchmark{{TestID: "load_users_2", Category: schema.CategoryLoad, Runs: []schema.RunSample{},
 			LoadLevel: &schema.LoadLevel{Shape: schema.LoadUsers, Users: 2, WindowS: 10, WindowStart: ws, Completed: 2, OutputTPS: 2,
 				Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 2, Mean: 0.15}}, HDR: map[string]string{"ttft_s": string(enc)},

@@ -34,19 +34,30 @@ type workerFlags struct {
 	worker, startAt, run, upload *string
 }
 
-func addWorkerFlags(fs *flag.FlagSet) *workerFlags {
-	return &workerFlags{
+// addWorkerFlags defines the worker flags on fs and wraps readLoad (the load
+// flags' reader): the load options it returns carry the worker of -worker (or
+// of the Indexed Job's environment).
+func addWorkerFlags(fs *flag.FlagSet, readLoad func(mode string) (engine.LoadOptions, error)) (func(mode string) (engine.LoadOptions, error), *workerFlags) {
+	w := &workerFlags{
 		worker: fs.String("worker", "", "INDEX/COUNT: run this worker's share of the load (default: $"+envJobIndex+"/$"+envWorkers+" when both are set)"),
 		startAt: fs.String("start-at", os.Getenv(envStartAt),
 			"RFC 3339 time when the first level starts on every worker: the shared clock (default $"+envStartAt+")"),
 		run:    fs.String("run-name", os.Getenv(envRun), "name of the distributed run (default $"+envRun+", else fleet-<start-at>)"),
 		upload: fs.String("upload", os.Getenv(envUpload), "collector base URL: POST the record to URL/results, token $"+envUploadToken+" (default $"+envUpload+")"),
 	}
+	return func(mode string) (engine.LoadOptions, error) {
+		o, err := readLoad(mode)
+		if err != nil {
+			return o, err
+		}
+		o.Worker, err = w.loadWorker(mode)
+		return o, err
+	}, w
 }
 
-// apply makes r a worker's run when -worker (or the Indexed Job's environment)
-// says so. It is an error to give -start-at or -run-name without a worker.
-func (w *workerFlags) apply(r *typhon.Runner) error {
+// loadWorker is the worker -worker (or the Indexed Job's environment) names, nil
+// when none. It is an error to give -start-at or -run-name without a worker.
+func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 	spec := *w.worker
 	if spec == "" {
 		idx, n := os.Getenv(envJobIndex), os.Getenv(envWorkers)
@@ -56,25 +67,38 @@ func (w *workerFlags) apply(r *typhon.Runner) error {
 	}
 	if spec == "" {
 		if *w.startAt != "" || *w.run != "" {
-			return fmt.Errorf("-start-at and -run-name need -worker INDEX/COUNT (or $%s and $%s)", envJobIndex, envWorkers)
+			return nil, fmt.Errorf("-start-at and -run-name need -worker INDEX/COUNT (or $%s and $%s)", envJobIndex, envWorkers)
 		}
-		return nil
+		return nil, nil
 	}
 	index, count, err := engine.ParseWorker(spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lw := &engine.LoadWorker{Run: *w.run, Index: index, Count: count}
 	if *w.startAt != "" {
 		if lw.StartAt, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(*w.startAt)); err != nil {
-			return fmt.Errorf("bad -start-at %q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", *w.startAt)
+			return nil, fmt.Errorf("bad -start-at %q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", *w.startAt)
 		}
 	}
-	if r.Mode != typhon.ModeLoad {
-		return fmt.Errorf("-worker needs -mode %s", typhon.ModeLoad)
+	if mode != typhon.ModeLoad {
+		return nil, fmt.Errorf("-worker needs -mode %s", typhon.ModeLoad)
 	}
-	r.Load.Worker = lw
-	return nil
+	return lw, nil
+}
+
+// uploadAfter uploads the record of a run that ended with runErr (see
+// uploadRecord) and returns runErr, else the upload's error; an upload error
+// after a failed run is printed.
+func (w *workerFlags) uploadAfter(ctx context.Context, res *typhon.Result, runErr error, stderr io.Writer) error {
+	err := uploadRecord(ctx, *w.upload, res, stderr)
+	switch {
+	case runErr != nil && err != nil:
+		fmt.Fprintln(stderr, "typhon:", err)
+	case runErr == nil:
+		return err
+	}
+	return runErr
 }
 
 // uploadRecord POSTs res to the collector at base (its /results endpoint) with
