@@ -57,6 +57,12 @@ func TestMerge(t *testing.T) {
 		t.Errorf("merged %s: %d workers, %s with %d completed; want fleet-x, 2, load_users_4, 4",
 			res.RunID, len(res.Workers), res.Benchmarks[0].TestID, res.Benchmarks[0].Completed)
 	}
+	// The dashboard, the summary and compare read the merged record like any other.
+	for _, args := range [][]string{{"dashboard", "-o", "-", out}, {"summary", out}, {"compare", out, out}} {
+		if code, stdout, stderr, err := runCLI(t, args...); code != 0 || stdout == "" {
+			t.Errorf("%s of the merged record: exit %d (%v)\n%s", args[0], code, err, stderr)
+		}
+	}
 	// By run name, from the data directory, saved there too.
 	code, stdout, _, err = runCLI(t, "merge", "-data", dir, "-save", "fleet-x")
 	if code != 0 || !strings.Contains(stdout, `"workers"`) {
