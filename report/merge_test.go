@@ -191,3 +191,40 @@ func TestMergeRefuses(t *testing.T) {
 		t.Errorf("one worker of two: status %q error %q (%v), want failed, worker 1: no record", m.Status, m.Error, err)
 	}
 }
+
+// FuzzDecodeStrictMerge: whatever a collector is sent, DecodeStrict does not
+// panic, and a record it accepts re-encodes to one it accepts again and merges
+// (alone or beside a copy under another index) without panicking.
+func FuzzDecodeStrictMerge(f *testing.F) {
+	t := &testing.T{}
+	r := fleetRecord(t, 0, 2, 0, []float64{1, 2}, []float64{0.1, 0.2}, 1)
+	r.Benchmarks[0].Runs = []schema.RunSample{}
+	var seed strings.Builder
+	if err := WriteJSON(&seed, r); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(seed.String()))
+	f.Add([]byte(`{"schema_version":1,"run_id":"a","run_at":"2026-01-02T15:04:05Z","status":"complete","benchmarks":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res, err := DecodeStrict(b)
+		if err != nil {
+			return
+		}
+		var again strings.Builder
+		if err := WriteJSON(&again, res); err != nil {
+			t.Fatalf("re-encoding an accepted record: %v", err)
+		}
+		if _, err := DecodeStrict([]byte(again.String())); err != nil {
+			t.Fatalf("an accepted record, re-encoded, is refused: %v", err)
+		}
+		if res.Worker == nil {
+			return
+		}
+		_, _ = Merge([]*schema.Result{res})
+		other := *res
+		w := *res.Worker
+		w.Index = (w.Index + 1) % max(w.Count, 1)
+		other.Worker = &w
+		_, _ = Merge([]*schema.Result{res, &other})
+	})
+}

@@ -20,13 +20,34 @@ const (
 	HDRResolutionS = 1e-6
 )
 
+// The geometry of the engine's histograms; others are refused, so that a crafted
+// record cannot make a merge walk millions of buckets.
+const (
+	hdrLowest  = 1
+	hdrHighest = 3600e6
+	hdrDigits  = 3
+)
+
+// decodeHDR decodes one histogram of a record and checks its geometry.
+func decodeHDR(enc string) (*hdrhistogram.Histogram, error) {
+	h, err := hdrhistogram.Decode([]byte(enc))
+	if err != nil {
+		return nil, fmt.Errorf("decode histogram: %w", err)
+	}
+	if h.LowestTrackableValue() != hdrLowest || h.HighestTrackableValue() > hdrHighest || h.SignificantFigures() != hdrDigits {
+		return nil, fmt.Errorf("a histogram of %d to %d with %d digits: want the engine's (%d to %d µs, %d digits)",
+			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), hdrLowest, int64(hdrHighest), hdrDigits)
+	}
+	return h, nil
+}
+
 // mergeHDR decodes and adds the encoded histograms; nil when there are none.
 func mergeHDR(encoded []string) (*hdrhistogram.Histogram, error) {
 	var out *hdrhistogram.Histogram
 	for _, e := range encoded {
-		h, err := hdrhistogram.Decode([]byte(e))
+		h, err := decodeHDR(e)
 		if err != nil {
-			return nil, fmt.Errorf("decode histogram: %w", err)
+			return nil, err
 		}
 		if out == nil {
 			out = h

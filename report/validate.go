@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -107,7 +106,7 @@ func validateLevel(b *schema.Benchmark) error {
 		if !ok {
 			return fmt.Errorf("histogram of unknown series %q", name)
 		}
-		h, err := hdrhistogram.Decode([]byte(enc))
+		h, err := decodeHDR(enc)
 		if err != nil {
 			return fmt.Errorf("histogram %s: %w", name, err)
 		}
