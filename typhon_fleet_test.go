@@ -144,7 +144,7 @@ func TestFleetMerge(t *testing.T) {
 	}
 	srv := testbed.LlamaServer(t, testbed.Options{Parallel: 4, CtxSize: 4096})
 	data := t.TempDir()
-	start := time.Now().Add(6 * time.Second).UTC()
+	start := time.Now().Add(10 * time.Second).UTC() // after every worker started and warmed up
 	raw := startWorkers(t, srv, data, start)
 	recs, err := (&report.Store{Dir: data}).WorkerRecords("fleet-test")
 	if err != nil {
