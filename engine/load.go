@@ -38,6 +38,9 @@ const (
 	// DefaultSLOPatience: after the first level that breaks the SLOs, the sweep
 	// stops when this many further levels break them too.
 	DefaultSLOPatience = 1
+	// DefaultGrace is how long after its window a level waits for the requests
+	// in flight; those still running then are cut and counted incomplete.
+	DefaultGrace = 30 * time.Second
 	// DefaultMetricsInterval is how often a level samples the server's /metrics.
 	DefaultMetricsInterval = time.Second
 	// LoadTestPrefix precedes a level's users or rate in its test ID:
@@ -71,6 +74,9 @@ type LoadOptions struct {
 	Window time.Duration // measured window per level; 0 means DefaultLoadWindow
 	// RampUp precedes each window; 0 means Window/4 capped at 10 s; negative none.
 	RampUp time.Duration
+	// Grace is how long a level waits after its window for the requests in
+	// flight; 0 means DefaultGrace.
+	Grace time.Duration
 
 	// InputTokens and OutputTokens are each request's lengths (means when the
 	// stdevs are set); 0 means the defaults.
@@ -215,8 +221,8 @@ func (o LoadOptions) Validate() error {
 	switch {
 	case o.MaxUsers < 0, o.MaxInFlight < 0:
 		return bad("max users and max in flight must not be negative")
-	case o.Window < 0:
-		return bad("window %s is negative", o.Window)
+	case o.Window < 0 || o.Grace < 0:
+		return bad("window %s or grace %s is negative", o.Window, o.Grace)
 	case o.InputTokens < 0, o.OutputTokens < 0, o.InputStdev < 0, o.OutputStdev < 0, o.SharedPrefix < 0, o.CtxSize < 0:
 		return bad("lengths must not be negative")
 	case o.Burstiness < 0 || math.IsNaN(o.Burstiness) || math.IsInf(o.Burstiness, 0):
@@ -245,6 +251,8 @@ func (o LoadOptions) shape() string {
 }
 
 func (o LoadOptions) window() time.Duration { return cmpOr(o.Window, DefaultLoadWindow) }
+
+func (o LoadOptions) grace() time.Duration { return cmpOr(o.Grace, DefaultGrace) }
 
 func (o LoadOptions) rampUp() time.Duration {
 	switch {

@@ -312,3 +312,32 @@ func TestServerMetrics(t *testing.T) {
 		t.Error("a server without /metrics gave a recorder")
 	}
 }
+
+// TestRunLoadRateFromOneUser: a rate sweep without rates starts from the rate
+// one user achieves and doubles it until the server saturates.
+func TestRunLoadRateFromOneUser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	srv := newSlotServer(t, 2, 2*time.Millisecond, 3*time.Millisecond)
+	e := loadEngine(srv.URL)
+	o := LoadOptions{Shape: schema.LoadRate, Window: time.Second, RampUp: 200 * time.Millisecond, Grace: 2 * time.Second,
+		InputTokens: 16, OutputTokens: 10, Seed: 3}
+	levels, c, err := e.RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range levels {
+		t.Logf("%s: %.1f req/s, ttft p50 %.4f s", b.TestID, b.LoadLevel.RequestThroughput, b.LoadLevel.Latency.TTFTS.P50)
+	}
+	if len(levels) < 3 || levels[0].LoadLevel.Users != 1 {
+		t.Fatalf("%d levels (%s), want one user then rates", len(levels), c.Reason)
+	}
+	first := levels[0].LoadLevel.RequestThroughput
+	if r := levels[1].LoadLevel.Rate; math.Abs(r-first) > 0.01 || levels[2].LoadLevel.Rate != 2*r {
+		t.Errorf("rates %v, %v after one user's %v: want it, then doubled", r, levels[2].LoadLevel.Rate, first)
+	}
+	if c.Shape != schema.LoadRate {
+		t.Errorf("capacity shape %q", c.Shape)
+	}
+}

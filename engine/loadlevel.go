@@ -18,6 +18,9 @@ const failPause = 100 * time.Millisecond
 // errRefused ends a level: the server refuses connections.
 var errRefused = errors.New("the server refused a connection")
 
+// errGrace ends a level whose requests ran past the grace after its window.
+var errGrace = errors.New("requests still running after the grace period")
+
 // loadReq is one request of a level as the level keeps it.
 type loadReq struct {
 	sched      time.Time // rate levels: when it was due
@@ -68,6 +71,8 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	lr.winStart = lr.t0.Add(ramp)
 	lr.winEnd = lr.winStart.Add(window)
 	lvl.WindowStart = lr.winStart.UTC()
+	cut := time.AfterFunc(time.Until(lr.winEnd.Add(o.grace())), func() { cancel(errGrace) })
+	defer cut.Stop()
 	var lag []float64
 	if shape == schema.LoadRate {
 		sched := arrivals(rate, ramp, window, o.burstiness(), o.Seed)
@@ -103,6 +108,9 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 		b.Error = "cancelled during the level: " + ctx.Err().Error()
 	case lr.refusedErr != "":
 		b.Error = "the server refused connections; the level ended there: " + lr.refusedErr
+	case errors.Is(context.Cause(lctx), errGrace):
+		b.Error = fmt.Sprintf("%d requests had not finished %s after the window closed and were cut (incomplete): the server is past saturation",
+			lvl.Incomplete, o.grace())
 	case lvl.Completed == 0 && lvl.Failed > 0:
 		b.Error = fmt.Sprintf("every request of the window failed (%d); first: %s", lvl.Failed, lvl.FirstError)
 	}
@@ -159,6 +167,7 @@ func (lr *levelRun) openLoop(ctx context.Context, sched []time.Duration, inFligh
 loop:
 	for _, off := range sched {
 		due := lr.t0.Add(off)
+		r := lr.pm.next() // built before it is due, so that building is not lateness
 		if !sleepCtx(ctx, time.Until(due)) {
 			break
 		}
@@ -169,7 +178,7 @@ loop:
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			q := lr.sendAt(ctx, due)
+			q := lr.sendAt(ctx, due, r)
 			if !q.start.IsZero() {
 				lagMu.Lock()
 				lag = append(lag, q.start.Sub(due).Seconds())
@@ -198,12 +207,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // send sends one request and keeps it; false when it failed.
 func (lr *levelRun) send(ctx context.Context, due time.Time) bool {
-	return lr.sendAt(ctx, due).ok
+	return lr.sendAt(ctx, due, lr.pm.next()).ok
 }
 
-// sendAt sends one request due at due (zero in a closed loop) and keeps it.
-func (lr *levelRun) sendAt(ctx context.Context, due time.Time) loadReq {
-	r := lr.pm.next()
+// sendAt sends r, due at due (zero in a closed loop), and keeps it.
+func (lr *levelRun) sendAt(ctx context.Context, due time.Time, r request) loadReq {
 	m := lr.e.do(ctx, r)
 	q := loadReq{sched: due, start: m.start, end: m.end, ok: m.err == nil, kind: m.kind, prompt: r.promptTokens}
 	if m.err != nil {

@@ -12,12 +12,12 @@ import (
 
 // LoadParams are the names of the load parameters that ParseLoadParams reads:
 // the flags of `typhon run -mode load` and the query of POST /jobs/run?mode=load.
-var LoadParams = []string{"users", "rate", "duration", "ramp_up", "slo", "input", "output",
+var LoadParams = []string{"users", "rate", "duration", "ramp_up", "grace", "slo", "input", "output",
 	"input_stdev", "output_stdev", "shared_prefix", "burstiness", "max_in_flight", "max_users"}
 
 // ParseLoadParams builds LoadOptions from named text parameters (get returns ""
 // for one not given): users=1,2,4 rate=0.5,1,2 duration=60s ramp_up=10s
-// slo=ttft=2s,tpot=100ms input=512 output=128 input_stdev=0 output_stdev=0
+// grace=30s slo=ttft=2s,tpot=100ms input=512 output=128 input_stdev=0 output_stdev=0
 // shared_prefix=0 burstiness=1 max_in_flight=1024 max_users=256. Users and rate
 // together are refused. The options are validated; errors wrap ErrInvalidLoad.
 func ParseLoadParams(get func(name string) string) (LoadOptions, error) {
@@ -43,7 +43,7 @@ func ParseLoadParams(get func(name string) string) (LoadOptions, error) {
 	for _, d := range []struct {
 		name string
 		p    *time.Duration
-	}{{"duration", &o.Window}, {"ramp_up", &o.RampUp}} {
+	}{{"duration", &o.Window}, {"ramp_up", &o.RampUp}, {"grace", &o.Grace}} {
 		if v := get(d.name); v != "" {
 			if *d.p, err = time.ParseDuration(v); err != nil || *d.p < 0 {
 				return o, bad(d.name, v, "a duration, e.g. 60s")

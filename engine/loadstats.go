@@ -34,6 +34,7 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 	slices.SortFunc(reqs, func(a, b loadReq) int { return a.start.Compare(b.start) })
 	var ttft, tpot, e2e, itl, perUser []float64
 	var outTok, promptTok, good, sent int
+	var lastEnd time.Time
 	cols := &schema.LoadRequests{}
 	for i := range reqs {
 		q := &reqs[i]
@@ -59,6 +60,9 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 			lvl.ErrorKinds[q.kind]++
 		default:
 			lvl.Completed++
+			if q.end.After(lastEnd) {
+				lastEnd = q.end
+			}
 			d := q.end.Sub(q.start).Seconds()
 			e2e, ttft = append(e2e, d), append(ttft, q.ttft)
 			itl = append(itl, q.gaps...)
@@ -83,6 +87,12 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 		cols.OK = append(cols.OK, q.ok)
 	}
 	w := lvl.WindowS
+	if lvl.Shape == schema.LoadRate && lastEnd.Sub(lr.winStart).Seconds() > w {
+		// An open loop past saturation drains a backlog after the window: what
+		// the server served is the requests over the time it took.
+		w = lastEnd.Sub(lr.winStart).Seconds()
+		lvl.MeasuredS = round(w, 6)
+	}
 	lvl.RequestThroughput = round(float64(lvl.Completed)/w, 4)
 	lvl.OutputTPS = round(float64(outTok)/w, 3)
 	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)

@@ -111,8 +111,12 @@ func (r StopRule) check(ctx context.Context, levels []schema.Benchmark, slo SLO)
 		return sweepStop{}, false
 	}
 	if rate := errorRate(l); rate > r.MaxErrorRate {
-		return sweepStop{schema.StopErrors, fmt.Sprintf("%s: %.0f%% of the window's requests failed (limit %.0f%%): %s",
-			last.TestID, rate*100, r.MaxErrorRate*100, l.FirstError)}, true
+		why := l.FirstError
+		if why == "" {
+			why = last.Error
+		}
+		return sweepStop{schema.StopErrors, fmt.Sprintf("%s: %.0f%% of the window's requests failed or did not finish (limit %.0f%%): %s",
+			last.TestID, rate*100, r.MaxErrorRate*100, why)}, true
 	}
 	if n > r.PlateauLevels {
 		a := levels[n-1-r.PlateauLevels].LoadLevel
@@ -142,9 +146,11 @@ func (r StopRule) check(ctx context.Context, levels []schema.Benchmark, slo SLO)
 	return sweepStop{}, false
 }
 
+// errorRate is the share of the window's requests that failed or were cut by
+// the grace period.
 func errorRate(l *schema.LoadLevel) float64 {
-	if n := l.Completed + l.Failed; n > 0 {
-		return float64(l.Failed) / float64(n)
+	if n := l.Completed + l.Failed + l.Incomplete; n > 0 {
+		return float64(l.Failed+l.Incomplete) / float64(n)
 	}
 	return 0
 }

@@ -10,10 +10,6 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// DefaultLevelGap is what a worker's level slot leaves after its window for the
-// requests in flight to end, when LoadWorker.LevelEvery is 0.
-const DefaultLevelGap = 15 * time.Second
-
 // LoadWorker makes a sweep one share of a load that several worker processes
 // (e.g. the pods of a Kubernetes Indexed Job) generate together. Worker Index of
 // Count runs, at each level, its share of the users (the users divided by Count,
@@ -31,7 +27,8 @@ type LoadWorker struct {
 	// starts at once (one worker only, or workers already in step).
 	StartAt time.Time
 	// LevelEvery is the time from one level's start to the next; 0 means the
-	// ramp-up plus the window plus DefaultLevelGap.
+	// ramp-up plus the window plus the grace (LoadOptions.Grace), the longest a
+	// level can last.
 	LevelEvery time.Duration
 }
 
@@ -89,7 +86,7 @@ func (w *LoadWorker) LevelStart(o LoadOptions, i int) time.Time {
 	}
 	every := w.LevelEvery
 	if every <= 0 {
-		every = o.rampUp() + o.window() + DefaultLevelGap
+		every = o.rampUp() + o.window() + o.grace()
 	}
 	return w.StartAt.Add(time.Duration(i) * every)
 }

@@ -53,7 +53,7 @@ func TestWorkerValidateAndClock(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := w.LevelStart(o, 1), start.Add(12*time.Second+DefaultLevelGap); !got.Equal(want) {
+	if got, want := w.LevelStart(o, 1), start.Add(12*time.Second+DefaultGrace); !got.Equal(want) {
 		t.Errorf("level 1 starts %s, want %s", got, want)
 	}
 	if w.RunName() != "fleet-20260102T150405Z" {

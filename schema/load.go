@@ -48,12 +48,20 @@ type LoadLevel struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
 
-	Completed  int `json:"completed"`
-	Failed     int `json:"failed"`
-	Incomplete int `json:"incomplete,omitempty"` // cut by a cancel, neither completed nor failed
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	// Incomplete were cut by a cancel or by the grace period after the window:
+	// neither completed nor failed.
+	Incomplete int `json:"incomplete,omitempty"`
 	// ErrorKinds counts the failed requests by error kind.
 	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
 	FirstError string         `json:"first_error,omitempty"`
+
+	// MeasuredS (rate levels) replaces window_s as the divisor when the last
+	// counted request ended after the window: from the window's start to that
+	// end, so that a backlog drained after the window does not count as served
+	// within it.
+	MeasuredS float64 `json:"measured_s,omitempty"`
 
 	RequestThroughput float64 `json:"request_throughput"` // completed / window_s
 	OutputTPS         float64 `json:"output_tps"`         // output tokens / window_s

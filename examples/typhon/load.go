@@ -17,6 +17,7 @@ var loadFlagHelp = map[string]string{
 	"rate":          "mode load: request rates of each level in requests/s, e.g. 0.5,1,2 (Poisson arrivals; not with -users)",
 	"duration":      "mode load: measured window of each level (default 60s)",
 	"ramp_up":       "mode load: ramp-up before each window, not counted (default a quarter of the window, at most 10s)",
+	"grace":         "mode load: how long a level waits after its window for the requests in flight before cutting them (default 30s)",
 	"slo":           "mode load: objectives, e.g. ttft=2s,tpot=100ms,e2e=30s (goodput counts requests meeting all)",
 	"input":         "mode load: prompt tokens of each request (default 512)",
 	"output":        "mode load: output tokens of each request (default 128)",
