@@ -20,6 +20,7 @@ type workerLevel struct {
 // windowCount is what a worker's request columns hold inside the common window.
 type windowCount struct {
 	completed, failed, sent, out, total int
+	lastEnd                             float64 // the last completed request ended, on the common clock
 }
 
 // mergeLevel merges level i of the workers that ran it (see Merge).
@@ -85,7 +86,8 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 		lvl.Incomplete += l.Incomplete
 		lvl.AllOutputTokens += l.AllOutputTokens
 		c := countWindow(l, p.w.WindowStart.Sub(ws).Seconds(), win, lvl.Requests)
-		sum = windowCount{sum.completed + c.completed, sum.failed + c.failed, sum.sent + c.sent, sum.out + c.out, sum.total + c.total}
+		sum = windowCount{sum.completed + c.completed, sum.failed + c.failed, sum.sent + c.sent, sum.out + c.out,
+			sum.total + c.total, max(sum.lastEnd, c.lastEnd)}
 		good += l.Goodput
 		perUser += l.TPSPerUser * float64(l.Completed)
 		if l.SLOMet != nil {
@@ -104,6 +106,10 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 	}
 	lvl.Rate = roundTo(lvl.Rate, 6)
 	lvl.Completed, lvl.Failed = sum.completed, sum.failed
+	if lvl.Shape == schema.LoadRate && sum.lastEnd > win {
+		win = sum.lastEnd // a backlog drained after the window, as the engine rules
+		lvl.MeasuredS = roundTo(win, 6)
+	}
 	lvl.RequestThroughput = roundTo(float64(sum.completed)/win, 4)
 	lvl.OutputTPS = roundTo(float64(sum.out)/win, 3)
 	lvl.TotalTPS = roundTo(float64(sum.total)/win, 3)
@@ -128,7 +134,8 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 // countWindow counts a worker's requests sent inside the common window (the
 // worker's window opened off seconds after the common one) and appends them to
 // cols with their start on the common window's clock. A record without request
-// columns counts whole.
+// columns counts whole. Rate levels divide by the time to the last counted
+// request's end when it is past the window (schema.LoadLevel.MeasuredS).
 func countWindow(l *schema.LoadLevel, off, win float64, cols *schema.LoadRequests) windowCount {
 	q := l.Requests
 	if q == nil {
@@ -143,6 +150,7 @@ func countWindow(l *schema.LoadLevel, off, win float64, cols *schema.LoadRequest
 		}
 		c.sent++
 		if q.OK[k] {
+			c.lastEnd = max(c.lastEnd, t+colAt(q.E2ES, k))
 			c.completed++
 			c.out += q.OutputTokens[k]
 			c.total += q.OutputTokens[k] + q.PromptTokens[k]
