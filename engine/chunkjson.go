@@ -6,49 +6,114 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// decodeChunk parses an OpenAI-style stream chunk into c without reflection:
-// the chunk is parsed once into p's reusable tree (encoding/json's reflection
-// was most of the client's CPU per token). A field of an unexpected type counts
-// as absent; data that is not JSON is an error.
-func decodeChunk(p *fastjson.Parser, data []byte, c *chatChunk) error {
+// chunkParsers are shared by every stream: a parser is held only while a chunk
+// is decoded, so a thousand streams do not each keep one.
+var chunkParsers fastjson.ParserPool
+
+// decodeChunk parses an OpenAI-style stream chunk into c without reflection
+// (encoding/json's reflection was most of the client's CPU per token); what c
+// keeps is copied out of the parser. A field of an unexpected type counts as
+// absent; data that is not JSON is an error.
+func decodeChunk(data []byte, c *chatChunk) error {
+	p := chunkParsers.Get()
+	defer chunkParsers.Put(p)
 	v, err := p.ParseBytes(data)
 	if err != nil {
 		return err
 	}
-	for _, ch := range v.GetArray("choices") {
-		var x chatChoice
-		d := ch.Get("delta")
-		x.Delta.Content = strPtr(d, "content")
-		x.Delta.ReasoningContent = strPtr(d, "reasoning_content")
-		x.Delta.Reasoning = strPtr(d, "reasoning")
-		x.Delta.ToolCalls = raw(d, "tool_calls")
-		x.Text = strPtr(ch, "text")
-		x.FinishReason = strPtr(ch, "finish_reason")
-		c.Choices = append(c.Choices, x)
+	o, err := v.Object()
+	if err != nil {
+		return err
 	}
-	if u := v.Get("usage"); u != nil && u.Type() == fastjson.TypeObject {
-		c.Usage = &chatUsage{PromptTokens: u.GetInt("prompt_tokens"), CompletionTokens: u.GetInt("completion_tokens")}
-		if d := u.Get("prompt_tokens_details"); d != nil && d.Type() == fastjson.TypeObject {
-			c.Usage.PromptTokensDetails = &struct {
-				CachedTokens *int `json:"cached_tokens"`
-			}{CachedTokens: intPtr(d, "cached_tokens")}
+	// One pass over the keys: a lookup per field would scan them each time.
+	o.Visit(func(key []byte, x *fastjson.Value) {
+		switch string(key) {
+		case "choices":
+			for _, ch := range x.GetArray() {
+				c.Choices = append(c.Choices, decodeChoice(ch))
+			}
+		case "usage":
+			if x.Type() == fastjson.TypeObject {
+				c.Usage = &chatUsage{PromptTokens: x.GetInt("prompt_tokens"), CompletionTokens: x.GetInt("completion_tokens")}
+				if d := x.Get("prompt_tokens_details"); d != nil && d.Type() == fastjson.TypeObject {
+					c.Usage.PromptTokensDetails = &struct {
+						CachedTokens *int `json:"cached_tokens"`
+					}{CachedTokens: intPtr(d.Get("cached_tokens"))}
+				}
+			}
+		case "timings":
+			if x.Type() == fastjson.TypeObject {
+				c.Timings = decodeTimings(x)
+			}
+		case "error":
+			c.Error = raw(x)
 		}
-	}
-	if t := v.Get("timings"); t != nil && t.Type() == fastjson.TypeObject {
-		c.Timings = &llamaTimings{
-			CacheN: intPtr(t, "cache_n"), PromptN: t.GetInt("prompt_n"), PromptMS: t.GetFloat64("prompt_ms"),
-			PromptPerSecond: t.GetFloat64("prompt_per_second"), PredictedN: intPtr(t, "predicted_n"),
-			PredictedMS: t.GetFloat64("predicted_ms"), PredictedPerSecond: t.GetFloat64("predicted_per_second"),
-		}
-	}
-	c.Error = raw(v, "error")
+	})
 	return nil
 }
 
-// strPtr is the string at key of v, nil when absent or not a string.
-func strPtr(v *fastjson.Value, key string) *string {
-	x := v.Get(key)
-	if x == nil || x.Type() != fastjson.TypeString {
+func decodeChoice(ch *fastjson.Value) chatChoice {
+	var x chatChoice
+	o, err := ch.Object()
+	if err != nil {
+		return x
+	}
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "delta":
+			d, err := v.Object()
+			if err != nil {
+				return
+			}
+			d.Visit(func(key []byte, v *fastjson.Value) {
+				switch string(key) {
+				case "content":
+					x.Delta.Content = strPtr(v)
+				case "reasoning_content":
+					x.Delta.ReasoningContent = strPtr(v)
+				case "reasoning":
+					x.Delta.Reasoning = strPtr(v)
+				case "tool_calls":
+					x.Delta.ToolCalls = raw(v)
+				}
+			})
+		case "text":
+			x.Text = strPtr(v)
+		case "finish_reason":
+			x.FinishReason = strPtr(v)
+		}
+	})
+	return x
+}
+
+func decodeTimings(t *fastjson.Value) *llamaTimings {
+	lt := &llamaTimings{}
+	o, _ := t.Object()
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		f, _ := v.Float64()
+		switch string(key) {
+		case "cache_n":
+			lt.CacheN = intPtr(v)
+		case "prompt_n":
+			lt.PromptN = int(f)
+		case "prompt_ms":
+			lt.PromptMS = f
+		case "prompt_per_second":
+			lt.PromptPerSecond = f
+		case "predicted_n":
+			lt.PredictedN = intPtr(v)
+		case "predicted_ms":
+			lt.PredictedMS = f
+		case "predicted_per_second":
+			lt.PredictedPerSecond = f
+		}
+	})
+	return lt
+}
+
+// strPtr is the string x holds, nil when it is not a string.
+func strPtr(x *fastjson.Value) *string {
+	if x.Type() != fastjson.TypeString {
 		return nil
 	}
 	b, _ := x.StringBytes()
@@ -56,20 +121,19 @@ func strPtr(v *fastjson.Value, key string) *string {
 	return &s
 }
 
-// intPtr is the number at key of v, nil when absent or not a number.
-func intPtr(v *fastjson.Value, key string) *int {
-	x := v.Get(key)
+// intPtr is the number x holds, nil when absent or not a number.
+func intPtr(x *fastjson.Value) *int {
 	if x == nil || x.Type() != fastjson.TypeNumber {
 		return nil
 	}
-	n := int(x.GetFloat64())
+	f, _ := x.Float64()
+	n := int(f)
 	return &n
 }
 
-// raw is the JSON text of the value at key of v, nil when absent or null.
-func raw(v *fastjson.Value, key string) json.RawMessage {
-	x := v.Get(key)
-	if x == nil || x.Type() == fastjson.TypeNull {
+// raw is the JSON text of x, nil when it is null.
+func raw(x *fastjson.Value) json.RawMessage {
+	if x.Type() == fastjson.TypeNull {
 		return nil
 	}
 	return x.MarshalTo(nil)

@@ -138,19 +138,21 @@ func TestIntegrationLoadLlamaSweep(t *testing.T) {
 	if c.StoppedBy != schema.StopPlateau {
 		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
 	}
-	one, four, eight := byUsers(levels, 1), byUsers(levels, 4), byUsers(levels, 8)
-	if one == nil || four == nil || eight == nil {
-		t.Fatalf("the sweep ended before 8 users")
-	}
-	// On a machine shared with other work, the gain of batching varies (two
-	// cores, one thread for the server): the figure is printed, and only what
-	// the sweep must do whatever the machine is asserted.
-	t.Logf("figure: output_tps at 4 users is x%.2f that at 1 (%.1f against %.1f tokens/s)", four.OutputTPS/one.OutputTPS, four.OutputTPS, one.OutputTPS)
-	if eight.Latency.TTFTS.P50 <= four.Latency.TTFTS.P50 {
-		t.Errorf("TTFT p50 %.3f s at 8 users, %.3f s at 4: want growth (queueing)", eight.Latency.TTFTS.P50, four.Latency.TTFTS.P50)
+	// On a machine shared with other work (two cores, one server thread) the
+	// gain of batching varies and may be nil: the sweep must then name an
+	// earlier level, as the figures support. What it must do whatever the
+	// machine: stop by itself, find TTFT growing past the saturation point, and
+	// name a saturation level no later than twice the slots.
+	one, last := byUsers(levels, 1), levels[len(levels)-1].LoadLevel
+	if four := byUsers(levels, slots); four != nil {
+		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, four.OutputTPS/one.OutputTPS, four.OutputTPS, one.OutputTPS)
 	}
 	if c.Saturation == nil || c.Saturation.Users > 2*slots {
-		t.Errorf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
+		t.Fatalf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
+	}
+	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
+			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
 	}
 	checkServerTokens(t, levels)
 	for _, b := range levels {
@@ -219,15 +221,15 @@ func TestIntegrationLoadOllamaSweep(t *testing.T) {
 	if c.StoppedBy != schema.StopPlateau {
 		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
 	}
-	one, two, four := byUsers(levels, 1), byUsers(levels, 2), byUsers(levels, 4)
-	if one == nil || two == nil || four == nil {
-		t.Fatalf("the sweep ended before 4 users")
-	}
-	t.Logf("figure: output_tps at 2 users is x%.2f that at 1 (%.1f against %.1f tokens/s)", two.OutputTPS/one.OutputTPS, two.OutputTPS, one.OutputTPS)
-	if four.Latency.TTFTS.P50 <= two.Latency.TTFTS.P50 {
-		t.Errorf("TTFT p50 %.3f s at 4 users, %.3f s at 2: want growth (queueing)", four.Latency.TTFTS.P50, two.Latency.TTFTS.P50)
+	one, last := byUsers(levels, 1), levels[len(levels)-1].LoadLevel
+	if two := byUsers(levels, slots); two != nil {
+		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, two.OutputTPS/one.OutputTPS, two.OutputTPS, one.OutputTPS)
 	}
 	if c.Saturation == nil || c.Saturation.Users > 2*slots {
-		t.Errorf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
+		t.Fatalf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
+	}
+	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
+			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
 	}
 }

@@ -88,7 +88,7 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	if win != nil {
 		b.GPUStats = win.Close()
 	}
-	lr.summarize(lvl, o.SLO, o.Stop.withDefaults().SLOAttainment)
+	lr.summarize(lvl, o.SLO)
 	lr.fillBenchmark(&b)
 	if o.Samples != nil {
 		o.Samples(b.TestID, lr.series)

@@ -27,14 +27,13 @@ func (lr *levelRun) inWindow(q *loadReq) bool {
 
 // summarize fills lvl's counts, throughputs and latencies from the requests
 // counted in the window (see schema.LoadLevel for the rule).
-func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64) {
+func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 	lr.mu.Lock()
 	reqs := lr.reqs
 	lr.mu.Unlock()
 	slices.SortFunc(reqs, func(a, b loadReq) int { return a.start.Compare(b.start) })
 	var ttft, tpot, e2e, itl, perUser []float64
 	var outTok, promptTok, good, sent int
-	var lastEnd time.Time
 	cols := &schema.LoadRequests{}
 	for i := range reqs {
 		q := &reqs[i]
@@ -60,16 +59,12 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 			lvl.ErrorKinds[q.kind]++
 		default:
 			lvl.Completed++
-			if q.end.After(lastEnd) {
-				lastEnd = q.end
-			}
 			d := q.end.Sub(q.start).Seconds()
 			e2e, ttft = append(e2e, d), append(ttft, q.ttft)
 			itl = append(itl, q.gaps...)
 			outTok, promptTok = outTok+q.out, promptTok+q.prompt
-			tp := 0.0
+			tp := q.tpot()
 			if q.out > 1 {
-				tp = (d - q.ttft) / float64(q.out-1)
 				tpot = append(tpot, tp)
 			}
 			if d > 0 {
@@ -86,30 +81,50 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO, attainment float64
 		cols.PromptTokens = append(cols.PromptTokens, q.prompt)
 		cols.OK = append(cols.OK, q.ok)
 	}
-	w := lvl.WindowS
-	if lvl.Shape == schema.LoadRate && lastEnd.Sub(lr.winStart).Seconds() > w {
-		// An open loop past saturation drains a backlog after the window: what
-		// the server served is the requests over the time it took.
-		w = lastEnd.Sub(lr.winStart).Seconds()
-		lvl.MeasuredS = round(w, 6)
-	}
-	lvl.RequestThroughput = round(float64(lvl.Completed)/w, 4)
-	lvl.OutputTPS = round(float64(outTok)/w, 3)
-	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)
-	lvl.Goodput = round(float64(good)/w, 4)
-	lvl.TPSPerUser = round(Mean(perUser), 3)
-	if lvl.Shape == schema.LoadRate {
-		lvl.AchievedRate = round(float64(sent)/w, 4)
-	}
 	if slo.Set() && lvl.Completed > 0 {
 		v := round(float64(good)/float64(lvl.Completed), 4)
 		lvl.SLOMet = &v
 	}
+	w, served := lvl.WindowS, lvl.Completed
+	if lvl.Shape == schema.LoadRate {
+		lvl.AchievedRate = round(float64(sent)/w, 4)
+		// Past saturation an open loop builds a backlog: what the server
+		// served is what completed inside the window, whenever it was due.
+		served, outTok, promptTok, good = lr.completedInWindow(reqs, slo)
+	}
+	lvl.RequestThroughput = round(float64(served)/w, 4)
+	lvl.OutputTPS = round(float64(outTok)/w, 3)
+	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)
+	lvl.Goodput = round(float64(good)/w, 4)
+	lvl.TPSPerUser = round(Mean(perUser), 3)
 	lvl.Latency = schema.LoadLatency{TTFTS: dist(ttft), ITLS: dist(itl), TPOTS: dist(tpot), E2ES: dist(e2e)}
 	lvl.Requests = cols
 	lr.series = map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e}
 	lvl.HDR = hdrLatencies(lr.series)
-	_ = attainment
+}
+
+// tpot is (e2e - ttft) / (output tokens - 1), 0 with fewer than two tokens.
+func (q *loadReq) tpot() float64 {
+	if q.out < 2 {
+		return 0
+	}
+	return (q.end.Sub(q.start).Seconds() - q.ttft) / float64(q.out-1)
+}
+
+// completedInWindow counts the requests of any due time that completed inside
+// the window: how many, their output and prompt tokens, and how many met slo.
+func (lr *levelRun) completedInWindow(reqs []loadReq, slo SLO) (n, out, prompt, good int) {
+	for i := range reqs {
+		q := &reqs[i]
+		if !q.ok || q.end.Before(lr.winStart) || !q.end.Before(lr.winEnd) {
+			continue
+		}
+		n, out, prompt = n+1, out+q.out, prompt+q.prompt
+		if slo.meets(q.ttft, q.tpot(), q.end.Sub(q.start).Seconds()) {
+			good++
+		}
+	}
+	return n, out, prompt, good
 }
 
 // fillBenchmark sets the Benchmark's classic fields from its level, so that
@@ -123,7 +138,9 @@ func (lr *levelRun) fillBenchmark(b *schema.Benchmark) {
 	if t := l.Latency.TPOTS.Mean; t > 0 {
 		b.AvgTPS = round(1/t, 3)
 	}
-	b.AggregateTPS = l.OutputTPS
+	// A level of users is the sustained concurrency; readers of concurrency
+	// tests (findings, charts) see it as one.
+	b.Concurrency, b.AggregateTPS = l.Users, l.OutputTPS
 	if l.Completed > 0 {
 		b.Stats = &schema.Stats{
 			TTFTP50S: l.Latency.TTFTS.P50, TTFTP90S: l.Latency.TTFTS.P90, TTFTP99S: l.Latency.TTFTS.P99,

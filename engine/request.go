@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/typhonbench/typhon/internal/sse"
 	"github.com/typhonbench/typhon/schema"
 )
@@ -338,7 +336,6 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
 	sr := sse.NewReader(body)
-	var p fastjson.Parser
 	for {
 		ev, err := sr.Next()
 		now := time.Now()
@@ -356,7 +353,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			return nil
 		}
 		var c chatChunk
-		if err := decodeChunk(&p, data, &c); err != nil {
+		if err := decodeChunk(data, &c); err != nil {
 			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
 			return nil
 		}

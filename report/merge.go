@@ -21,8 +21,8 @@ var ErrMerge = errors.New("records cannot be merged")
 // Level i of the result merges level i of every worker that ran it. Its load is
 // the sum of the workers' (users, rate). Counts and throughputs are taken over
 // the common window (the latest window start to the earliest window end of the
-// workers) from each worker's per-request columns and add up; goodput adds the
-// workers' figures. Latency percentiles come from the workers' HDR histograms
+// workers) from each worker's per-request columns and add up; goodput, and the
+// throughputs of rate levels, add the workers' figures. Latency percentiles come from the workers' HDR histograms
 // merged (never averaged), within HDRPrecision of the union of the raw samples;
 // mean, std and n combine exactly. Errors stay per worker in Workers and add up
 // in the level's error kinds.

@@ -20,7 +20,6 @@ type workerLevel struct {
 // windowCount is what a worker's request columns hold inside the common window.
 type windowCount struct {
 	completed, failed, sent, out, total int
-	lastEnd                             float64 // the last completed request ended, on the common clock
 }
 
 // mergeLevel merges level i of the workers that ran it (see Merge).
@@ -78,6 +77,7 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 		Requests: &schema.LoadRequests{}}
 	var sum windowCount
 	var good, perUser, sloMet float64
+	var rateSum [3]float64 // request, output and total throughput of the workers
 	for _, p := range parts {
 		l := p.b.LoadLevel
 		lvl.Users += l.Users
@@ -86,8 +86,8 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 		lvl.Incomplete += l.Incomplete
 		lvl.AllOutputTokens += l.AllOutputTokens
 		c := countWindow(l, p.w.WindowStart.Sub(ws).Seconds(), win, lvl.Requests)
-		sum = windowCount{sum.completed + c.completed, sum.failed + c.failed, sum.sent + c.sent, sum.out + c.out,
-			sum.total + c.total, max(sum.lastEnd, c.lastEnd)}
+		sum = windowCount{sum.completed + c.completed, sum.failed + c.failed, sum.sent + c.sent, sum.out + c.out, sum.total + c.total}
+		rateSum = [3]float64{rateSum[0] + l.RequestThroughput, rateSum[1] + l.OutputTPS, rateSum[2] + l.TotalTPS}
 		good += l.Goodput
 		perUser += l.TPSPerUser * float64(l.Completed)
 		if l.SLOMet != nil {
@@ -106,16 +106,16 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 	}
 	lvl.Rate = roundTo(lvl.Rate, 6)
 	lvl.Completed, lvl.Failed = sum.completed, sum.failed
-	if lvl.Shape == schema.LoadRate && sum.lastEnd > win {
-		win = sum.lastEnd // a backlog drained after the window, as the engine rules
-		lvl.MeasuredS = roundTo(win, 6)
-	}
 	lvl.RequestThroughput = roundTo(float64(sum.completed)/win, 4)
 	lvl.OutputTPS = roundTo(float64(sum.out)/win, 3)
 	lvl.TotalTPS = roundTo(float64(sum.total)/win, 3)
 	lvl.Goodput = roundTo(good, 4)
 	if lvl.Shape == schema.LoadRate {
 		lvl.AchievedRate = roundTo(float64(sum.sent)/win, 4)
+		// A rate level's throughputs count what completed inside the window,
+		// whenever it was due, which the columns (requests due in the window)
+		// do not hold: they add up as the workers measured them.
+		lvl.RequestThroughput, lvl.OutputTPS, lvl.TotalTPS = roundTo(rateSum[0], 4), roundTo(rateSum[1], 3), roundTo(rateSum[2], 3)
 	}
 	if n := workerCompleted(parts); n > 0 {
 		lvl.TPSPerUser = roundTo(perUser/float64(n), 3)
@@ -134,8 +134,7 @@ func mergeFigures(parts []workerLevel, ws, we time.Time) (*schema.LoadLevel, err
 // countWindow counts a worker's requests sent inside the common window (the
 // worker's window opened off seconds after the common one) and appends them to
 // cols with their start on the common window's clock. A record without request
-// columns counts whole. Rate levels divide by the time to the last counted
-// request's end when it is past the window (schema.LoadLevel.MeasuredS).
+// columns counts whole.
 func countWindow(l *schema.LoadLevel, off, win float64, cols *schema.LoadRequests) windowCount {
 	q := l.Requests
 	if q == nil {
@@ -150,7 +149,6 @@ func countWindow(l *schema.LoadLevel, off, win float64, cols *schema.LoadRequest
 		}
 		c.sent++
 		if q.OK[k] {
-			c.lastEnd = max(c.lastEnd, t+colAt(q.E2ES, k))
 			c.completed++
 			c.out += q.OutputTokens[k]
 			c.total += q.OutputTokens[k] + q.PromptTokens[k]

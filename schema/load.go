@@ -31,7 +31,10 @@ const (
 // flight then are awaited (within the request deadline) and counted whole, as
 // AIPerf's grace period and vLLM's bench serve do. Throughputs divide by the
 // window: request_throughput = completed / window_s, output_tps = their output
-// tokens / window_s, goodput = those meeting every SLO / window_s.
+// tokens / window_s, goodput = those meeting every SLO / window_s. A rate level
+// counts its throughputs over the requests that completed inside the window
+// instead (any due time): past saturation an open loop builds a backlog, and
+// what the server served is what completed.
 type LoadLevel struct {
 	Shape string  `json:"shape"`           // users or rate
 	Users int     `json:"users,omitempty"` // closed loop: sustained users
@@ -56,12 +59,6 @@ type LoadLevel struct {
 	// ErrorKinds counts the failed requests by error kind.
 	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
 	FirstError string         `json:"first_error,omitempty"`
-
-	// MeasuredS (rate levels) replaces window_s as the divisor when the last
-	// counted request ended after the window: from the window's start to that
-	// end, so that a backlog drained after the window does not count as served
-	// within it.
-	MeasuredS float64 `json:"measured_s,omitempty"`
 
 	RequestThroughput float64 `json:"request_throughput"` // completed / window_s
 	OutputTPS         float64 `json:"output_tps"`         // output tokens / window_s
