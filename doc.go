@@ -57,6 +57,14 @@
 // level within the SLOs and where saturation began. A full plan ends its
 // tests with a short sweep of users up to four times the server's slots.
 //
+// # Beyond one machine
+//
+// Several processes (the pods of a Kubernetes Indexed Job, deploy/kubernetes)
+// can share one load: with [Runner.Load].Worker set, each runs its share of every
+// level's users or rate, level by level on a shared clock, and its record names
+// the run in [Result].Worker. report.Merge joins the workers' records into one
+// result of the same schema, with percentiles from the merged HDR histograms.
+//
 // # Jobs
 //
 // A [Manager] queues jobs and runs them one at a time (two benchmarks on one GPU

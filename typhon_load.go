@@ -20,8 +20,10 @@ const ModeLoad = engine.ModeLoad
 func (r *Runner) runLoad(ctx context.Context, eng *engine.Engine, t engine.Test, res *Result,
 	store *report.Store, send func(Progress), done, total int) error {
 	var saveErr error
+	r.markWorker(res)
 	levels, c, err := eng.RunLoad(ctx, *t.Load, func(b schema.Benchmark) {
 		res.Benchmarks = append(res.Benchmarks, b)
+		r.workerLevel(res, b)
 		if err := store.Save(res); err != nil && saveErr == nil {
 			saveErr = err
 		}

@@ -96,6 +96,13 @@ type LoadOptions struct {
 	MetricsInterval time.Duration
 	// Seed makes the lengths and the arrival schedule reproducible; 0 is random.
 	Seed uint64
+	// Worker, when set, makes the sweep one worker's share of a distributed
+	// load on a shared clock (see LoadWorker).
+	Worker *LoadWorker
+	// Samples, when set, is given each level's raw latency samples in seconds
+	// as the level ends: ttft_s, itl_s, tpot_s and e2e_s of the requests counted
+	// in its window (the figures under latency summarise them).
+	Samples func(testID string, series map[string][]float64)
 }
 
 // SLO are the service-level objectives of a request; a zero field is none.
@@ -223,7 +230,7 @@ func (o LoadOptions) Validate() error {
 	case o.SharedPrefix > 0 && o.SharedPrefix >= o.input():
 		return bad("shared prefix %d must be shorter than the input %d", o.SharedPrefix, o.input())
 	}
-	return nil
+	return o.Worker.validate(o)
 }
 
 func (o LoadOptions) input() int  { return cmpOr(o.InputTokens, DefaultLoadInput) }

@@ -44,6 +44,7 @@ type levelRun struct {
 	mu         sync.Mutex
 	reqs       []loadReq
 	refusedErr string
+	series     map[string][]float64 // the latency samples of the window, by name
 }
 
 // runLevel runs one level of users (closed loop) or of a rate (open loop) and
@@ -69,6 +70,7 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	lr := &levelRun{e: e, pm: pm, t0: time.Now(), cancel: cancel}
 	lr.winStart = lr.t0.Add(ramp)
 	lr.winEnd = lr.winStart.Add(window)
+	lvl.WindowStart = lr.winStart.UTC()
 	cut := time.AfterFunc(time.Until(lr.winEnd.Add(o.grace())), func() { cancel(errGrace) })
 	defer cut.Stop()
 	var lag []float64
@@ -88,6 +90,9 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	}
 	lr.summarize(lvl, o.SLO)
 	lr.fillBenchmark(&b)
+	if o.Samples != nil {
+		o.Samples(b.TestID, lr.series)
+	}
 	if shape == schema.LoadRate {
 		d := dist(lag)
 		lvl.ScheduleLagS = &d

@@ -100,7 +100,8 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 	lvl.TPSPerUser = round(stats.Mean(perUser), 3)
 	lvl.Latency = schema.LoadLatency{TTFTS: dist(ttft), ITLS: dist(itl), TPOTS: dist(tpot), E2ES: dist(e2e)}
 	lvl.Requests = cols
-	lvl.HDR = hdrLatencies(map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e})
+	lr.series = map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e}
+	lvl.HDR = hdrLatencies(lr.series)
 }
 
 // tpot is (e2e - ttft) / (output tokens - 1), 0 with fewer than two tokens.

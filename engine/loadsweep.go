@@ -35,6 +35,9 @@ func (e *Engine) RunLoad(ctx context.Context, o LoadOptions, level func(schema.B
 	if m := e.do(ctx, warm); m.err != nil && (m.kind == schema.ErrKindConnectionRefused || ctx.Err() != nil) {
 		return nil, nil, fmt.Errorf("engine: load: warmup: %w", m.err)
 	}
+	if o.Worker != nil {
+		o.Stop.Off = true // every worker runs every level
+	}
 	shape, rule := o.shape(), o.Stop.withDefaults()
 	var out []schema.Benchmark
 	stop := sweepStop{by: schema.StopLevels, why: "every level asked for ran"}
@@ -43,6 +46,10 @@ func (e *Engine) RunLoad(ctx context.Context, o LoadOptions, level func(schema.B
 		if !ok {
 			break
 		}
+		if !o.Worker.waitLevel(ctx, o, i) {
+			break
+		}
+		users, rate = o.Worker.Share(users, rate)
 		b := e.runLevel(ctx, o, pm, users, rate)
 		out = append(out, b)
 		if level != nil {

@@ -195,7 +195,12 @@ func sweepPoints(res *schema.Result) []SweepPoint {
 			p.ValidRuns = &b.ValidRuns
 		}
 		if s := b.Stats; s != nil {
-			p.MedianTPS, p.TPSCI95Low, p.TPSCI95High = pos(s.TPSMedian), pos(s.TPSCI95Low), pos(s.TPSCI95High)
+			p.MedianTPS, p.TPSCI95High = pos(s.TPSMedian), pos(s.TPSCI95High)
+			if p.TPSCI95High != nil && finite(s.TPSCI95Low) {
+				// A wide interval of few runs reaches zero: its low end is 0, not unknown.
+				low := max(s.TPSCI95Low, 0)
+				p.TPSCI95Low = &low
+			}
 		}
 		if c := excludedCounts(b); len(c) > 0 {
 			p.Excluded = c

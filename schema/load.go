@@ -1,5 +1,7 @@
 package schema
 
+import "time"
+
 // CategoryLoad: one level of a load sweep (sustained users or a request rate);
 // see Benchmark.Load.
 const CategoryLoad = "load"
@@ -43,6 +45,8 @@ type LoadLevel struct {
 	MaxInFlight int     `json:"max_in_flight,omitempty"`
 	RampUpS     float64 `json:"ramp_up_s"`
 	WindowS     float64 `json:"window_s"`
+	// WindowStart is when the measured window opened.
+	WindowStart time.Time `json:"window_start,omitzero"`
 	// InputTokens and OutputTokens are the asked lengths (means when drawn).
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`

@@ -101,6 +101,10 @@ type Result struct {
 	Capacity *Capacity `json:"capacity,omitempty"`
 	// RateCapacity sums up the sweep of rates when a run has both.
 	RateCapacity *Capacity `json:"rate_capacity,omitempty"`
+	// Worker (a worker's record) says which share of a distributed run it holds.
+	Worker *Worker `json:"worker,omitempty"`
+	// Workers (a merged result) lists the workers whose records were merged.
+	Workers []FleetWorker `json:"workers,omitempty"`
 }
 
 // ServerInfo names the server a run measured.

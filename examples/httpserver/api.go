@@ -73,7 +73,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/jobs/run", methods: map[string]http.HandlerFunc{"POST": a.submit}},
 		{pattern: "/jobs", methods: map[string]http.HandlerFunc{"GET": a.listJobs}},
 		{pattern: "/jobs/{id}", methods: map[string]http.HandlerFunc{"GET": a.getJob, "DELETE": a.cancelJob}},
-		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
+		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults, "POST": a.uploadResult}},
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
 		{pattern: "/results/{run_id}/dashboard", methods: map[string]http.HandlerFunc{"GET": a.getDashboard}},
 		{pattern: "/report", methods: map[string]http.HandlerFunc{"GET": a.getReport}},
@@ -90,7 +90,11 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(detect.TyphonHeader, typhon.Version)
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	limit := int64(maxBodyBytes)
+	if isUpload(r) {
+		limit = maxUploadBytes
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
 		// ServeMux would answer a redirect in HTML; no route has such a path.
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, p))
@@ -119,7 +123,12 @@ func (a *api) dispatch(rt route) http.Handler {
 			writeError(w, r, a.logger, errUnauthorized)
 			return
 		}
-		if err := drainBody(r); err != nil {
+		if isUpload(r) {
+			if r.ContentLength > maxUploadBytes {
+				writeError(w, r, a.logger, &http.MaxBytesError{Limit: maxUploadBytes})
+				return
+			}
+		} else if err := drainBody(r); err != nil {
 			writeError(w, r, a.logger, err)
 			return
 		}
@@ -311,6 +320,7 @@ var statusOf = []struct {
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
 	{advice.ErrServer, http.StatusBadGateway},
 	{advice.ErrNoTarget, http.StatusBadGateway},
+	{errConflict, http.StatusConflict},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An

@@ -66,7 +66,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
 	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
 	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
-	readLoad := loadFlags(fs)
+	readLoad, wf := addWorkerFlags(fs, loadFlags(fs))
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			printLoad(stdout, res)
 		}
 	}
-	if err != nil {
+	if err = wf.uploadAfter(ctx, res, err, stderr); err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}
 	// The dashboard beside the record; a failure to write it does not fail the run.

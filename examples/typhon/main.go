@@ -8,6 +8,7 @@
 //	typhon dashboard [-o FILE] [-data DIR] [RUN.json ...]
 //	typhon export [-data DIR] [-o FILE] [RUN.json ...] | typhon export -check FILE
 //	typhon ask [-url U] [-model M] [-q "question"] [-data DIR] [RUN.json]
+//	typhon merge [-o FILE] [-data DIR] [-save] FILES...|RUN
 //
 // run writes an HTML dashboard beside the record (DATA/runs/<run_id>.html) and
 // prints its path. dashboard renders one or more records (default: the last
@@ -96,6 +97,7 @@ commands:
   dashboard write an HTML dashboard of one or more records
   export    write anonymised community data (or -check a file)
   ask       ask an LLM server for advice on a run (default: the last run)
+  merge     merge the records of a distributed run's workers into one
 
 "typhon <command> -h" lists a command's flags.
 `
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdExport(ctx, rest, stdout, stderr)
 	case "ask":
 		return cmdAsk(ctx, rest, stdout, stderr)
+	case "merge":
+		return cmdMerge(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/typhonbench/typhon/report"
+	"github.com/typhonbench/typhon/schema"
+)
+
+// workerFile writes worker i of 2 of run "fleet-x" into dir/runs and returns
+// its path: one level of 2 users, two completed requests.
+func workerFile(t *testing.T, dir string, i int) string {
+	t.Helper()
+	h := hdrhistogram.New(1, 3600e6, 3)
+	for _, us := range []int64{100000, 200000} {
+		_ = h.RecordValue(us + int64(i))
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	res := &schema.Result{SchemaVersion: schema.Version, RunID: fmt.Sprintf("fleet-x-w%d", i), RunAt: ws, Status: schema.StatusComplete,
+		Mode: "load", Benchmarks: []schema.Benchmark{{TestID: "load_users_2", Category: schema.CategoryLoad, Runs: []schema.RunSample{},
+			LoadLevel: &schema.LoadLevel{Shape: schema.LoadUsers, Users: 2, WindowS: 10, WindowStart: ws, Completed: 2, OutputTPS: 2,
+				Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 2, Mean: 0.15}}, HDR: map[string]string{"ttft_s": string(enc)},
+				Requests: &schema.LoadRequests{StartS: []float64{1, 2}, TTFTS: []float64{0.1, 0.2}, E2ES: []float64{1, 1},
+					OutputTokens: []int{10, 10}, PromptTokens: []int{5, 5}, OK: []bool{true, true}}}}},
+		Worker: &schema.Worker{Run: "fleet-x", Index: i, Count: 2, Levels: []schema.WorkerLevel{{TestID: "load_users_2", Users: 2,
+			WindowStart: ws, WindowEnd: ws.Add(10 * time.Second)}}}}
+	if err := (&report.Store{Dir: dir}).Save(res); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, report.RunsDir, res.RunID+".json")
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b := workerFile(t, dir, 0), workerFile(t, dir, 1)
+	out := filepath.Join(t.TempDir(), "fleet.json")
+	code, stdout, stderr, err := runCLI(t, "merge", "-o", out, a, b)
+	if code != 0 || !strings.Contains(stdout, "merged 2 workers of run fleet-x") {
+		t.Fatalf("merge files: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	res, err := report.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RunID != "fleet-x" || len(res.Workers) != 2 || res.Benchmarks[0].TestID != "load_users_4" || res.Benchmarks[0].Completed != 4 {
+		t.Errorf("merged %s: %d workers, %s with %d completed; want fleet-x, 2, load_users_4, 4",
+			res.RunID, len(res.Workers), res.Benchmarks[0].TestID, res.Benchmarks[0].Completed)
+	}
+	// The dashboard, the summary and compare read the merged record like any other.
+	for _, args := range [][]string{{"dashboard", "-o", "-", out}, {"summary", out}, {"compare", out, out}} {
+		if code, stdout, stderr, err := runCLI(t, args...); code != 0 || stdout == "" {
+			t.Errorf("%s of the merged record: exit %d (%v)\n%s", args[0], code, err, stderr)
+		}
+	}
+	// By run name, from the data directory, saved there too.
+	code, stdout, _, err = runCLI(t, "merge", "-data", dir, "-save", "fleet-x")
+	if code != 0 || !strings.Contains(stdout, `"workers"`) {
+		t.Fatalf("merge by run: exit %d, %v", code, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, report.RunsDir, "fleet-x.json")); err != nil {
+		t.Errorf("-save: %v", err)
+	}
+}
+
+func TestMergeAndWorkerUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := workerFile(t, dir, 0)
+	plain := writeRecord(t, t.TempDir(), "plain.json", record("20250601T142201Z-00000001", t0, "tiny", 100))
+	for _, tt := range []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"merge: nothing", []string{"merge"}, 2, "want the workers' record files"},
+		{"merge: not a worker", []string{"merge", a, plain}, 1, ""},
+		{"merge: unknown run", []string{"merge", "-data", dir, "fleet-none"}, 1, ""},
+		{"run: worker out of range", []string{"run", "-mode", "load", "-users", "12", "-worker", "3/3"}, 2, "want INDEX/COUNT"},
+		{"run: worker of a plan", []string{"run", "-mode", "quick", "-worker", "0/3"}, 2, "-worker needs -mode load"},
+		{"run: clock without a worker", []string{"run", "-mode", "load", "-start-at", "2026-01-02T15:04:05Z"}, 2, "need -worker"},
+		{"run: bad clock", []string{"run", "-mode", "load", "-users", "12", "-worker", "0/3", "-start-at", "soon"}, 2, "bad -start-at"},
+	} {
+		code, _, stderr, err := runCLI(t, tt.args...)
+		if code != tt.wantCode || !strings.Contains(stderr, tt.wantStderr) {
+			t.Errorf("%s: exit %d (%v), stderr %q; want %d and %q", tt.name, code, err, stderr, tt.wantCode, tt.wantStderr)
+		}
+	}
+}
