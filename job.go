@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon/report"
+	"github.com/typhonbench/typhon/schema"
 )
 
-// Status is the state of a job: pending -> running -> done, or error.
-type Status string
+// Status is the state of a job: pending -> running -> done, or error
+// (schema.JobStatus).
+type Status = schema.JobStatus
 
 // Job states of spec/jobs.md; there are no others. A cancelled job is StatusError
 // with Error "cancelled".
 const (
-	StatusPending Status = "pending"
-	StatusRunning Status = "running"
-	StatusDone    Status = "done"
-	StatusError   Status = "error"
+	StatusPending = schema.JobPending
+	StatusRunning = schema.JobRunning
+	StatusDone    = schema.JobDone
+	StatusError   = schema.JobError
 )
 
 // Defaults of a zero Manager.
@@ -36,7 +38,7 @@ const CancelledMessage = "cancelled"
 type Job struct {
 	ID          string     `json:"job_id"`
 	Status      Status     `json:"status"`
-	Mode        string     `json:"mode"`
+	Mode        Mode       `json:"mode"`
 	Progress    Progress   `json:"progress"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at"`
@@ -82,7 +84,7 @@ func (m *Manager) init() {
 
 // Submit queues a job of the given mode ("" means DefaultMode). It returns
 // ErrInvalidMode for an unknown mode and ErrQueueFull when the queue is full.
-func (m *Manager) Submit(mode string) (*Job, error) {
+func (m *Manager) Submit(mode Mode) (*Job, error) {
 	if err := ValidMode(mode); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,10 @@ type (
 	GPUStats   = schema.GPUStats
 	ServerInfo = schema.ServerInfo
 	Profile    = schema.Profile
+	// Mode names a plan: ModeQuick or ModeFull.
+	Mode = schema.Mode
+	// Kind names a kind of LLM server (ServerInfo.Kind).
+	Kind = schema.Kind
 )
 
 // Sentinel errors. Errors returned by Typhon wrap one of these where one applies.
@@ -66,8 +70,8 @@ var (
 
 // Modes of a plan.
 const (
-	ModeQuick = "quick"
-	ModeFull  = "full"
+	ModeQuick = schema.ModeQuick
+	ModeFull  = schema.ModeFull
 )
 
 // Defaults of a zero Runner.
@@ -95,7 +99,7 @@ type Progress struct {
 // DefaultDataDir.
 type Runner struct {
 	// Mode is ModeQuick or ModeFull; "" means DefaultMode. Ignored when Plan is set.
-	Mode string
+	Mode Mode
 	// Plan replaces the built plan when not nil.
 	Plan *engine.Plan
 
@@ -151,7 +155,7 @@ func DefaultDataDir() string {
 }
 
 // ValidMode reports whether mode names a plan ("" is the default mode).
-func ValidMode(mode string) error {
+func ValidMode(mode Mode) error {
 	switch mode {
 	case "", ModeQuick, ModeFull:
 		return nil

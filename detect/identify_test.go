@@ -238,7 +238,7 @@ func TestKinds(t *testing.T) {
 	if len(kinds) != len(displayNames) {
 		t.Errorf("Kinds() has %d kinds, displayNames %d", len(kinds), len(displayNames))
 	}
-	for _, want := range []string{"llama.cpp", "ollama", "lmstudio", "vllm", "text-generation-webui", "jan",
+	for _, want := range []Kind{"llama.cpp", "ollama", "lmstudio", "vllm", "text-generation-webui", "jan",
 		"sglang", "tgi", "koboldcpp", "llamafile", "localai", "openai-compatible"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("Kinds() lacks %q", want)

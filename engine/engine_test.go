@@ -20,7 +20,7 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-func newEngine(url, kind string) *engine.Engine {
+func newEngine(url string, kind schema.Kind) *engine.Engine {
 	return &engine.Engine{Target: engine.Target{BaseURL: url, Model: "fake", Kind: kind}}
 }
 
@@ -375,7 +375,7 @@ func TestAlive(t *testing.T) {
 	t.Parallel()
 	srv := enginetest.NewServer(nil)
 	defer srv.Close()
-	for _, kind := range []string{engine.KindLlamaCpp, engine.KindVLLM, ""} {
+	for _, kind := range []schema.Kind{engine.KindLlamaCpp, engine.KindVLLM, ""} {
 		if err := newEngine(srv.URL, kind).Alive(t.Context()); err != nil {
 			t.Errorf("Alive(%q) = %v, want nil", kind, err)
 		}
@@ -457,7 +457,7 @@ func TestRequestsUniqueAndDeterministic(t *testing.T) {
 func TestPromptFitting(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		kind      string
+		kind      schema.Kind
 		tolerance float64 // fraction of the target
 	}{
 		{engine.KindLlamaCpp, 0},    // /apply-template + /tokenize: exact
@@ -466,7 +466,7 @@ func TestPromptFitting(t *testing.T) {
 		{engine.KindSGLang, 0.01},   // no /tokenize of prompts in the fake's style: falls back
 	}
 	for _, tc := range tests {
-		t.Run(tc.kind, func(t *testing.T) {
+		t.Run(string(tc.kind), func(t *testing.T) {
 			t.Parallel()
 			srv := enginetest.NewServer(enginetest.Stream{Timings: true}.Response)
 			defer srv.Close()

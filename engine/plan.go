@@ -9,10 +9,10 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// Modes of a plan.
+// Modes of a plan, defined in package schema.
 const (
-	ModeQuick = "quick"
-	ModeFull  = "full"
+	ModeQuick = schema.ModeQuick
+	ModeFull  = schema.ModeFull
 )
 
 // Plan constants. Context sweep sizes come in tiers of the first GPU's memory.
@@ -80,14 +80,14 @@ type Test struct {
 
 // Plan is the ordered list of tests of one run.
 type Plan struct {
-	Mode  string
+	Mode  schema.Mode
 	Tests []Test
 }
 
 // Runs per test and mode.
 // concurrency is the rounds of a concurrency test; a quick plan has none unless
 // WithConcurrency adds them.
-var runs = map[string]struct{ baseline, sweep, longGen, wall, concurrency int }{
+var runs = map[schema.Mode]struct{ baseline, sweep, longGen, wall, concurrency int }{
 	ModeQuick: {baseline: 5, sweep: 2, longGen: 1, concurrency: 2},
 	ModeFull:  {baseline: 10, sweep: 5, longGen: 3, wall: 1, concurrency: 3},
 }
@@ -120,7 +120,7 @@ func SweepSizes(vramMB float64) []int {
 // ConcurrencyLevels(0)), long_gen (3) and memory_wall. Every test has one warmup
 // besides. WithConcurrency sets other concurrency levels, e.g. those of the
 // server's slot count.
-func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
+func BuildPlan(mode schema.Mode, serverCtx int, vramMB float64) (Plan, error) {
 	r, ok := runs[mode]
 	if !ok {
 		return Plan{}, fmt.Errorf("%w %q: want quick or full", ErrInvalidMode, mode)
@@ -278,8 +278,8 @@ func WithConcurrency(p Plan, levels []int) Plan {
 // (ctxSize, from detect), except for Ollama, which allocates the num_ctx each
 // request asks for: there it is the model's training context (trainCtx; 0 when
 // unknown, and then no test is skipped for its size).
-func PlanCtx(kind string, ctxSize, trainCtx int) int {
-	if strings.EqualFold(kind, KindOllama) {
+func PlanCtx(kind schema.Kind, ctxSize, trainCtx int) int {
+	if strings.EqualFold(string(kind), string(KindOllama)) {
 		return max(trainCtx, 0)
 	}
 	return max(ctxSize, 0)

@@ -406,14 +406,14 @@ func (s *Store) Load(runID string) (*schema.Result, error) {
 
 // Summary is one line of the history: a record without its benchmarks.
 type Summary struct {
-	RunID      string    `json:"run_id"`
-	RunAt      time.Time `json:"run_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Status     string    `json:"status"`
-	Mode       string    `json:"mode"`
-	Model      string    `json:"model"`
-	Server     string    `json:"server"`
-	Benchmarks int       `json:"benchmarks"`
+	RunID      string        `json:"run_id"`
+	RunAt      time.Time     `json:"run_at"`
+	FinishedAt time.Time     `json:"finished_at,omitzero"`
+	Status     schema.Status `json:"status"`
+	Mode       schema.Mode   `json:"mode"`
+	Model      string        `json:"model"`
+	Server     string        `json:"server"`
+	Benchmarks int           `json:"benchmarks"`
 	// Failed counts the tests with at least one failed run or a test error.
 	Failed  int    `json:"failed"`
 	Skipped int    `json:"skipped"`

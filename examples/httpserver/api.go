@@ -188,7 +188,7 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: mode given %d times", errBadRequest, len(q["mode"])))
 		return
 	}
-	mode := q.Get("mode")
+	mode := typhon.Mode(q.Get("mode"))
 	if mode == "" && !q.Has("mode") {
 		mode = typhon.DefaultMode
 	}

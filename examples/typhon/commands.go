@@ -38,7 +38,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", typhon.DefaultMode, "plan: quick or full")
+	mode := fs.String("mode", string(typhon.DefaultMode), "plan: quick or full")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
@@ -52,7 +52,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := typhon.ValidMode(*mode); err != nil {
+	if err := typhon.ValidMode(typhon.Mode(*mode)); err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
 	level := slog.LevelWarn
@@ -60,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		level = slog.LevelDebug
 	}
 	r := typhon.Runner{
-		Mode:    *mode,
+		Mode:    typhon.Mode(*mode),
 		URL:     *url,
 		Model:   *model,
 		APIKey:  *apiKey,

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/typhonbench/typhon/schema"
 )
 
 // LlamaServer starts llama-server for a test and stops it at the test's cleanup.
@@ -27,7 +29,7 @@ func Required() bool { return os.Getenv(EnvRequire) == "1" }
 // logTail is how much of the server log a failed test prints.
 const logTail = 16 << 10
 
-func startForTest(t testing.TB, kind string, opts Options) *Server {
+func startForTest(t testing.TB, kind schema.Kind, opts Options) *Server {
 	t.Helper()
 	s, err := Start(t.Context(), kind, opts)
 	if errors.Is(err, ErrNotProvisioned) {
