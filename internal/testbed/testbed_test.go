@@ -278,7 +278,7 @@ func TestCleanup(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		start func(testing.TB, Options) *Server
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", LlamaServer},
 		{"ollama", Ollama},
@@ -334,7 +334,7 @@ func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		start func(testing.TB, Options) *Server
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", LlamaServer},
 		{"ollama", Ollama},
@@ -458,7 +458,7 @@ func TestPortTaken(t *testing.T) {
 	tests := []struct {
 		name  string
 		kind  schema.Kind
-		start func(testing.TB, Options) *Server
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", KindLlama, LlamaServer},
 		{"ollama", KindOllama, Ollama},
