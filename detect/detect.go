@@ -69,9 +69,9 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// ErrNoServer is returned (wrapped) when no LLM server was found. Its text is
-// fixed by the job contract (spec/jobs.md).
-var ErrNoServer = errors.New("No LLM server detected or benchmark produced no results.") //nolint:staticcheck // text fixed by the job contract
+// ErrNoServer is returned (wrapped) when no LLM server was found. The job
+// contract's sentence for it belongs to the HTTP example, which maps it.
+var ErrNoServer = errors.New("no LLM server detected")
 
 // TyphonHeader is set by Typhon's own HTTP server on every response. A candidate
 // whose answers carry it is never reported.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/detect"
-	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/report"
 )
 
@@ -56,10 +55,15 @@ type api struct {
 	mux    *http.ServeMux
 }
 
+// newAPI serves mgr's jobs and records; a nil mgr.Outcome becomes the
+// contract's jobOutcome.
 func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
+	if mgr.Outcome == nil {
+		mgr.Outcome = jobOutcome
+	}
 	a := &api{
 		mgr:    mgr,
-		store:  &report.Store{Dir: mgr.Runner.DataDir, Logger: logger},
+		store:  mgr.Store(),
 		token:  token,
 		logger: logger,
 		mux:    http.NewServeMux(),
@@ -169,16 +173,7 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 	if servers == nil {
 		servers = []detect.Server{}
 	}
-	sampler, gerr := gpu.Default()
-	if gerr != nil {
-		sampler = nil
-	} else if c, ok := sampler.(io.Closer); ok {
-		defer c.Close()
-	}
-	prof := gpu.Snapshot(ctx, sampler)
-	if gerr != nil {
-		prof.GPUError = gerr.Error()
-	}
+	prof := typhon.Hardware(ctx)
 	writeJSON(w, http.StatusOK, map[string]any{"servers": servers, "profile": prof})
 }
 
