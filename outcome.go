@@ -42,7 +42,6 @@ func anySuccess(bs []Benchmark) bool {
 	return false
 }
 
-
 // failureSummary names each failed test with its first error.
 func failureSummary(bs []Benchmark) string {
 	var parts []string
