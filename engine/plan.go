@@ -92,10 +92,10 @@ var runs = map[schema.Mode]struct{ baseline, sweep, longGen, wall, concurrency i
 	ModeFull:  {baseline: 10, sweep: 5, longGen: 3, wall: 1, concurrency: 3},
 }
 
-// SweepSizes returns the context sizes of the sweep for the first GPU's memory in
+// sweepSizes returns the context sizes of the sweep for the first GPU's memory in
 // MiB (0: no GPU, the smallest tier): 2,048, 4,096 and 8,192 tokens, plus 16,384
 // from 8 GiB, 32,768 from 16 GiB and 65,536 from 24 GiB.
-func SweepSizes(vramMB float64) []int {
+func sweepSizes(vramMB float64) []int {
 	sizes := []int{2048, 4096, 8192}
 	for _, tier := range []struct {
 		minMB float64
@@ -128,7 +128,7 @@ func BuildPlan(mode schema.Mode, serverCtx int, vramMB float64) (Plan, error) {
 	if serverCtx < 0 {
 		serverCtx = 0
 	}
-	sizes := SweepSizes(vramMB)
+	sizes := sweepSizes(vramMB)
 	if mode == ModeQuick && len(sizes) > QuickSweeps {
 		sizes = sizes[:QuickSweeps]
 	}
