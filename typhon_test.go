@@ -4,32 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/engine"
+	"github.com/typhonbench/typhon/internal/leaktest"
 	"github.com/typhonbench/typhon/internal/testbed"
 	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
 )
 
-// ourGoroutines lists the goroutines running Typhon code (not the test's own).
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	var out []string
-	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-		if strings.Contains(g, "typhonbench/typhon.") || strings.Contains(g, "typhonbench/typhon/engine") ||
-			strings.Contains(g, "typhonbench/typhon/gpu") || strings.Contains(g, "typhonbench/typhon/detect") {
-			if !strings.Contains(g, "typhon_test.") && !strings.Contains(g, "internal/testbed") {
-				out = append(out, g)
-			}
-		}
-	}
-	return out
+// ourGoroutine reports whether a goroutine runs Typhon code (not the test's own).
+func ourGoroutine(g string) bool {
+	return (strings.Contains(g, "typhonbench/typhon.") || strings.Contains(g, "typhonbench/typhon/engine") ||
+		strings.Contains(g, "typhonbench/typhon/gpu") || strings.Contains(g, "typhonbench/typhon/detect")) &&
+		!strings.Contains(g, "typhon_test.") && !strings.Contains(g, "internal/testbed")
 }
 
 // TestRunCancel: cancelling ctx during a run against the real llama-server returns
@@ -93,15 +84,8 @@ func TestRunCancel(t *testing.T) {
 	}
 	// No goroutine of Run outlives it (idle HTTP connections of the client are
 	// the transport's, not Run's; give exiting goroutines a moment).
-	var left []string
-	for i := 0; i < 50; i++ {
-		if left = ourGoroutines(); len(left) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if len(left) > 0 {
-		t.Errorf("%d goroutines of Run still running:\n%s", len(left), strings.Join(left, "\n\n"))
+	if err := leaktest.Matching(time.Second, ourGoroutine); err != nil {
+		t.Errorf("goroutines of Run: %v", err)
 	}
 }
 
