@@ -237,15 +237,12 @@ func (a *api) listResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	items, total, err := a.store.List(offset, limit)
+	page, err := a.store.ListPage(offset, limit)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	if items == nil {
-		items = []report.Summary{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": items, "total": total, "offset": offset, "limit": limit})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (a *api) getResult(w http.ResponseWriter, r *http.Request) {

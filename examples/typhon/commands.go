@@ -228,17 +228,14 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if *limit <= 0 || *offset < 0 {
 		return usageError(stderr, fs, "-limit must be positive and -offset not negative")
 	}
-	store := &report.Store{Dir: *data}
-	items, total, err := store.List(*offset, *limit)
+	page, err := (&report.Store{Dir: *data}).ListPage(*offset, *limit)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		if items == nil {
-			items = []report.Summary{}
-		}
-		return writeJSON(stdout, map[string]any{"results": items, "total": total, "offset": *offset, "limit": *limit})
+		return writeJSON(stdout, page)
 	}
+	items := page.Results
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN ID\tRUN AT\tSTATUS\tMODE\tSERVER\tMODEL\tTESTS\tFAILED\tERROR")
 	for _, s := range items {
@@ -248,7 +245,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d of %d records\n", len(items), total)
+	fmt.Fprintf(stdout, "%d of %d records\n", len(items), page.Total)
 	return nil
 }
 
