@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/typhonbench/typhon/detect"
+	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -46,18 +47,12 @@ func anySuccess(bs []Benchmark) bool {
 func failureSummary(bs []Benchmark) string {
 	var parts []string
 	for _, b := range bs {
+		why := report.FailureReason(&b)
 		switch {
 		case b.Skipped:
-			parts = append(parts, b.TestID+": skipped: "+b.SkipReason)
-		case b.Error != "":
-			parts = append(parts, b.TestID+": "+b.Error)
-		default:
-			for _, run := range append([]RunSample{}, b.Runs...) {
-				if !run.Success {
-					parts = append(parts, b.TestID+": "+run.Error)
-					break
-				}
-			}
+			parts = append(parts, b.TestID+": skipped: "+why)
+		case why != "":
+			parts = append(parts, b.TestID+": "+why)
 		}
 		if len(parts) >= 3 {
 			break

@@ -74,8 +74,12 @@ func BenchmarkStatus(b *schema.Benchmark) string {
 	return OutcomeOK
 }
 
-// benchmarkReason is why a benchmark is not OK: the skip reason, the test's error
-// or the first failed run's error, "" when there is none.
+// FailureReason is why a benchmark is not OK: the skip reason, the test's error
+// or the first failed run's error ("kind: message"), "" when there is none. It is
+// the one wording of a test's first failure: the chronicle, Compare, the
+// library's ErrAllTestsFailed and the command line tool use it.
+func FailureReason(b *schema.Benchmark) string { return benchmarkReason(b) }
+
 func benchmarkReason(b *schema.Benchmark) string {
 	if b.Skipped {
 		return b.SkipReason

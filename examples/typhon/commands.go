@@ -168,13 +168,8 @@ func promptTokens(b typhon.Benchmark) int {
 }
 
 func firstError(b typhon.Benchmark) string {
-	if b.Error != "" {
-		return " " + b.Error
-	}
-	for _, r := range b.Runs {
-		if !r.Success {
-			return " " + r.Error
-		}
+	if why := report.FailureReason(&b); why != "" {
+		return " " + why
 	}
 	return ""
 }
