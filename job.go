@@ -15,8 +15,8 @@ import (
 // (schema.JobStatus).
 type Status = schema.JobStatus
 
-// Job states of spec/jobs.md; there are no others. A cancelled job is StatusError
-// with Error "cancelled".
+// Job states of spec/jobs.md; there are no others. A cancelled job is
+// StatusError; Manager.Outcome words its error.
 const (
 	StatusPending = schema.JobPending
 	StatusRunning = schema.JobRunning
@@ -48,8 +48,8 @@ type Job struct {
 
 // Outcome turns how a job ended into its status and error text: err is the
 // run's error (nil when it completed), cancelled tells that Cancel stopped the
-// job (err then wraps context.Canceled). The text of the job contract belongs to
-// the program that serves the contract, which sets Manager.Outcome.
+// job, whatever error the cancel left the run with. The texts of the job
+// contract belong to the program that serves it, which sets Manager.Outcome.
 type Outcome func(err error, cancelled bool) (Status, string)
 
 // PlainOutcome is the Outcome of a Manager whose Outcome is nil: done when the
