@@ -96,14 +96,6 @@ func openTelemetry(ctx context.Context, given gpu.Sampler) telemetry {
 	return t
 }
 
-// vramMB is the first GPU's memory, 0 without a GPU.
-func (t telemetry) vramMB() float64 {
-	if len(t.profile.GPUs) == 0 {
-		return 0
-	}
-	return t.profile.GPUs[0].MemoryTotalMB
-}
-
 // Hardware returns the machine's profile: the GPUs of the default sampler
 // (gpu.Default) and the host's CPU, memory and OS. When no GPU can be read,
 // GPUs is empty and GPUError says why.
@@ -135,14 +127,6 @@ func (r *Runner) buildPlan(mode Mode, srv detect.Server, vramMB float64) (engine
 func planCtx(s detect.Server) int {
 	train, _ := strconv.Atoi(s.Settings["n_ctx_train"])
 	return engine.PlanCtx(s.Kind, s.CtxSize, train)
-}
-
-// recorder samples the GPUs beside the tests; nil without a sampler.
-func (r *Runner) recorder(ctx context.Context, s gpu.Sampler, srv detect.Server) *gpu.Recorder {
-	if s == nil {
-		return nil
-	}
-	return &gpu.Recorder{Sampler: s, Interval: r.GPUInterval, PIDs: detect.ListenerPIDs(ctx, srv), Logger: r.logger()}
 }
 
 func (r *Runner) engine(srv detect.Server, model string, rec *gpu.Recorder) *engine.Engine {
@@ -196,7 +180,7 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 		}
 		pr.starting(i)
 		b := eng.RunTest(ctx, t)
-		res.Benchmarks = append(res.Benchmarks, b)
+		res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)
 		}

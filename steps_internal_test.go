@@ -115,9 +115,13 @@ func TestOpenTelemetry(t *testing.T) {
 			t.Parallel()
 			tel := openTelemetry(t.Context(), tc.s)
 			defer tel.close()
-			if (tel.sampler != nil) != tc.wantSampler || tel.vramMB() != tc.wantVRAM || tel.profile.GPUError != tc.wantErr {
+			vram := 0.0
+			if len(tel.profile.GPUs) > 0 {
+				vram = tel.profile.GPUs[0].MemoryTotalMB
+			}
+			if (tel.sampler != nil) != tc.wantSampler || vram != tc.wantVRAM || tel.profile.GPUError != tc.wantErr {
 				t.Errorf("telemetry: sampler %v, vram %v, error %q; want sampler %v, vram %v, error %q",
-					tel.sampler != nil, tel.vramMB(), tel.profile.GPUError, tc.wantSampler, tc.wantVRAM, tc.wantErr)
+					tel.sampler != nil, vram, tel.profile.GPUError, tc.wantSampler, tc.wantVRAM, tc.wantErr)
 			}
 			if tel.profile.CPU.LogicalCores < 1 {
 				t.Errorf("no host profile: %+v", tel.profile.CPU)

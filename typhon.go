@@ -116,6 +116,19 @@ type Runner struct {
 	GPU gpu.Sampler
 	// GPUInterval is the sampling interval; 0 means gpu.DefaultInterval.
 	GPUInterval time.Duration
+	// GPUIndexes names the GPUs the server uses, as NVML numbers them; nil means
+	// those whose process lists hold the server's processes (all GPUs, said in
+	// each test's gpu_stats, when none does). Naming GPUs also samples them for
+	// a server whose URL is not this machine's.
+	GPUIndexes []int
+	// ServerPIDs are the server's processes, for a server Typhon cannot see
+	// listening on its port (another user's, or in a container); nil means
+	// those listening on the server's port.
+	ServerPIDs []int
+	// ServerCgroup names the cgroup of the server's processes (a container's,
+	// e.g. system.slice/docker-<id>.scope, under /sys/fs/cgroup, or an
+	// absolute path); its processes are added to ServerPIDs.
+	ServerCgroup string
 	// ServerBackWait: see DefaultServerBackWait; 0 means the default.
 	ServerBackWait time.Duration
 
@@ -189,10 +202,11 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if err != nil {
 		return r.fail(res, err)
 	}
-	tel := openTelemetry(ctx, r.GPU)
-	defer tel.close()
-	res.ProfileSnapshot, res.GPUUnavailable = &tel.profile, tel.profile.GPUError
-	plan, err := r.buildPlan(mode, srv, tel.vramMB())
+	sampler, prof, closeGPU := r.hardware(ctx, srv, res)
+	defer closeGPU()
+	res.ProfileSnapshot = &prof
+	pick := r.pickGPUs(ctx, sampler, srv, prof)
+	plan, err := r.buildPlan(mode, srv, pick.vramMB)
 	if err != nil {
 		return r.fail(res, err)
 	}
@@ -201,7 +215,7 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if err := store.Save(res); err != nil {
 		return r.fail(res, err)
 	}
-	rec := r.recorder(ctx, tel.sampler, srv)
+	rec := pick.recorder(r, sampler)
 	runErr := r.runTests(ctx, r.engine(srv, res.Model, rec), rec, plan, res, store, pr)
 	return r.finish(res, store, runErr, pr)
 }

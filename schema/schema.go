@@ -213,6 +213,23 @@ type GPUStats struct {
 	// Error says why figures are missing or partial (sampling failed, no reading in
 	// the window), empty when every round succeeded.
 	Error string `json:"error,omitempty"`
+	// PartialErrors counts the rounds of the window in which some GPU gave no
+	// reading or an error while others answered (a GPU lost mid-window).
+	PartialErrors int `json:"partial_errors,omitempty"`
+	// ThrottleShare maps each clock event reason to the share (0-1) of the window
+	// during which it held, on the most throttled GPU.
+	ThrottleShare map[string]float64 `json:"throttle_share,omitempty"`
+	// GPUSelection says which GPUs the figures cover: "given" (GPUs named in the
+	// job), "server" (those whose process lists hold the server's processes) or
+	// "all" (every GPU of the host: the server's could not be told, see
+	// gpu_selection_note).
+	GPUSelection     string `json:"gpu_selection,omitempty"`
+	GPUSelectionNote string `json:"gpu_selection_note,omitempty"`
+	// ProcessVRAMNote says why process_vram_used_mb is absent.
+	ProcessVRAMNote string `json:"process_vram_note,omitempty"`
+	// EnergyPerOutputTokenJ is energy_j over the output tokens of the test's
+	// timed runs (joules per generated token).
+	EnergyPerOutputTokenJ *float64 `json:"energy_per_output_token_j,omitempty"`
 }
 
 // GPUWindow is one GPU's figures over a window.
@@ -234,6 +251,12 @@ type GPUWindow struct {
 	EnergyJ         *float64 `json:"energy_j,omitempty"`
 	ProcessVRAMMB   *float64 `json:"process_vram_used_mb,omitempty"`
 	ThrottleReasons []string `json:"throttle_reasons,omitempty"`
+	// ThrottleShare maps each clock event reason to the share (0-1) of the window
+	// during which it held on this GPU.
+	ThrottleShare map[string]float64 `json:"throttle_share,omitempty"`
+	// LostAtS is when, in seconds from the window's start, the GPU stopped
+	// answering; its figures end there.
+	LostAtS *float64 `json:"lost_at_s,omitempty"`
 }
 
 // Profile is the hardware profile snapshot taken at the start of a run.
@@ -256,6 +279,9 @@ type GPUInfo struct {
 	CUDAVersion       string  `json:"cuda_version,omitempty"`
 	ComputeCapability string  `json:"compute_capability,omitempty"`
 	PowerLimitW       float64 `json:"power_limit_w,omitempty"`
+	// MIGParentIndex is, for a MIG instance, the index of the GPU it is a slice
+	// of; absent for a whole GPU.
+	MIGParentIndex *int `json:"mig_parent_index,omitempty"`
 }
 
 // CPUInfo describes the host processor.

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -53,6 +54,9 @@ type config struct {
 	queue      int
 	jobTimeout time.Duration
 	verbose    bool
+	gpus       []int // GPUs the server uses; nil: found from its processes
+	serverPIDs []int
+	cgroup     string // the server's cgroup
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
@@ -73,6 +77,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queue, "queue", typhon.DefaultQueueLimit, "maximum pending jobs")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", typhon.DefaultJobTimeout, "maximum duration of one job")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	fs.Func("gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)", numFlag(&c.gpus))
+	fs.Func("server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)", numFlag(&c.serverPIDs))
+	fs.StringVar(&c.cgroup, "server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -140,6 +147,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			DataDir: c.data,
 			Detect:  det,
 			Logger:  logger,
+
+			GPUIndexes:   c.gpus,
+			ServerPIDs:   c.serverPIDs,
+			ServerCgroup: c.cgroup,
 		},
 		QueueLimit: c.queue,
 		JobTimeout: c.jobTimeout,
@@ -183,4 +194,16 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// numFlag parses one value of a repeatable flag of non-negative integers.
+func numFlag(dst *[]int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad number %q", s)
+		}
+		*dst = append(*dst, n)
+		return nil
+	}
 }
