@@ -101,17 +101,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		r.URL, r.Model = srv.URL, srv.Model
 	}
 
-	progress := make(chan typhon.Progress, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		showProgress(stderr, progress)
-	}()
-	res, err := r.Run(ctx, progress)
-	close(progress)
-	wg.Wait()
-
+	res, err := runWithProgress(ctx, &r, stderr)
 	if res != nil && len(res.Benchmarks) > 0 {
 		if *asJSON {
 			if werr := writeJSON(stdout, res); werr != nil {
@@ -136,6 +126,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return nil
+}
+
+// runWithProgress runs r, showing its progress on w until it returns.
+func runWithProgress(ctx context.Context, r *typhon.Runner, w io.Writer) (*typhon.Result, error) {
+	progress := make(chan typhon.Progress, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() { showProgress(w, progress) })
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+	return res, err
 }
 
 // showProgress prints progress: one line rewritten in place on a terminal, a line
