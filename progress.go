@@ -1,6 +1,10 @@
 package typhon
 
-import "github.com/typhonbench/typhon/engine"
+import (
+	"sync"
+
+	"github.com/typhonbench/typhon/engine"
+)
 
 // Progress reports where a run is. Total is set once the plan is built, before
 // the first inference; CurrentTest names the test running now; Done counts the
@@ -18,14 +22,20 @@ func (p Progress) ended(done int) Progress {
 }
 
 // tracker is the one place a run's progress moves: it sends each step to a
-// caller's channel without blocking (nil is allowed) and never closes it.
+// caller's channel without blocking (nil is allowed) and never closes it. Its
+// send is safe for concurrent use (a long test's watch sends from its own
+// goroutine).
 type tracker struct {
 	ch    chan<- Progress
 	tests []engine.Test
-	last  Progress
+
+	mu   sync.Mutex
+	last Progress
 }
 
 func (t *tracker) send(p Progress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.last = p
 	if t.ch == nil {
 		return
@@ -45,8 +55,11 @@ func (t *tracker) planned(plan engine.Plan) {
 }
 
 // starting: test i runs now.
-func (t *tracker) starting(i int) {
-	t.send(Progress{Done: i, Total: len(t.tests), CurrentTest: t.name(i)})
+func (t *tracker) starting(i int) { t.send(t.at(i)) }
+
+// at is the progress while test i runs.
+func (t *tracker) at(i int) Progress {
+	return Progress{Done: i, Total: len(t.tests), CurrentTest: t.name(i)}
 }
 
 // finished: test i is done, the next one (if any) comes.
@@ -55,7 +68,12 @@ func (t *tracker) finished(i int) {
 }
 
 // ended: the run is over with done tests recorded.
-func (t *tracker) ended(done int) { t.send(t.last.ended(done)) }
+func (t *tracker) ended(done int) {
+	t.mu.Lock()
+	last := t.last
+	t.mu.Unlock()
+	t.send(last.ended(done))
+}
 
 func (t *tracker) name(i int) string {
 	if i < len(t.tests) {

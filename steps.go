@@ -179,7 +179,9 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 			return fmt.Errorf("typhon: run cancelled before %s: %w", t.ID, err)
 		}
 		pr.starting(i)
+		stopWatch := r.watchLongTest(ctx, eng, t, pr.at(i), pr.send)
 		b := eng.RunTest(ctx, t)
+		stopWatch()
 		res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)

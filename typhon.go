@@ -63,6 +63,9 @@ var (
 const (
 	ModeQuick = schema.ModeQuick
 	ModeFull  = schema.ModeFull
+	// ModeZeus is the long-context torture test: prompts filling 131,072 and
+	// 262,144 tokens of context (see engine.ZeusPlan).
+	ModeZeus = schema.ModeZeus
 )
 
 // Defaults of a zero Runner.
@@ -80,7 +83,7 @@ const Version = "0.1.0"
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
-	// Mode is ModeQuick or ModeFull; "" means DefaultMode. Ignored when Plan is set.
+	// Mode is ModeQuick, ModeFull or ModeZeus; "" means DefaultMode. Ignored when Plan is set.
 	Mode Mode
 	// Plan replaces the built plan when not nil.
 	Plan *engine.Plan
@@ -109,7 +112,8 @@ type Runner struct {
 	// HTTPClient sends the benchmark requests; nil means a default client.
 	HTTPClient *http.Client
 	// RequestTimeout gives each request's deadline from its prompt length; nil
-	// means engine.DefaultTimeout.
+	// means engine.DefaultTimeout plus engine.DecodeAllowance(max_tokens): the
+	// prompt at a floor prefill speed and the output at engine.MinDecodeTPS.
 	RequestTimeout func(promptTokens int) time.Duration
 	// GPU samples the GPUs; nil means gpu.Default() (the NVML sampler when
 	// package gpu/nvml is imported).
@@ -146,10 +150,10 @@ func DefaultDataDir() string { return report.DefaultDir() }
 // ValidMode reports whether mode names a plan ("" is the default mode).
 func ValidMode(mode Mode) error {
 	switch mode {
-	case "", ModeQuick, ModeFull:
+	case "", ModeQuick, ModeFull, ModeZeus:
 		return nil
 	}
-	return fmt.Errorf("%w %q: want %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull)
+	return fmt.Errorf("%w %q: want %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus)
 }
 
 // NewRunID returns a new record id: UTC time to the second and 8 random hex

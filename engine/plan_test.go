@@ -92,7 +92,7 @@ func TestBuildPlanTests(t *testing.T) {
 		{ID: "long_gen", Name: "Long generation stress", Category: schema.CategoryStress,
 			CtxSize: 2048, PromptTokens: BaselinePromptTokens, MaxTokens: 1024, Runs: 3},
 		{ID: "memory_wall", Name: "Memory wall detection", Category: schema.CategoryMemoryWall,
-			CtxSize: 8192, PromptTokens: 8192 - SweepReserve, MaxTokens: 512, Runs: 1},
+			CtxSize: 8192, PromptTokens: 8192 - SweepReserve, MaxTokens: WallStepTokens, Runs: 1},
 	}
 	if diff := cmp.Diff(want, p.Tests); diff != "" {
 		t.Errorf("full plan (-want +got):\n%s", diff)
@@ -134,13 +134,13 @@ func TestBuildPlanSkipReason(t *testing.T) {
 
 func TestBuildPlanInvalidMode(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []schema.Mode{"", "Quick", "zeus", "full "} {
+	for _, mode := range []schema.Mode{"", "Quick", "Zeus", "full "} {
 		_, err := BuildPlan(mode, 0, 0)
 		if !errors.Is(err, ErrInvalidMode) {
 			t.Errorf("BuildPlan(%q) error = %v, want ErrInvalidMode", mode, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "want quick or full") || !strings.Contains(err.Error(), `"`+string(mode)+`"`) {
+		if !strings.Contains(err.Error(), "want quick, full or zeus") || !strings.Contains(err.Error(), `"`+string(mode)+`"`) {
 			t.Errorf("BuildPlan(%q) error = %q, want the bad value and the choices", mode, err)
 		}
 	}

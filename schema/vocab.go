@@ -10,6 +10,8 @@ type Mode string
 const (
 	ModeQuick Mode = "quick"
 	ModeFull  Mode = "full"
+	// ModeZeus is the long-context torture test (engine.ZeusPlan).
+	ModeZeus Mode = "zeus"
 )
 
 // Kind names a kind of LLM server (ServerInfo.Kind).

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/advice"
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/report"
 )
@@ -53,6 +54,7 @@ type api struct {
 	logger *slog.Logger
 	routes []route
 	mux    *http.ServeMux
+	askCfg askConfig
 }
 
 // newAPI serves mgr's jobs and records; a nil mgr.Outcome becomes the
@@ -79,6 +81,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
 		{pattern: "/results/{run_id}/dashboard", methods: map[string]http.HandlerFunc{"GET": a.getDashboard}},
 		{pattern: "/report", methods: map[string]http.HandlerFunc{"GET": a.getReport}},
+		{pattern: "/ask", methods: map[string]http.HandlerFunc{"GET": a.ask}},
 	}
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.pattern, a.dispatch(rt))
@@ -287,6 +290,8 @@ var statusOf = []struct {
 	{errNotFound, http.StatusNotFound},
 	{typhon.ErrJobFinished, http.StatusConflict},
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+	{advice.ErrServer, http.StatusBadGateway},
+	{advice.ErrNoTarget, http.StatusBadGateway},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An
