@@ -105,18 +105,22 @@ func Hardware(ctx context.Context) Profile {
 	return t.profile
 }
 
-// buildPlan is Plan when set, else the plan of mode for the server and the
-// GPU's memory; a full plan tests concurrency up to the server's slots.
+// buildPlan is Plan when set, the load sweep of Load in ModeLoad, else the plan
+// of mode for the server and the GPU's memory; a full plan's load sweep is
+// sized for the server's slots.
 func (r *Runner) buildPlan(mode Mode, srv detect.Server, vramMB float64) (engine.Plan, error) {
 	if r.Plan != nil {
 		return *r.Plan, nil
+	}
+	if mode == ModeLoad {
+		return engine.LoadPlan(r.Load), nil
 	}
 	plan, err := engine.BuildPlan(mode, planCtx(srv), vramMB)
 	if err != nil {
 		return plan, err
 	}
 	if mode == ModeFull {
-		plan = engine.WithConcurrency(plan, engine.ConcurrencyLevels(srv.Slots))
+		plan = engine.WithLoadSweep(plan, srv.Slots)
 	}
 	return plan, nil
 }
@@ -179,6 +183,12 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 			return fmt.Errorf("typhon: run cancelled before %s: %w", t.ID, err)
 		}
 		pr.starting(i)
+		if t.Load != nil {
+			if err := r.runLoad(ctx, eng, t, res, store, pr.send, i, len(plan.Tests)); err != nil {
+				return err
+			}
+			continue
+		}
 		stopWatch := r.watchLongTest(ctx, eng, t, pr.at(i), pr.send)
 		b := eng.RunTest(ctx, t)
 		stopWatch()
@@ -240,7 +250,7 @@ func (r *Runner) finish(res *Result, store *report.Store, runErr error, pr *trac
 		res.Error = err.Error()
 		return res, err
 	}
-	pr.ended(len(res.Benchmarks))
+	pr.ended(countDone(res))
 	return res, runErr
 }
 

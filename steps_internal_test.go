@@ -142,14 +142,18 @@ func TestBuildPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var levels []int
+	sweeps := 0
 	for _, tt := range full.Tests {
-		if tt.Category == schema.CategoryConcurrency {
-			levels = append(levels, tt.Concurrency)
+		if tt.Load != nil {
+			sweeps++
 		}
 	}
-	if diff := cmp.Diff(engine.ConcurrencyLevels(8), levels); diff != "" {
-		t.Errorf("full plan's concurrency levels for 8 slots (-want +got):\n%s", diff)
+	if sweeps != 1 {
+		t.Errorf("full plan has %d load sweeps, want 1 sized for the server's slots", sweeps)
+	}
+	load, err := r.buildPlan(ModeLoad, srv, 0)
+	if err != nil || len(load.Tests) != 1 || load.Tests[0].Load == nil || load.Mode != ModeLoad {
+		t.Errorf("load plan = %+v, %v; want one load sweep", load, err)
 	}
 	given := &engine.Plan{Tests: []engine.Test{{ID: "x"}}}
 	if p, err := (&Runner{Plan: given}).buildPlan(ModeFull, srv, 0); err != nil || len(p.Tests) != 1 || p.Tests[0].ID != "x" {

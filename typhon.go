@@ -57,6 +57,8 @@ var (
 	ErrServerDown = errors.New("server stopped answering")
 	// ErrNoModel: the server lists no model to benchmark.
 	ErrNoModel = errors.New("server lists no model")
+	// ErrInvalidLoad: the load options make no sense (Runner.Load).
+	ErrInvalidLoad = engine.ErrInvalidLoad
 )
 
 // Modes of a plan.
@@ -83,8 +85,12 @@ const Version = "0.1.0"
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
-	// Mode is ModeQuick, ModeFull or ModeZeus; "" means DefaultMode. Ignored when Plan is set.
+	// Mode is ModeQuick, ModeFull, ModeZeus or ModeLoad; "" means DefaultMode.
+	// Ignored when Plan is set.
 	Mode Mode
+	// Load configures the sweep of ModeLoad (users, rates, window, SLOs...); the
+	// zero value sweeps users 1, 2, 4, ... until the server saturates.
+	Load engine.LoadOptions
 	// Plan replaces the built plan when not nil.
 	Plan *engine.Plan
 
@@ -150,10 +156,10 @@ func DefaultDataDir() string { return report.DefaultDir() }
 // ValidMode reports whether mode names a plan ("" is the default mode).
 func ValidMode(mode Mode) error {
 	switch mode {
-	case "", ModeQuick, ModeFull, ModeZeus:
+	case "", ModeQuick, ModeFull, ModeZeus, ModeLoad:
 		return nil
 	}
-	return fmt.Errorf("%w %q: want %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus)
+	return fmt.Errorf("%w %q: want %s, %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus, ModeLoad)
 }
 
 // NewRunID returns a new record id: UTC time to the second and 8 random hex
@@ -237,6 +243,11 @@ func (r *Runner) mode() (Mode, error) {
 	if r.Plan == nil {
 		if err := ValidMode(mode); err != nil {
 			return "", err
+		}
+		if mode == ModeLoad {
+			if err := r.Load.Validate(); err != nil {
+				return "", err
+			}
 		}
 	}
 	return mode, nil

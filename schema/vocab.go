@@ -12,6 +12,8 @@ const (
 	ModeFull  Mode = "full"
 	// ModeZeus is the long-context torture test (engine.ZeusPlan).
 	ModeZeus Mode = "zeus"
+	// ModeLoad is one load sweep instead of a plan (engine.LoadPlan).
+	ModeLoad Mode = "load"
 )
 
 // Kind names a kind of LLM server (ServerInfo.Kind).

@@ -196,7 +196,17 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: empty mode", typhon.ErrInvalidMode))
 		return
 	}
-	job, err := a.mgr.Submit(mode)
+	o, err := loadOptions(q, string(mode))
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	var job *typhon.Job
+	if mode == typhon.ModeLoad {
+		job, err = a.mgr.SubmitLoad(o)
+	} else {
+		job, err = a.mgr.Submit(mode)
+	}
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -283,6 +293,7 @@ var statusOf = []struct {
 	status int
 }{
 	{typhon.ErrInvalidMode, http.StatusBadRequest},
+	{typhon.ErrInvalidLoad, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
 	{typhon.ErrJobNotFound, http.StatusNotFound},

@@ -51,7 +51,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", string(typhon.DefaultMode), "plan: quick, full or zeus (131,072 and 262,144-token contexts)")
+	mode := fs.String("mode", string(typhon.DefaultMode), "plan: quick, full, zeus (131,072 and 262,144-token contexts) or load (a load sweep: see the load flags)")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
@@ -66,10 +66,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
 	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
 	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
+	readLoad := loadFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := typhon.ValidMode(typhon.Mode(*mode)); err != nil {
+		return usageError(stderr, fs, "%v", err)
+	}
+	load, err := readLoad(*mode)
+	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
 	level := slog.LevelWarn
@@ -78,6 +83,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r := typhon.Runner{
 		Mode:    typhon.Mode(*mode),
+		Load:    load,
 		URL:     *url,
 		Model:   *model,
 		APIKey:  *apiKey,
@@ -109,23 +115,29 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		} else {
 			printResult(stdout, res)
+			printLoad(stdout, res)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}
-	// The dashboard beside the record; a failure to write it does not fail the run.
-	dash, derr := (&report.Store{Dir: *data}).SaveDashboard(res)
+	saveDashboard(res, *data, *asJSON, stdout, stderr)
+	return nil
+}
+
+// saveDashboard writes the dashboard beside the record and, unless the output
+// is JSON, says where both are; a failure to write it does not fail the run.
+func saveDashboard(res *typhon.Result, data string, asJSON bool, stdout, stderr io.Writer) {
+	dash, derr := (&report.Store{Dir: data}).SaveDashboard(res)
 	if derr != nil {
 		fmt.Fprintf(stderr, "typhon: dashboard: %v\n", derr)
 	}
-	if !*asJSON {
-		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))
+	if !asJSON {
+		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(data, report.RunsDir, res.RunID+".json"))
 		if derr == nil {
 			fmt.Fprintf(stdout, "dashboard: %s\n", dash)
 		}
 	}
-	return nil
 }
 
 // runWithProgress runs r, showing its progress on w until it returns.
