@@ -69,7 +69,9 @@
 //
 // A [Manager] queues jobs and runs them one at a time (two benchmarks on one GPU
 // corrupt each other). Jobs move pending -> running -> done, or error; the record
-// on disk is written before a job turns done. The HTTP job API of spec/jobs.md
+// on disk is written before a job turns done. The Manager owns one record store
+// and hands it to each run; [Manager.Outcome] words a failed job, and the program
+// serving the job contract sets its texts there. The HTTP job API of spec/jobs.md
 // is in examples/httpserver, a command line tool in examples/typhon, and a
 // regression test harness in examples/regression.
 package typhon

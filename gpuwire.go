@@ -3,7 +3,6 @@ package typhon
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/url"
@@ -19,39 +18,18 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// hardware opens the GPU sampler and takes the hardware profile for a run on
-// srv. A server on another host gets neither: its figures would be this
-// machine's; res.GPUUnavailable says why. The returned func closes a sampler
-// hardware opened; the sampler is nil when there is nothing to sample.
+// hardware opens telemetry (openTelemetry) for a run on srv. A server on
+// another host gets none: its figures would be this machine's;
+// res.GPUUnavailable says why. The returned func closes what it opened; the
+// sampler is nil when there is nothing to sample.
 func (r *Runner) hardware(ctx context.Context, srv detect.Server, res *Result) (gpu.Sampler, schema.Profile, func()) {
-	closer := func() {}
 	if why := remoteServer(srv.BaseURL); why != "" && r.GPUIndexes == nil {
 		res.GPUUnavailable = why
-		return nil, schema.Profile{GPUs: []schema.GPUInfo{}, GPUError: why}, closer
+		return nil, schema.Profile{GPUs: []schema.GPUInfo{}, GPUError: why}, func() {}
 	}
-	sampler := r.GPU
-	if sampler == nil {
-		if s, err := gpu.Default(); err == nil {
-			sampler = s
-			if c, ok := s.(io.Closer); ok {
-				closer = func() { c.Close() }
-			}
-		} else {
-			res.GPUUnavailable = err.Error()
-		}
-	}
-	prof := gpu.Snapshot(ctx, sampler)
-	if res.GPUUnavailable != "" {
-		prof.GPUError = res.GPUUnavailable
-	}
-	if res.GPUUnavailable == "" && prof.GPUError != "" {
-		res.GPUUnavailable = prof.GPUError
-		sampler = nil
-	}
-	if sampler != nil && len(prof.GPUs) == 0 {
-		sampler = nil
-	}
-	return sampler, prof, closer
+	t := openTelemetry(ctx, r.GPU)
+	res.GPUUnavailable = t.profile.GPUError
+	return t.sampler, t.profile, t.close
 }
 
 // remoteServer says why a server at base is not on this machine, "" when it
@@ -105,7 +83,7 @@ func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.S
 		p.pids = append(p.pids, pids...)
 	}
 	if p.pids == nil && remoteServer(srv.BaseURL) == "" {
-		p.pids = serverPIDs(ctx, srv)
+		p.pids = detect.ListenerPIDs(ctx, srv)
 	}
 	if len(prof.GPUs) == 0 {
 		return p

@@ -9,18 +9,20 @@ import (
 
 	"github.com/typhonbench/typhon/engine"
 	"github.com/typhonbench/typhon/report"
+	"github.com/typhonbench/typhon/schema"
 )
 
-// Status is the state of a job: pending -> running -> done, or error.
-type Status string
+// Status is the state of a job: pending -> running -> done, or error
+// (schema.JobStatus).
+type Status = schema.JobStatus
 
-// Job states of spec/jobs.md; there are no others. A cancelled job is StatusError
-// with Error "cancelled".
+// Job states of spec/jobs.md; there are no others. A cancelled job is
+// StatusError; Manager.Outcome words its error.
 const (
-	StatusPending Status = "pending"
-	StatusRunning Status = "running"
-	StatusDone    Status = "done"
-	StatusError   Status = "error"
+	StatusPending = schema.JobPending
+	StatusRunning = schema.JobRunning
+	StatusDone    = schema.JobDone
+	StatusError   = schema.JobError
 )
 
 // Defaults of a zero Manager.
@@ -29,15 +31,12 @@ const (
 	DefaultJobTimeout = 2 * time.Hour
 )
 
-// CancelledMessage is the error of a job that was cancelled.
-const CancelledMessage = "cancelled"
-
 // Job is one benchmark run submitted to a Manager. Values returned by the Manager
 // are copies: they do not change after they are returned.
 type Job struct {
 	ID          string     `json:"job_id"`
 	Status      Status     `json:"status"`
-	Mode        string     `json:"mode"`
+	Mode        Mode       `json:"mode"`
 	Progress    Progress   `json:"progress"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at"`
@@ -48,24 +47,49 @@ type Job struct {
 	Error  string  `json:"error,omitempty"`
 }
 
+// Outcome turns how a job ended into its status and error text: err is the
+// run's error (nil when it completed), cancelled tells that Cancel stopped the
+// job, whatever error the cancel left the run with. The texts of the job
+// contract belong to the program that serves it, which sets Manager.Outcome.
+type Outcome func(err error, cancelled bool) (Status, string)
+
+// PlainOutcome is the Outcome of a Manager whose Outcome is nil: done when the
+// run completed, else error with the error's own text.
+func PlainOutcome(err error, cancelled bool) (Status, string) {
+	if err == nil {
+		return StatusDone, ""
+	}
+	return StatusError, err.Error()
+}
+
+// errCancelledPending is the error of a job cancelled before it ran.
+var errCancelledPending = fmt.Errorf("cancelled before it ran: %w", context.Canceled)
+
 // Manager queues jobs and runs them one at a time in submission order: two
 // benchmarks on one machine corrupt each other's numbers. Submit, Get, List and
-// Cancel are safe for concurrent use; Run executes the queue.
+// Cancel are safe for concurrent use; Run executes the queue, and only one Run
+// may execute it at a time.
 //
 // The zero value is usable: Runner is the template of every job (its Mode is set
-// per job; a template Plan, when set, runs for every job).
+// per job; a template Plan, when set, runs for every job; a template RunID is the
+// prefix of each job's record id). The Manager owns one report.Store, the
+// template's Store or one on its DataDir, and hands it to every run.
 type Manager struct {
 	Runner Runner
 	// QueueLimit caps the pending jobs; 0 means DefaultQueueLimit.
 	QueueLimit int
 	// JobTimeout bounds one job; 0 means DefaultJobTimeout.
 	JobTimeout time.Duration
+	// Outcome gives a finished job its status and error; nil means PlainOutcome.
+	Outcome Outcome
 
 	mu      sync.Mutex
 	jobs    map[string]*jobState
 	order   []string // every job id, in submission order
 	pending []string // ids waiting, in submission order
 	wake    chan struct{}
+	store   *report.Store
+	running bool // Run is executing the queue
 }
 
 type jobState struct {
@@ -80,11 +104,29 @@ func (m *Manager) init() {
 		m.jobs = make(map[string]*jobState)
 		m.wake = make(chan struct{}, 1)
 	}
+	if m.store == nil {
+		m.store = m.Runner.store()
+	}
+}
+
+// Store is the Manager's one record store, where every job's record goes.
+func (m *Manager) Store() *report.Store {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.init()
+	return m.store
+}
+
+func (m *Manager) outcome(err error, cancelled bool) (Status, string) {
+	if m.Outcome != nil {
+		return m.Outcome(err, cancelled)
+	}
+	return PlainOutcome(err, cancelled)
 }
 
 // Submit queues a job of the given mode ("" means DefaultMode). It returns
 // ErrInvalidMode for an unknown mode and ErrQueueFull when the queue is full.
-func (m *Manager) Submit(mode string) (*Job, error) {
+func (m *Manager) Submit(mode Mode) (*Job, error) {
 	if err := ValidMode(mode); err != nil {
 		return nil, err
 	}
@@ -104,7 +146,7 @@ func (m *Manager) SubmitLoad(o engine.LoadOptions) (*Job, error) {
 	return m.submit(ModeLoad, &o)
 }
 
-func (m *Manager) submit(mode string, load *engine.LoadOptions) (*Job, error) {
+func (m *Manager) submit(mode Mode, load *engine.LoadOptions) (*Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.init()
@@ -175,8 +217,7 @@ func (m *Manager) Cancel(id string) (*Job, error) {
 			}
 		}
 		now := time.Now().UTC()
-		st.job.Status = StatusError
-		st.job.Error = CancelledMessage
+		st.job.Status, st.job.Error = m.outcome(errCancelledPending, true)
 		st.job.FinishedAt = &now
 	case StatusRunning:
 		st.cancelled = true
@@ -192,13 +233,23 @@ func (m *Manager) Cancel(id string) (*Job, error) {
 
 // Run executes queued jobs one at a time until ctx is done. At start it marks
 // records left "running" by a process that died as interrupted. Cancelling ctx
-// cancels the running job and returns once it has ended.
+// cancels the running job and returns once it has ended. A second Run while one
+// executes returns ErrManagerRunning at once.
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
+	if m.running {
+		m.mu.Unlock()
+		return ErrManagerRunning
+	}
+	m.running = true
 	m.init()
-	wake := m.wake
+	wake, store := m.wake, m.store
 	m.mu.Unlock()
-	store := &report.Store{Dir: m.Runner.dataDir(), Logger: m.Runner.Logger}
+	defer func() {
+		m.mu.Lock()
+		m.running = false
+		m.mu.Unlock()
+	}()
 	if ids, err := store.Recover(); err != nil {
 		m.Runner.logger().Warn("recover interrupted records", "err", err)
 	} else if len(ids) > 0 {
@@ -229,6 +280,7 @@ func (m *Manager) next() (string, bool) {
 	return id, true
 }
 
+// runJob runs one job under its timeout and records how it ended.
 func (m *Manager) runJob(parent context.Context, id string) {
 	timeout := m.JobTimeout
 	if timeout <= 0 {
@@ -236,9 +288,42 @@ func (m *Manager) runJob(parent context.Context, id string) {
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	r, st := m.start(id, cancel)
 
-	r := m.Runner // a copy: each job has its own Runner
+	progress := make(chan Progress, 64)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for p := range progress {
+			m.mu.Lock()
+			st.job.Progress = p
+			m.mu.Unlock()
+		}
+	})
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	end := time.Now().UTC()
+	st.job.FinishedAt = &end
+	st.cancel = nil
+	if res != nil && (len(res.Benchmarks) > 0 || err == nil) {
+		st.job.Result = res
+		st.job.Progress = st.job.Progress.ended(len(res.Benchmarks))
+	}
+	// Cancelled by Cancel (whatever the run was doing when the cancel reached
+	// it), unless the run completed first.
+	cancelled := err != nil && (st.cancelled || (errors.Is(err, context.Canceled) && parent.Err() == nil))
+	st.job.Status, st.job.Error = m.outcome(err, cancelled)
+}
+
+// start marks the job running and returns its Runner: a copy of the template
+// with the job's mode, the Manager's Store and a record id of its own.
+func (m *Manager) start(id string, cancel context.CancelFunc) (Runner, *jobState) {
+	r := m.Runner
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	st := m.jobs[id]
 	now := time.Now().UTC()
 	st.job.Status = StatusRunning
@@ -253,64 +338,11 @@ func (m *Manager) runJob(parent context.Context, id string) {
 		plan.Mode = st.job.Mode
 		r.Plan = &plan
 	}
-	if r.RunID == "" {
-		r.RunID = NewRunID(now)
+	r.RunID = NewRunID(now)
+	if m.Runner.RunID != "" {
+		r.RunID = m.Runner.RunID + "-" + r.RunID
 	}
+	r.Store = m.store
 	st.job.RunID = r.RunID
-	m.mu.Unlock()
-
-	progress := make(chan Progress, 64)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for p := range progress {
-			m.mu.Lock()
-			st.job.Progress = p
-			m.mu.Unlock()
-		}
-	}()
-	res, err := r.Run(ctx, progress)
-	close(progress)
-	wg.Wait()
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	end := time.Now().UTC()
-	st.job.FinishedAt = &end
-	st.cancel = nil
-	if res != nil && (len(res.Benchmarks) > 0 || err == nil) {
-		st.job.Result = res
-		st.job.Progress.Done = len(res.Benchmarks)
-		st.job.Progress.CurrentTest = ""
-	}
-	switch {
-	case err == nil:
-		// Also when Cancel came after the last test: the run is complete.
-		st.job.Status = StatusDone
-	case st.cancelled || (errors.Is(err, context.Canceled) && parent.Err() == nil):
-		// Cancelled by Cancel, whatever the run was doing (detecting, waiting for
-		// a server) when the cancel reached it.
-		st.job.Status = StatusError
-		st.job.Error = CancelledMessage
-	default:
-		st.job.Status = StatusError
-		st.job.Error = JobError(err)
-	}
-}
-
-// JobError is the text a job shows for a run's error: the contract's exact message
-// when no server was found, else the error's own text.
-func JobError(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrNoServer):
-		return ErrNoServer.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		return "job timeout: " + err.Error()
-	case errors.Is(err, context.Canceled):
-		return CancelledMessage
-	}
-	return err.Error()
+	return r, st
 }

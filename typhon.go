@@ -8,18 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
-
-	gnet "github.com/shirou/gopsutil/v3/net"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/engine"
@@ -37,12 +27,15 @@ type (
 	GPUStats   = schema.GPUStats
 	ServerInfo = schema.ServerInfo
 	Profile    = schema.Profile
+	// Mode names a plan: ModeQuick or ModeFull.
+	Mode = schema.Mode
+	// Kind names a kind of LLM server (ServerInfo.Kind).
+	Kind = schema.Kind
 )
 
 // Sentinel errors. Errors returned by Typhon wrap one of these where one applies.
 var (
-	// ErrNoServer: no LLM server answered on any probed candidate. Its text is
-	// fixed by the job contract.
+	// ErrNoServer: no LLM server answered on any probed candidate.
 	ErrNoServer = detect.ErrNoServer
 	// ErrGPUUnavailable: no GPU telemetry (no driver, no GPU, no sampler). A run
 	// goes on without GPU figures; Result.GPUUnavailable says why.
@@ -55,6 +48,8 @@ var (
 	ErrJobFinished = errors.New("job already finished")
 	// ErrQueueFull: the Manager already holds its limit of pending jobs.
 	ErrQueueFull = errors.New("job queue full")
+	// ErrManagerRunning: Manager.Run is already executing the queue.
+	ErrManagerRunning = errors.New("manager already running")
 	// ErrAllTestsFailed: no test of the plan produced a successful run.
 	ErrAllTestsFailed = errors.New("every test failed")
 	// ErrServerDown: the server stopped accepting connections during the run and
@@ -68,11 +63,11 @@ var (
 
 // Modes of a plan.
 const (
-	ModeQuick = "quick"
-	ModeFull  = "full"
+	ModeQuick = schema.ModeQuick
+	ModeFull  = schema.ModeFull
 	// ModeZeus is the long-context torture test: prompts filling 131,072 and
 	// 262,144 tokens of context (see engine.ZeusPlan).
-	ModeZeus = engine.ModeZeus
+	ModeZeus = schema.ModeZeus
 )
 
 // Defaults of a zero Runner.
@@ -86,22 +81,13 @@ const (
 // Version is the version of this code, written into every record.
 const Version = "0.1.0"
 
-// Progress reports where a run is. Total is set once the plan is built, before
-// the first inference; CurrentTest names the test running now; Done counts the
-// tests finished.
-type Progress struct {
-	Done        int    `json:"done"`
-	Total       int    `json:"total"`
-	CurrentTest string `json:"current_test"`
-}
-
 // Runner benchmarks one LLM server. The zero value detects a local server, runs
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
 	// Mode is ModeQuick, ModeFull, ModeZeus or ModeLoad; "" means DefaultMode.
 	// Ignored when Plan is set.
-	Mode string
+	Mode Mode
 	// Load configures the sweep of ModeLoad (users, rates, window, SLOs...); the
 	// zero value sweeps users 1, 2, 4, ... until the server saturates.
 	Load engine.LoadOptions
@@ -121,7 +107,11 @@ type Runner struct {
 	Prefer detect.Preference
 
 	// DataDir holds records and the chronicle; "" means DefaultDataDir().
+	// Ignored when Store is set.
 	DataDir string
+	// Store receives the record; nil means a Store on DataDir. A Manager passes
+	// its own Store to every job.
+	Store *report.Store
 	// RunID names the record; "" means a new time-ordered id.
 	RunID string
 
@@ -159,22 +149,12 @@ type Runner struct {
 }
 
 // DefaultDataDir is where records go when Runner.DataDir is empty:
-// $TYPHON_DATA, else $XDG_DATA_HOME/typhon, else ~/.local/share/typhon.
-func DefaultDataDir() string {
-	if d := os.Getenv("TYPHON_DATA"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "typhon")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "typhon")
-	}
-	return filepath.Join(os.TempDir(), "typhon")
-}
+// report.DefaultDir ($TYPHON_DATA, else $XDG_DATA_HOME/typhon, else
+// ~/.local/share/typhon).
+func DefaultDataDir() string { return report.DefaultDir() }
 
 // ValidMode reports whether mode names a plan ("" is the default mode).
-func ValidMode(mode string) error {
+func ValidMode(mode Mode) error {
 	switch mode {
 	case "", ModeQuick, ModeFull, ModeZeus, ModeLoad:
 		return nil
@@ -210,15 +190,49 @@ func (r *Runner) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Run finds the server, builds the plan, runs every test while sampling the GPUs,
-// and writes the record (one JSON file and chronicle lines) before it returns.
+// Run benchmarks one server and writes its record before it returns. It takes
+// five steps, each a method of its own: resolve the server, open telemetry (GPU
+// sampler and machine profile), build the plan, run the tests, finish the record.
 //
 // Progress goes to progress with non-blocking sends (nil is allowed); Run never
 // closes it. The returned Result holds every test that ran, also when Run returns
 // an error: cancelling ctx returns within about a second with the finished tests
 // kept and an error wrapping ctx.Err(). No goroutine started by Run outlives it.
+// A run that fails before its first test writes no record: there is no
+// measurement to keep.
 func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, error) {
-	log := r.logger()
+	mode, err := r.mode()
+	if err != nil {
+		return nil, err
+	}
+	res := r.newResult(mode)
+	pr := &tracker{ch: progress}
+	pr.detecting()
+	srv, err := r.resolveServer(ctx, res)
+	if err != nil {
+		return r.fail(res, err)
+	}
+	sampler, prof, closeGPU := r.hardware(ctx, srv, res)
+	defer closeGPU()
+	res.ProfileSnapshot = &prof
+	pick := r.pickGPUs(ctx, sampler, srv, prof)
+	plan, err := r.buildPlan(mode, srv, pick.vramMB)
+	if err != nil {
+		return r.fail(res, err)
+	}
+	pr.planned(plan)
+	store := r.store()
+	if err := store.Save(res); err != nil {
+		return r.fail(res, err)
+	}
+	rec := pick.recorder(r, sampler)
+	runErr := r.runTests(ctx, r.engine(srv, res.Model, rec), rec, plan, res, store, pr)
+	return r.finish(res, store, runErr, pr)
+}
+
+// mode is the mode of the run: the plan's when a Plan is set, else Mode or
+// DefaultMode, which must be valid.
+func (r *Runner) mode() (Mode, error) {
 	mode := r.Mode
 	if r.Plan != nil && r.Plan.Mode != "" {
 		mode = r.Plan.Mode
@@ -228,14 +242,19 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	}
 	if r.Plan == nil {
 		if err := ValidMode(mode); err != nil {
-			return nil, err
+			return "", err
 		}
 		if mode == ModeLoad {
 			if err := r.Load.Validate(); err != nil {
-				return nil, err
+				return "", err
 			}
 		}
 	}
+	return mode, nil
+}
+
+// newResult is the record of a run that starts now.
+func (r *Runner) newResult(mode Mode) *Result {
 	start := r.now()
 	res := &Result{
 		SchemaVersion: schema.Version,
@@ -249,327 +268,16 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if res.RunID == "" {
 		res.RunID = NewRunID(start)
 	}
-	send := func(p Progress) {
-		if progress == nil {
-			return
-		}
-		select {
-		case progress <- p:
-		default:
-		}
-	}
-	send(Progress{CurrentTest: "detecting server"})
-
-	// 1. Find the server.
-	srv, err := r.findServer(ctx)
-	if err != nil {
-		return r.fail(res, err)
-	}
-	model := r.Model
-	if model == "" {
-		model = srv.LoadedModel
-	}
-	if model == "" && len(srv.Models) > 0 {
-		model = srv.Models[0]
-	}
-	if model == "" {
-		return r.fail(res, fmt.Errorf("%w at %s", ErrNoModel, srv.BaseURL))
-	}
-	res.Model = model
-	res.Server = serverInfo(srv)
-	log.Info("server", "name", srv.Name, "url", srv.BaseURL, "model", model, "ctx", srv.CtxSize)
-
-	// 2. Hardware.
-	sampler, prof, closeGPU := r.hardware(ctx, srv, res)
-	defer closeGPU()
-	res.ProfileSnapshot = &prof
-	pick := r.pickGPUs(ctx, sampler, srv, prof)
-	vramMB := pick.vramMB
-
-	// 3. The plan.
-	var plan engine.Plan
-	if r.Plan != nil {
-		plan = *r.Plan
-	} else if mode == ModeLoad {
-		plan = engine.LoadPlan(r.Load)
-	} else if plan, err = engine.BuildPlan(mode, planCtx(srv), vramMB); err != nil {
-		return r.fail(res, err)
-	} else if mode == ModeFull {
-		plan = engine.WithLoadSweep(plan, srv.Slots)
-	}
-	total := len(plan.Tests)
-	first := ""
-	if total > 0 {
-		first = plan.Tests[0].Name
-	}
-	send(Progress{Total: total, CurrentTest: first})
-
-	store := &report.Store{Dir: r.dataDir(), Logger: log}
-	if err := store.Save(res); err != nil {
-		return r.fail(res, err)
-	}
-
-	// 4. Run the tests, with the GPU recorder beside them.
-	rec := pick.recorder(r, sampler)
-	eng := &engine.Engine{
-		Client: r.HTTPClient,
-		Target: engine.Target{
-			BaseURL: srv.BaseURL,
-			Model:   model,
-			Kind:    srv.Kind,
-			APIKey:  r.APIKey,
-			CtxSize: srv.CtxSize,
-		},
-		GPU:            rec,
-		Logger:         log,
-		RequestTimeout: r.RequestTimeout,
-	}
-	runErr := r.runPlan(ctx, eng, rec, plan, res, store, send)
-
-	// 5. The record, before Run returns.
-	res.FinishedAt = r.now()
-	switch {
-	case runErr == nil:
-		res.Status = schema.StatusComplete
-	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
-		res.Status = schema.StatusCancelled
-		res.Error = "cancelled"
-		if errors.Is(runErr, context.DeadlineExceeded) {
-			res.Error = "job timeout"
-		}
-	default:
-		res.Status = schema.StatusFailed
-		res.Error = runErr.Error()
-	}
-	if err := store.Finish(res); err != nil {
-		res.Status = schema.StatusFailed
-		res.Error = err.Error()
-		return res, err
-	}
-	send(Progress{Done: countDone(res), Total: total})
-	return res, runErr
+	return res
 }
 
-// runPlan runs the tests in order under an errgroup with the GPU recorder.
-func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recorder, plan engine.Plan,
-	res *Result, store *report.Store, send func(Progress)) error {
-	total := len(plan.Tests)
-	gctx, stopGPU := context.WithCancel(ctx)
-	defer stopGPU()
-	g, gctx := errgroup.WithContext(gctx)
-	if rec != nil {
-		g.Go(func() error { return rec.Run(gctx) })
+func (r *Runner) store() *report.Store {
+	if r.Store != nil {
+		return r.Store
 	}
-	var runErr error
-	g.Go(func() error {
-		defer stopGPU()
-		if err := eng.Prepare(ctx); err != nil && ctx.Err() == nil {
-			r.logger().Warn("prepare", "err", err)
-		}
-		for i, t := range plan.Tests {
-			if err := ctx.Err(); err != nil {
-				runErr = fmt.Errorf("typhon: run cancelled before %s: %w", t.ID, err)
-				return nil
-			}
-			send(Progress{Done: i, Total: total, CurrentTest: t.Name})
-			if t.Load != nil {
-				if runErr = r.runLoad(ctx, eng, t, res, store, send, i, total); runErr != nil {
-					return nil
-				}
-				continue
-			}
-			stopWatch := r.watchLongTest(ctx, eng, t, Progress{Done: i, Total: total, CurrentTest: t.Name}, send)
-			b := eng.RunTest(ctx, t)
-			stopWatch()
-			res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
-			if err := ctx.Err(); err != nil {
-				runErr = fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)
-				return nil
-			}
-			if err := store.Save(res); err != nil {
-				runErr = err
-				return nil
-			}
-			next := ""
-			if i+1 < total {
-				next = plan.Tests[i+1].Name
-			}
-			send(Progress{Done: i + 1, Total: total, CurrentTest: next})
-
-			if refused(b) {
-				if err := r.waitServer(ctx, eng); err != nil {
-					reason := fmt.Sprintf("server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
-						eng.Target.BaseURL, t.ID)
-					for _, rest := range plan.Tests[i+1:] {
-						rest.SkipReason = "not run: " + reason // recorded, never sent
-						res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
-					}
-					runErr = fmt.Errorf("%w: %s", ErrServerDown, reason)
-					return nil
-				}
-			}
-		}
-		if !anySuccess(res.Benchmarks) {
-			runErr = fmt.Errorf("%w: %s", ErrAllTestsFailed, failureSummary(res.Benchmarks))
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil && runErr == nil && ctx.Err() == nil {
-		r.logger().Warn("gpu recorder", "err", err)
+	dir := r.DataDir
+	if dir == "" {
+		dir = DefaultDataDir()
 	}
-	return runErr
-}
-
-// waitServer gives a server that refused a connection a short while to come back.
-func (r *Runner) waitServer(ctx context.Context, eng *engine.Engine) error {
-	wait := r.ServerBackWait
-	if wait <= 0 {
-		wait = DefaultServerBackWait
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		err := eng.Alive(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-func (r *Runner) findServer(ctx context.Context) (detect.Server, error) {
-	opts := r.Detect
-	if opts.APIKey == "" {
-		opts.APIKey = r.APIKey
-	}
-	if opts.Logger == nil {
-		opts.Logger = r.Logger
-	}
-	if r.URL != "" {
-		srv, err := detect.Probe(ctx, strings.TrimRight(r.URL, "/"), opts)
-		if err != nil {
-			return detect.Server{}, fmt.Errorf("%w (%s: %v)", ErrNoServer, r.URL, err)
-		}
-		return srv, nil
-	}
-	servers, err := detect.Scan(ctx, opts)
-	if err != nil {
-		return detect.Server{}, err
-	}
-	return detect.Choose(servers, r.Prefer)
-}
-
-func (r *Runner) dataDir() string {
-	if r.DataDir != "" {
-		return r.DataDir
-	}
-	return DefaultDataDir()
-}
-
-// fail ends a run that never reached its first test. Nothing is recorded: there
-// is no measurement to keep.
-func (r *Runner) fail(res *Result, err error) (*Result, error) {
-	res.Status = schema.StatusFailed
-	res.Error = err.Error()
-	res.FinishedAt = r.now()
-	return res, err
-}
-
-func serverInfo(s detect.Server) ServerInfo {
-	return ServerInfo{
-		Name:         s.Name,
-		Port:         s.Port,
-		APIBase:      s.BaseURL,
-		Kind:         s.Kind,
-		Version:      s.Version,
-		CtxSize:      s.CtxSize,
-		Slots:        s.Slots,
-		Quantization: s.Quantization,
-		Settings:     s.Settings,
-	}
-}
-
-// planCtx is the context the plan may use: what a request gets, except on Ollama,
-// where the engine asks for each test's context itself (num_ctx), up to the
-// model's training context.
-func planCtx(s detect.Server) int {
-	train, _ := strconv.Atoi(s.Settings["n_ctx_train"])
-	return engine.PlanCtx(s.Kind, s.CtxSize, train)
-}
-
-// serverPIDs finds the processes listening on a loopback server's port, so that
-// the GPU windows can report the memory the server itself holds.
-func serverPIDs(ctx context.Context, s detect.Server) []int {
-	u, err := url.Parse(s.BaseURL)
-	if err != nil || s.Port == 0 {
-		return nil
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil
-	}
-	conns, err := gnet.ConnectionsWithContext(ctx, "tcp")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, c := range conns {
-		if c.Status == "LISTEN" && int(c.Laddr.Port) == s.Port && c.Pid > 0 && !slices.Contains(pids, int(c.Pid)) {
-			pids = append(pids, int(c.Pid))
-		}
-	}
-	return pids
-}
-
-// refused reports whether the test's last request found the server not accepting
-// connections.
-func refused(b Benchmark) bool {
-	if n := len(b.Runs); n > 0 {
-		return b.Runs[n-1].ErrorKind == schema.ErrKindConnectionRefused
-	}
-	if b.WarmupRun != nil {
-		return b.WarmupRun.ErrorKind == schema.ErrKindConnectionRefused
-	}
-	return false
-}
-
-func anySuccess(bs []Benchmark) bool {
-	for _, b := range bs {
-		if b.SuccessfulRuns > 0 || (b.MemoryWall != nil && b.MemoryWall.LastOKPromptTokens > 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// failureSummary names each failed test with its first error.
-func failureSummary(bs []Benchmark) string {
-	var parts []string
-	for _, b := range bs {
-		switch {
-		case b.Skipped:
-			parts = append(parts, b.TestID+": skipped: "+b.SkipReason)
-		case b.Error != "":
-			parts = append(parts, b.TestID+": "+b.Error)
-		default:
-			for _, run := range append([]RunSample{}, b.Runs...) {
-				if !run.Success {
-					parts = append(parts, b.TestID+": "+run.Error)
-					break
-				}
-			}
-		}
-		if len(parts) >= 3 {
-			break
-		}
-	}
-	if len(parts) == 0 {
-		return "no test ran"
-	}
-	return strings.Join(parts, "; ")
+	return &report.Store{Dir: dir, Logger: r.Logger}
 }

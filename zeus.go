@@ -67,7 +67,7 @@ type slotState struct {
 // followed by ", "; "" when the server does not say (not llama.cpp, slots
 // endpoint off). target is the prompt length the test aims at.
 func longTestState(ctx context.Context, client *http.Client, tg engine.Target, target int) string {
-	if !strings.HasPrefix(strings.ToLower(tg.Kind), "llama") {
+	if !strings.HasPrefix(strings.ToLower(string(tg.Kind)), "llama") {
 		return ""
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(tg.BaseURL, "/")+"/slots", nil)

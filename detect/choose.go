@@ -44,7 +44,7 @@ type NoMatchError struct {
 func (e *NoMatchError) Error() string {
 	var found []string
 	for _, s := range e.Found {
-		f := s.Kind + " at " + s.BaseURL
+		f := string(s.Kind) + " at " + s.BaseURL
 		if s.LoadedModel != "" {
 			f += " (" + s.LoadedModel + ")"
 		}
@@ -57,7 +57,7 @@ func (e *NoMatchError) Error() string {
 func (e *NoMatchError) Is(target error) bool { return target == ErrNoServer }
 
 // kindAliases maps other spellings to a Kind.
-var kindAliases = map[string]string{
+var kindAliases = map[string]Kind{
 	"llamacpp":                  KindLlamaCpp,
 	"llama-cpp":                 KindLlamaCpp,
 	"llama_cpp":                 KindLlamaCpp,
@@ -77,12 +77,12 @@ var kindAliases = map[string]string{
 
 // CanonicalKind returns the Kind a user's spelling names, or the input lowered
 // when it is not known.
-func CanonicalKind(kind string) string {
+func CanonicalKind(kind string) Kind {
 	k := strings.ToLower(strings.TrimSpace(kind))
 	if c, ok := kindAliases[k]; ok {
 		return c
 	}
-	return k
+	return Kind(k)
 }
 
 // Choose picks one server.

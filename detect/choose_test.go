@@ -98,7 +98,7 @@ func TestChooseNoMatch(t *testing.T) {
 
 func TestCanonicalKind(t *testing.T) {
 	t.Parallel()
-	tests := map[string]string{
+	tests := map[string]Kind{
 		"llamacpp": KindLlamaCpp, " Llama.CPP ": KindLlamaCpp, "LM Studio": KindLMStudio, "oobabooga": KindTGWUI,
 		"text-generation-inference": KindTGI, "openai": KindOpenAI, "sglang": KindSGLang, "something": "something",
 	}

@@ -80,36 +80,39 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/typhonbench/typhon/schema"
 )
 
-// ErrNoServer is returned (wrapped) when no LLM server was found. Its text is
-// fixed by the job contract (spec/jobs.md).
-var ErrNoServer = errors.New("No LLM server detected or benchmark produced no results.") //nolint:staticcheck // text fixed by the job contract
+// ErrNoServer is returned (wrapped) when no LLM server was found. The job
+// contract's sentence for it belongs to the HTTP example, which maps it.
+var ErrNoServer = errors.New("no LLM server detected")
 
 // TyphonHeader is set by Typhon's own HTTP server on every response. A candidate
 // whose answers carry it is never reported.
 const TyphonHeader = "X-Typhon-Server"
 
-// Kinds of server (Server.Kind).
+// Kinds of server (Server.Kind), defined in package schema.
 const (
-	KindLlamaCpp  = "llama.cpp"
-	KindOllama    = "ollama"
-	KindLMStudio  = "lmstudio"
-	KindVLLM      = "vllm"
-	KindTGWUI     = "text-generation-webui"
-	KindJan       = "jan"
-	KindSGLang    = "sglang"
-	KindTGI       = "tgi"
-	KindKoboldCpp = "koboldcpp"
-	KindLlamafile = "llamafile"
-	KindLocalAI   = "localai"
-	// KindOpenAI is a server with an OpenAI-compatible /v1/models that matches
-	// no known kind.
-	KindOpenAI = "openai-compatible"
+	KindLlamaCpp  = schema.KindLlamaCpp
+	KindOllama    = schema.KindOllama
+	KindLMStudio  = schema.KindLMStudio
+	KindVLLM      = schema.KindVLLM
+	KindTGWUI     = schema.KindTGWUI
+	KindJan       = schema.KindJan
+	KindSGLang    = schema.KindSGLang
+	KindTGI       = schema.KindTGI
+	KindKoboldCpp = schema.KindKoboldCpp
+	KindLlamafile = schema.KindLlamafile
+	KindLocalAI   = schema.KindLocalAI
+	KindOpenAI    = schema.KindOpenAI
 )
 
+// Kind names a kind of server; see schema.Kind.
+type Kind = schema.Kind
+
 // displayNames are the Server.Name of each kind.
-var displayNames = map[string]string{
+var displayNames = map[Kind]string{
 	KindLlamaCpp:  "llama.cpp (llama-server)",
 	KindOllama:    "Ollama",
 	KindLMStudio:  "LM Studio",
@@ -125,8 +128,8 @@ var displayNames = map[string]string{
 }
 
 // Kinds lists every Server.Kind this package reports.
-func Kinds() []string {
-	return []string{KindLlamaCpp, KindOllama, KindLMStudio, KindVLLM, KindTGWUI, KindJan,
+func Kinds() []Kind {
+	return []Kind{KindLlamaCpp, KindOllama, KindLMStudio, KindVLLM, KindTGWUI, KindJan,
 		KindSGLang, KindTGI, KindKoboldCpp, KindLlamafile, KindLocalAI, KindOpenAI}
 }
 
@@ -149,7 +152,7 @@ var DefaultPorts = []int{8080, 11434, 1234, 8000, 5000, 1337, 30000, 3000, 5001}
 // Server is one LLM server found.
 type Server struct {
 	// Kind is one of the Kind constants.
-	Kind string `json:"kind"`
+	Kind Kind `json:"kind"`
 	// Name is the display name, e.g. "llama.cpp (llama-server)", "Ollama".
 	Name string `json:"name"`
 	// Version is the server's version or build, "" when it does not say.

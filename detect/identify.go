@@ -35,7 +35,7 @@ var firstPaths = []string{
 // rule recognises one kind (or a family of kinds) from a candidate's answers.
 // match returns ok only when at least two answers agree.
 type rule struct {
-	name  string
+	name  Kind
 	match func(ctx context.Context, src source) (Server, bool)
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // testTimeout is generous: the machine running the tests may be loaded.
 const testTimeout = 5 * time.Second
 
@@ -75,7 +73,7 @@ func TestProbeRecorded(t *testing.T) {
 		}},
 		{file: "ollama-0.17.4-loaded", want: &Server{
 			Kind: KindOllama, Name: "Ollama", Version: "0.0.0", Models: []string{"tiny:latest"}, LoadedModel: "tiny:latest",
-			CtxSize: 4096, VRAMShare: ptr(0.0),
+			CtxSize: 4096, VRAMShare: new(0.0),
 			Settings: map[string]string{"ctx_source": "/api/ps context_length", "digest": "b0e7a4e1c3142d9759445923928e7c75bde62f1fa50a9cf13485425890a8d8c8",
 				"family": "llama", "n_ctx_train": "32768", "parameter_size": "1.05M",
 				"size_bytes": "12188160", "size_vram_bytes": "0"},
@@ -93,7 +91,7 @@ func TestProbeRecorded(t *testing.T) {
 		}},
 		{file: "ollama-docs-partial-vram", want: &Server{
 			Kind: KindOllama, Name: "Ollama", Version: "0.12.3", Models: []string{"deepseek-r1:latest", "mistral:latest"},
-			LoadedModel: "mistral:latest", CtxSize: 8192, VRAMShare: ptr(0.75), Quantization: "Q4_0",
+			LoadedModel: "mistral:latest", CtxSize: 8192, VRAMShare: new(0.75), Quantization: "Q4_0",
 			Settings: map[string]string{"ctx_source": "/api/ps context_length", "digest": "2ae6f6dd7a3dd734790bbbf58b8909a606e0e7e97e94b7604e0aa7ae4490e6d8",
 				"family": "llama", "n_ctx_train": "32768", "parameter_size": "7.2B",
 				"size_bytes": "5137025024", "size_vram_bytes": "3852768768"},
@@ -279,7 +277,7 @@ func TestKinds(t *testing.T) {
 	if len(kinds) != len(displayNames) {
 		t.Errorf("Kinds() has %d kinds, displayNames %d", len(kinds), len(displayNames))
 	}
-	for _, want := range []string{"llama.cpp", "ollama", "lmstudio", "vllm", "text-generation-webui", "jan",
+	for _, want := range []Kind{"llama.cpp", "ollama", "lmstudio", "vllm", "text-generation-webui", "jan",
 		"sglang", "tgi", "koboldcpp", "llamafile", "localai", "openai-compatible"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("Kinds() lacks %q", want)

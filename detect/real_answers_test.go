@@ -108,7 +108,7 @@ func TestAuthFromAnyAnswer(t *testing.T) {
 // does alone.
 func TestScanAllAtOnce(t *testing.T) {
 	t.Parallel()
-	alone := map[string]string{} // base URL -> kind found alone ("" for none)
+	alone := map[string]Kind{} // base URL -> kind found alone ("" for none)
 	var urls []string
 	for _, name := range answerNames(t) {
 		srv := serveRecorded(t, loadRecorded(t, name))
@@ -123,7 +123,7 @@ func TestScanAllAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	together := map[string]string{}
+	together := map[string]Kind{}
 	for _, s := range got {
 		together[s.BaseURL] = s.Kind
 	}

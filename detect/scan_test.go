@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/typhonbench/typhon/internal/leaktest"
 )
 
 // logBuffer collects debug output of a scan.
@@ -405,15 +406,8 @@ func TestNoGoroutineLeft(t *testing.T) {
 	}
 	// The test servers' own connection goroutines end when the client closes;
 	// give them a moment.
-	deadline := time.Now().Add(5 * time.Second)
-	after := runtime.NumGoroutine()
-	for after > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		after = runtime.NumGoroutine()
-	}
-	if after > before {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	if err := leaktest.Settle(before, 5*time.Second, nil); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -27,7 +27,7 @@ func WriteTable(w io.Writer, servers []Server) error {
 			vram = strconv.FormatFloat(*s.VRAMShare*100, 'f', 0, 64) + "%"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-			cell(s.Kind, 24), cell(s.BaseURL, 60), cell(s.Version, 24), cell(s.LoadedModel, 48),
+			cell(string(s.Kind), 24), cell(s.BaseURL, 60), cell(s.Version, 24), cell(s.LoadedModel, 48),
 			len(s.Models), num(s.CtxSize), num(s.Slots), vram, state(s))
 	}
 	return tw.Flush()

@@ -37,7 +37,7 @@ func TestWriteTable(t *testing.T) {
 			{Kind: KindLlamaCpp, Version: "b11669-Debian", BaseURL: "http://127.0.0.1:8080", Port: 8080,
 				Models: []string{"tiny"}, LoadedModel: "tiny", CtxSize: 2048, Slots: 2},
 			{Kind: KindOllama, Version: "0.17.4", BaseURL: "http://127.0.0.1:11434", Port: 11434,
-				Models: []string{"tiny:latest", "qwen3:8b"}, LoadedModel: "tiny:latest", CtxSize: 4096, VRAMShare: ptr(0.75)},
+				Models: []string{"tiny:latest", "qwen3:8b"}, LoadedModel: "tiny:latest", CtxSize: 4096, VRAMShare: new(0.75)},
 			{Kind: KindOllama, Version: "0.17.4", BaseURL: "http://[::1]:11435", Port: 11435, Models: []string{"qwen3:8b"}},
 			{Kind: KindLlamaCpp, BaseURL: "http://127.0.0.1:8081", Port: 8081, Loading: true},
 			{Kind: KindOpenAI, BaseURL: "https://gpu.example.internal", Port: 443, Models: []string{"a", "b", "c"}},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/typhonbench/typhon/engine"
 	"github.com/typhonbench/typhon/engine/enginetest"
+	"github.com/typhonbench/typhon/internal/leaktest"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -302,13 +303,8 @@ func TestConcurrencyCancel(t *testing.T) {
 	if !strings.Contains(b.Error, "cancelled during round 1 of 3") {
 		t.Errorf("error = %q, want it to say cancelled during round 1 of 3", b.Error)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for (runtime.NumGoroutine() > before || srv.InFlight() > 0) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if err := leaktest.Settle(before, 10*time.Second, func() bool { return srv.InFlight() == 0 }); err != nil {
+		t.Error(err)
 	}
 	want(t, "requests in flight at the server", srv.InFlight(), 0)
-	if g := runtime.NumGoroutine(); g > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines after, %d before:\n%s", g, before, buf[:runtime.Stack(buf, true)])
-	}
 }

@@ -101,14 +101,15 @@ func DefaultTimeout(promptTokens int) time.Duration {
 	return DefaultRequestTimeout + time.Duration(promptTokens)*DefaultTimeoutPer1000Prompt/1000
 }
 
-// Server kinds the engine treats specially (the values detect reports).
+// Server kinds the engine treats specially (the values detect reports), defined
+// in package schema.
 const (
-	KindLlamaCpp = "llama.cpp"
-	KindOllama   = "ollama"
-	KindVLLM     = "vllm"
-	KindSGLang   = "sglang"
-	KindLMStudio = "lmstudio"
-	KindOpenAI   = "openai-compatible"
+	KindLlamaCpp = schema.KindLlamaCpp
+	KindOllama   = schema.KindOllama
+	KindVLLM     = schema.KindVLLM
+	KindSGLang   = schema.KindSGLang
+	KindLMStudio = schema.KindLMStudio
+	KindOpenAI   = schema.KindOpenAI
 )
 
 // Target is the server and model under test.
@@ -118,7 +119,7 @@ type Target struct {
 	// Kind is detect's server kind ("llama.cpp", "ollama", "vllm", "sglang",
 	// "lmstudio", "openai-compatible", ...); "" means unknown, treated as
 	// openai-compatible.
-	Kind string
+	Kind schema.Kind
 	// APIKey is sent as Authorization: Bearer; never logged or stored.
 	APIKey string
 	// CtxSize is the context a request really gets (llama-server's per-slot n_ctx;
@@ -247,14 +248,14 @@ func (e *Engine) seriesInterval() time.Duration {
 	return DefaultSeriesInterval
 }
 
-func (e *Engine) kind() string {
-	switch k := strings.ToLower(e.Target.Kind); {
+func (e *Engine) kind() schema.Kind {
+	switch k := strings.ToLower(string(e.Target.Kind)); {
 	case k == "":
 		return KindOpenAI
 	case strings.HasPrefix(k, "llama"):
 		return KindLlamaCpp
 	default:
-		return k
+		return schema.Kind(k)
 	}
 }
 

@@ -17,10 +17,11 @@ import (
 	"github.com/typhonbench/typhon/engine/enginetest"
 	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/gpu/gputest"
+	"github.com/typhonbench/typhon/internal/leaktest"
 	"github.com/typhonbench/typhon/schema"
 )
 
-func newEngine(url, kind string) *engine.Engine {
+func newEngine(url string, kind schema.Kind) *engine.Engine {
 	return &engine.Engine{Target: engine.Target{BaseURL: url, Model: "fake", Kind: kind}}
 }
 
@@ -53,7 +54,7 @@ func TestRunTestStreams(t *testing.T) {
 	}{
 		{
 			name:   "one token per chunk with llama.cpp timings",
-			stream: enginetest.Stream{Timings: true, Interval: time.Millisecond, CachedTokens: ptr(0)},
+			stream: enginetest.Stream{Timings: true, Interval: time.Millisecond, CachedTokens: new(0)},
 			check: func(t *testing.T, r schema.RunSample) {
 				want(t, "chunks", r.Chunks, r.OutputTokens)
 				want(t, "chunk_tokens", r.ChunkTokens, r.OutputTokens)
@@ -380,7 +381,7 @@ func TestAlive(t *testing.T) {
 	t.Parallel()
 	srv := enginetest.NewServer(nil)
 	defer srv.Close()
-	for _, kind := range []string{engine.KindLlamaCpp, engine.KindVLLM, ""} {
+	for _, kind := range []schema.Kind{engine.KindLlamaCpp, engine.KindVLLM, ""} {
 		if err := newEngine(srv.URL, kind).Alive(t.Context()); err != nil {
 			t.Errorf("Alive(%q) = %v, want nil", kind, err)
 		}
@@ -431,7 +432,7 @@ func TestRequestsUniqueAndDeterministic(t *testing.T) {
 	}
 
 	// A warm cache on purpose: the same prompt every time, cache allowed.
-	srv2 := enginetest.NewServer(enginetest.Stream{Timings: true, CachedTokens: ptr(70)}.Response)
+	srv2 := enginetest.NewServer(enginetest.Stream{Timings: true, CachedTokens: new(70)}.Response)
 	defer srv2.Close()
 	tw := baseTest(80, 8, 3)
 	tw.WarmCache = true
@@ -462,7 +463,7 @@ func TestRequestsUniqueAndDeterministic(t *testing.T) {
 func TestPromptFitting(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		kind      string
+		kind      schema.Kind
 		tolerance float64 // fraction of the target
 	}{
 		{engine.KindLlamaCpp, 0},    // /apply-template + /tokenize: exact
@@ -471,7 +472,7 @@ func TestPromptFitting(t *testing.T) {
 		{engine.KindSGLang, 0.01},   // no /tokenize of prompts in the fake's style: falls back
 	}
 	for _, tc := range tests {
-		t.Run(tc.kind, func(t *testing.T) {
+		t.Run(string(tc.kind), func(t *testing.T) {
 			t.Parallel()
 			srv := enginetest.NewServer(enginetest.Stream{Timings: true}.Response)
 			defer srv.Close()
@@ -698,8 +699,6 @@ func wantWarning(t *testing.T, r schema.RunSample, s string) {
 	t.Errorf("warnings %q, want one about %q", r.Warnings, s)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // TestNoGoroutineLeft runs alone (not parallel): after RunTest, Prepare and Alive
 // return, no goroutine of theirs is left, idle connections included.
 func TestNoGoroutineLeft(t *testing.T) {
@@ -715,12 +714,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines after, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	if err := leaktest.Settle(before, 10*time.Second, nil); err != nil {
+		t.Error(err)
 	}
 }

@@ -165,7 +165,7 @@ func TestHostileStreams(t *testing.T) {
 	const maxTokens = 60
 	tests := []struct {
 		name     string
-		kind     string
+		kind     schema.Kind
 		stream   func(r enginetest.Request) hostile
 		measured bool // runs not excluded must come within 2% of their truth
 		excluded string
@@ -240,7 +240,7 @@ func TestHostileStreams(t *testing.T) {
 	}, {
 		name: "cache hit beyond the template",
 		stream: func(r enginetest.Request) hostile {
-			return hostile{tokens: repeat(60, 1), at: every(5 * time.Millisecond), cached: ptr(r.PromptTokens() / 2)}
+			return hostile{tokens: repeat(60, 1), at: every(5 * time.Millisecond), cached: new(r.PromptTokens() / 2)}
 		},
 		excluded: schema.ExcludedCacheHit,
 	}}

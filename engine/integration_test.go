@@ -344,8 +344,8 @@ func TestFidelityOllama(t *testing.T) {
 //
 //	go test -run '^$' -bench Fidelity -benchtime 1x ./engine
 func BenchmarkFidelity(b *testing.B) {
-	for _, kind := range []string{testbed.KindLlama, testbed.KindOllama} {
-		b.Run(kind, func(b *testing.B) {
+	for _, kind := range []schema.Kind{testbed.KindLlama, testbed.KindOllama} {
+		b.Run(string(kind), func(b *testing.B) {
 			var srv *testbed.Server
 			if kind == testbed.KindLlama {
 				srv = testbed.LlamaServer(b, testbed.Options{CtxSize: 2048})

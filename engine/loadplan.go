@@ -8,7 +8,7 @@ import (
 )
 
 // ModeLoad is the mode of a plan that is one load sweep (LoadPlan).
-const ModeLoad = "load"
+const ModeLoad = schema.ModeLoad
 
 // TestLoadSweep is the ID of a plan's load sweep; its levels are recorded as
 // load_users_N or load_rate_R.

@@ -139,7 +139,7 @@ func TestSampleFigures(t *testing.T) {
 				Success: true, TPS: 100, ElapsedS: 0.12, TTFTS: 0.1, PromptTokens: 2048, PromptTokensTarget: 3712,
 				OutputTokens: 2, MaxTokens: 256, FinishReason: "stop", StoppedEarly: true, FirstByteS: 0.001, LastTokenS: 0.11,
 				PrefillTPS: 20360, Chunks: 2, ChunkTokens: 2,
-				CachedPromptTokens: ptr(12), CacheState: "warm", ComputedPromptTokens: 2036, Excluded: schema.ExcludedCacheHit,
+				CachedPromptTokens: new(12), CacheState: "warm", ComputedPromptTokens: 2036, Excluded: schema.ExcludedCacheHit,
 			},
 			// Excluded for the first reason found: the cache hit.
 			wantWarn: []string{"prompt cache", "below the 3712 asked", "stopped after 2 of the 256"},
@@ -191,9 +191,9 @@ func TestSampleCacheState(t *testing.T) {
 		warn   bool
 	}{
 		{"not reported", nil, false, "unknown", false},
-		{"zero", ptr(0), false, "cold", false},
-		{"hit not asked for", ptr(40), false, "warm", true},
-		{"hit asked for", ptr(40), true, "warm", false},
+		{"zero", new(0), false, "cold", false},
+		{"hit not asked for", new(40), false, "warm", true},
+		{"hit asked for", new(40), true, "warm", false},
 	}
 	for _, tc := range tests {
 		m := measure([]arrival{{10, 1, true, true}, {20, 1, true, true}}, 30)
@@ -207,5 +207,3 @@ func TestSampleCacheState(t *testing.T) {
 		}
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

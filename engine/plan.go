@@ -9,10 +9,10 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// Modes of a plan.
+// Modes of a plan, defined in package schema.
 const (
-	ModeQuick = "quick"
-	ModeFull  = "full"
+	ModeQuick = schema.ModeQuick
+	ModeFull  = schema.ModeFull
 )
 
 // Plan constants. Context sweep sizes come in tiers of the first GPU's memory.
@@ -82,22 +82,22 @@ type Test struct {
 
 // Plan is the ordered list of tests of one run.
 type Plan struct {
-	Mode  string
+	Mode  schema.Mode
 	Tests []Test
 }
 
 // Runs per test and mode.
 // concurrency is the rounds of a concurrency test; a quick plan has none unless
 // WithConcurrency adds them.
-var runs = map[string]struct{ baseline, sweep, longGen, wall, concurrency int }{
+var runs = map[schema.Mode]struct{ baseline, sweep, longGen, wall, concurrency int }{
 	ModeQuick: {baseline: 5, sweep: 2, longGen: 1, concurrency: 2},
 	ModeFull:  {baseline: 10, sweep: 5, longGen: 3, wall: 1, concurrency: 3},
 }
 
-// SweepSizes returns the context sizes of the sweep for the first GPU's memory in
+// sweepSizes returns the context sizes of the sweep for the first GPU's memory in
 // MiB (0: no GPU, the smallest tier): 2,048, 4,096 and 8,192 tokens, plus 16,384
 // from 8 GiB, 32,768 from 16 GiB and 65,536 from 24 GiB.
-func SweepSizes(vramMB float64) []int {
+func sweepSizes(vramMB float64) []int {
 	sizes := []int{2048, 4096, 8192}
 	for _, tier := range []struct {
 		minMB float64
@@ -122,7 +122,7 @@ func SweepSizes(vramMB float64) []int {
 // (3) and memory_wall. Every test has one warmup besides. WithLoadSweep sizes
 // the sweep for the server's slot count; WithConcurrency adds the older
 // concurrency tests of fixed rounds.
-func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
+func BuildPlan(mode schema.Mode, serverCtx int, vramMB float64) (Plan, error) {
 	if mode == ModeZeus {
 		return ZeusPlan(serverCtx), nil
 	}
@@ -133,7 +133,7 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 	if serverCtx < 0 {
 		serverCtx = 0
 	}
-	sizes := SweepSizes(vramMB)
+	sizes := sweepSizes(vramMB)
 	if mode == ModeQuick && len(sizes) > QuickSweeps {
 		sizes = sizes[:QuickSweeps]
 	}
@@ -280,8 +280,8 @@ func WithConcurrency(p Plan, levels []int) Plan {
 // (ctxSize, from detect), except for Ollama, which allocates the num_ctx each
 // request asks for: there it is the model's training context (trainCtx; 0 when
 // unknown, and then no test is skipped for its size).
-func PlanCtx(kind string, ctxSize, trainCtx int) int {
-	if strings.EqualFold(kind, KindOllama) {
+func PlanCtx(kind schema.Kind, ctxSize, trainCtx int) int {
+	if strings.EqualFold(string(kind), string(KindOllama)) {
 		return max(trainCtx, 0)
 	}
 	return max(ctxSize, 0)

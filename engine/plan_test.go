@@ -15,7 +15,7 @@ func TestBuildPlanTiers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		mode      string
+		mode      schema.Mode
 		serverCtx int
 		vramMB    float64
 		want      []string // test IDs, skipped ones marked with a trailing "!"
@@ -134,13 +134,13 @@ func TestBuildPlanSkipReason(t *testing.T) {
 
 func TestBuildPlanInvalidMode(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"", "Quick", "Zeus", "full "} {
+	for _, mode := range []schema.Mode{"", "Quick", "Zeus", "full "} {
 		_, err := BuildPlan(mode, 0, 0)
 		if !errors.Is(err, ErrInvalidMode) {
 			t.Errorf("BuildPlan(%q) error = %v, want ErrInvalidMode", mode, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "want quick, full or zeus") || !strings.Contains(err.Error(), `"`+mode+`"`) {
+		if !strings.Contains(err.Error(), "want quick, full or zeus") || !strings.Contains(err.Error(), `"`+string(mode)+`"`) {
 			t.Errorf("BuildPlan(%q) error = %q, want the bad value and the choices", mode, err)
 		}
 	}
@@ -173,7 +173,7 @@ func TestDefaultTimeout(t *testing.T) {
 func TestPlanCtx(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		kind             string
+		kind             schema.Kind
 		ctx, train, want int
 	}{
 		{KindLlamaCpp, 4096, 32768, 4096},

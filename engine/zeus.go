@@ -8,7 +8,7 @@ import (
 )
 
 // ModeZeus is the long-context torture plan: see ZeusPlan.
-const ModeZeus = "zeus"
+const ModeZeus = schema.ModeZeus
 
 // Zeus tests.
 const (

@@ -149,10 +149,10 @@ func Build(results []*schema.Result, salt []byte, now time.Time) (*File, error) 
 func anonymise(res *schema.Result, salt []byte) Run {
 	r := Run{
 		Date:          day(res.RunAt),
-		Mode:          token(res.Mode),
-		Status:        token(res.Status),
+		Mode:          token(string(res.Mode)),
+		Status:        token(string(res.Status)),
 		TyphonVersion: token(res.TyphonVersion),
-		Server:        Server{Kind: token(res.Server.Kind), Version: token(res.Server.Version)},
+		Server:        Server{Kind: token(string(res.Server.Kind)), Version: token(res.Server.Version)},
 		Model:         Model{Name: modelName(res.Model), Quantization: token(res.Server.Quantization)},
 		Hardware:      hardware(res.ProfileSnapshot),
 		Benchmarks:    []Benchmark{},

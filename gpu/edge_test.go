@@ -13,8 +13,8 @@ import (
 // until, with the energy counter advancing at watts (NVML counts millijoules).
 func constant(index int, watts, memMB float64, procs map[int]float64, until float64) func(s float64) Reading {
 	return func(s float64) Reading {
-		return Reading{Index: index, At: at(s), PowerW: f(watts), MemUsedMB: f(memMB),
-			EnergyMJ: f(1e9 + watts*1000*s), ProcessMemMB: procs}
+		return Reading{Index: index, At: at(s), PowerW: new(watts), MemUsedMB: new(memMB),
+			EnergyMJ: new(1e9 + watts*1000*s), ProcessMemMB: procs}
 	}
 }
 
@@ -125,9 +125,9 @@ func TestWindowEdgeCases(t *testing.T) {
 		clk := &fakeClock{t: at(1)}
 		r := &Recorder{now: clk.Now}
 		w := r.Open()
-		r.observe([]Reading{{Index: 0, At: at(0.97), TempC: f(90)}}, nil) // taken before Open
+		r.observe([]Reading{{Index: 0, At: at(0.97), TempC: new(90.0)}}, nil) // taken before Open
 		clk.Set(at(1.05))
-		r.observe([]Reading{{Index: 0, At: at(1.05), TempC: f(50)}}, nil)
+		r.observe([]Reading{{Index: 0, At: at(1.05), TempC: new(50.0)}}, nil)
 		clk.Set(at(1.1))
 		st := w.Close()
 		if st.Samples != 1 || deref(st.AvgTempC) != 70 {
@@ -137,7 +137,7 @@ func TestWindowEdgeCases(t *testing.T) {
 	t.Run("a single hw_slowdown reading shows as its share of the window", func(t *testing.T) {
 		t.Parallel()
 		g := func(s float64) Reading {
-			rd := Reading{Index: 0, At: at(s), PowerW: f(200)}
+			rd := Reading{Index: 0, At: at(s), PowerW: new(200.0)}
 			if math.Abs(s-1.5) < 1e-9 {
 				rd.ThrottleReasons = []string{"hw_slowdown"}
 			}
@@ -161,10 +161,10 @@ func TestLostGPUIsNotBilledAfterItWasLost(t *testing.T) {
 		if k == 0 {
 			w = r.Open()
 		}
-		rds := []Reading{{Index: 0, At: at(s), PowerW: f(100), MemUsedMB: f(1000), EnergyMJ: f(1e6 + 100_000*s)}}
+		rds := []Reading{{Index: 0, At: at(s), PowerW: new(100.0), MemUsedMB: new(1000.0), EnergyMJ: new(1e6 + 100_000*s)}}
 		var err error
 		if k <= 1 { // GPU 1 answers for 0.1 s only
-			rds = append(rds, Reading{Index: 1, At: at(s), PowerW: f(250), MemUsedMB: f(40000), EnergyMJ: f(5e6 + 250_000*s)})
+			rds = append(rds, Reading{Index: 1, At: at(s), PowerW: new(250.0), MemUsedMB: new(40000.0), EnergyMJ: new(5e6 + 250_000*s)})
 		} else {
 			err = errors.New("nvml: GPU 1 memory: GPU is lost")
 		}
@@ -228,8 +228,8 @@ func TestSelectionChangesMidWindow(t *testing.T) {
 	round := func(s float64, procs0, procs1 map[int]float64) {
 		clk.Set(at(s))
 		r.observe([]Reading{
-			{Index: 0, At: at(s), MemUsedMB: f(1000), ProcessMemMB: procs0},
-			{Index: 1, At: at(s), MemUsedMB: f(5000), ProcessMemMB: procs1},
+			{Index: 0, At: at(s), MemUsedMB: new(1000.0), ProcessMemMB: procs0},
+			{Index: 1, At: at(s), MemUsedMB: new(5000.0), ProcessMemMB: procs1},
 		}, nil)
 	}
 	w := r.Open()

@@ -11,8 +11,6 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-func f(v float64) *float64 { return &v }
-
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // at is t0 plus s seconds.
@@ -87,24 +85,24 @@ func TestWindowStatistics(t *testing.T) {
 			closeAt: 4,
 			rounds: []round{
 				// 100 MB for 1 s, then 300 MB for 3 s: 250 MB on average, not 200.
-				{at: 0, readings: []Reading{{Index: 0, UUID: "GPU-a", MemUsedMB: f(100), TempC: f(40), PowerW: f(100), UtilPct: f(0), MemUtilPct: f(10), SMClockMHz: f(1000)}}},
-				{at: 1, readings: []Reading{{Index: 0, UUID: "GPU-a", MemUsedMB: f(300), TempC: f(60), PowerW: f(200), UtilPct: f(100), MemUtilPct: f(50), SMClockMHz: f(2000)}}},
+				{at: 0, readings: []Reading{{Index: 0, UUID: "GPU-a", MemUsedMB: new(100.0), TempC: new(40.0), PowerW: new(100.0), UtilPct: new(0.0), MemUtilPct: new(10.0), SMClockMHz: new(1000.0)}}},
+				{at: 1, readings: []Reading{{Index: 0, UUID: "GPU-a", MemUsedMB: new(300.0), TempC: new(60.0), PowerW: new(200.0), UtilPct: new(100.0), MemUtilPct: new(50.0), SMClockMHz: new(2000.0)}}},
 			},
 			want: schema.GPUStats{
-				PeakVRAMUsedMB: f(300), AvgVRAMUsedMB: f(250),
-				PeakTempC: f(60), AvgTempC: f(55),
-				PeakPowerW: f(200), AvgPowerW: f(175),
-				AvgUtilPct: f(75), PeakUtilPct: f(100),
-				EnergyJ: f(700), // power integrated: 100 W x 1 s + 200 W x 3 s
+				PeakVRAMUsedMB: new(300.0), AvgVRAMUsedMB: new(250.0),
+				PeakTempC: new(60.0), AvgTempC: new(55.0),
+				PeakPowerW: new(200.0), AvgPowerW: new(175.0),
+				AvgUtilPct: new(75.0), PeakUtilPct: new(100.0),
+				EnergyJ: new(700.0), // power integrated: 100 W x 1 s + 200 W x 3 s
 				Samples: 2, WindowS: 4,
 				PerGPU: []schema.GPUWindow{{
 					Index: 0, UUID: "GPU-a", Samples: 2,
-					PeakVRAMUsedMB: f(300), AvgVRAMUsedMB: f(250),
-					PeakTempC: f(60), AvgTempC: f(55),
-					PeakPowerW: f(200), AvgPowerW: f(175),
-					AvgUtilPct: f(75), PeakUtilPct: f(100),
-					AvgMemUtilPct: f(40), AvgSMClockMHz: f(1750),
-					EnergyJ: f(700),
+					PeakVRAMUsedMB: new(300.0), AvgVRAMUsedMB: new(250.0),
+					PeakTempC: new(60.0), AvgTempC: new(55.0),
+					PeakPowerW: new(200.0), AvgPowerW: new(175.0),
+					AvgUtilPct: new(75.0), PeakUtilPct: new(100.0),
+					AvgMemUtilPct: new(40.0), AvgSMClockMHz: new(1750.0),
+					EnergyJ: new(700.0),
 				}},
 			},
 		},
@@ -112,21 +110,21 @@ func TestWindowStatistics(t *testing.T) {
 			name:    "a field missing in some samples keeps the rest and holds the last value",
 			closeAt: 4,
 			rounds: []round{
-				{at: 0, readings: []Reading{{Index: 0, MemUsedMB: f(100), TempC: f(50)}}},
-				{at: 1, readings: []Reading{{Index: 0, MemUsedMB: f(200)}}}, // no temperature
-				{at: 2, readings: []Reading{{Index: 0, MemUsedMB: f(300), TempC: f(70)}}},
-				{at: 3, readings: []Reading{{Index: 0, TempC: f(90)}}}, // no memory
+				{at: 0, readings: []Reading{{Index: 0, MemUsedMB: new(100.0), TempC: new(50.0)}}},
+				{at: 1, readings: []Reading{{Index: 0, MemUsedMB: new(200.0)}}}, // no temperature
+				{at: 2, readings: []Reading{{Index: 0, MemUsedMB: new(300.0), TempC: new(70.0)}}},
+				{at: 3, readings: []Reading{{Index: 0, TempC: new(90.0)}}}, // no memory
 			},
 			want: schema.GPUStats{
 				// memory: 100x1 + 200x1 + 300x2 over 4 s
-				PeakVRAMUsedMB: f(300), AvgVRAMUsedMB: f(225),
+				PeakVRAMUsedMB: new(300.0), AvgVRAMUsedMB: new(225.0),
 				// temperature: 50x2 + 70x1 + 90x1 over 4 s
-				PeakTempC: f(90), AvgTempC: f(65),
+				PeakTempC: new(90.0), AvgTempC: new(65.0),
 				Samples: 4, WindowS: 4,
 				PerGPU: []schema.GPUWindow{{
 					Index: 0, Samples: 4,
-					PeakVRAMUsedMB: f(300), AvgVRAMUsedMB: f(225),
-					PeakTempC: f(90), AvgTempC: f(65),
+					PeakVRAMUsedMB: new(300.0), AvgVRAMUsedMB: new(225.0),
+					PeakTempC: new(90.0), AvgTempC: new(65.0),
 				}},
 			},
 		},
@@ -135,38 +133,38 @@ func TestWindowStatistics(t *testing.T) {
 			closeAt: 2,
 			rounds: []round{
 				{at: 0, readings: []Reading{
-					{Index: 0, UUID: "GPU-a", MemUsedMB: f(1000), TempC: f(60), PowerW: f(100), UtilPct: f(20)},
-					{Index: 1, UUID: "GPU-b", MemUsedMB: f(3000), TempC: f(80), PowerW: f(300), UtilPct: f(60)},
+					{Index: 0, UUID: "GPU-a", MemUsedMB: new(1000.0), TempC: new(60.0), PowerW: new(100.0), UtilPct: new(20.0)},
+					{Index: 1, UUID: "GPU-b", MemUsedMB: new(3000.0), TempC: new(80.0), PowerW: new(300.0), UtilPct: new(60.0)},
 				}},
 				{at: 1, readings: []Reading{
-					{Index: 0, UUID: "GPU-a", MemUsedMB: f(3000), TempC: f(60), PowerW: f(100), UtilPct: f(20)},
-					{Index: 1, UUID: "GPU-b", MemUsedMB: f(1000), TempC: f(80), PowerW: f(300), UtilPct: f(60)},
+					{Index: 0, UUID: "GPU-a", MemUsedMB: new(3000.0), TempC: new(60.0), PowerW: new(100.0), UtilPct: new(20.0)},
+					{Index: 1, UUID: "GPU-b", MemUsedMB: new(1000.0), TempC: new(80.0), PowerW: new(300.0), UtilPct: new(60.0)},
 				}},
 			},
 			want: schema.GPUStats{
 				// The sum is 4000 at both instants: its peak is 4000, not 3000 + 3000.
-				PeakVRAMUsedMB: f(4000), AvgVRAMUsedMB: f(4000),
-				PeakTempC: f(80), AvgTempC: f(70),
-				PeakPowerW: f(300), AvgPowerW: f(200),
-				AvgUtilPct: f(40), PeakUtilPct: f(60),
-				EnergyJ: f(800), // 100 W x 2 s + 300 W x 2 s
+				PeakVRAMUsedMB: new(4000.0), AvgVRAMUsedMB: new(4000.0),
+				PeakTempC: new(80.0), AvgTempC: new(70.0),
+				PeakPowerW: new(300.0), AvgPowerW: new(200.0),
+				AvgUtilPct: new(40.0), PeakUtilPct: new(60.0),
+				EnergyJ: new(800.0), // 100 W x 2 s + 300 W x 2 s
 				Samples: 2, WindowS: 2,
 				PerGPU: []schema.GPUWindow{
 					{
 						Index: 0, UUID: "GPU-a", Samples: 2,
-						PeakVRAMUsedMB: f(3000), AvgVRAMUsedMB: f(2000),
-						PeakTempC: f(60), AvgTempC: f(60),
-						PeakPowerW: f(100), AvgPowerW: f(100),
-						AvgUtilPct: f(20), PeakUtilPct: f(20),
-						EnergyJ: f(200),
+						PeakVRAMUsedMB: new(3000.0), AvgVRAMUsedMB: new(2000.0),
+						PeakTempC: new(60.0), AvgTempC: new(60.0),
+						PeakPowerW: new(100.0), AvgPowerW: new(100.0),
+						AvgUtilPct: new(20.0), PeakUtilPct: new(20.0),
+						EnergyJ: new(200.0),
 					},
 					{
 						Index: 1, UUID: "GPU-b", Samples: 2,
-						PeakVRAMUsedMB: f(3000), AvgVRAMUsedMB: f(2000),
-						PeakTempC: f(80), AvgTempC: f(80),
-						PeakPowerW: f(300), AvgPowerW: f(300),
-						AvgUtilPct: f(60), PeakUtilPct: f(60),
-						EnergyJ: f(600),
+						PeakVRAMUsedMB: new(3000.0), AvgVRAMUsedMB: new(2000.0),
+						PeakTempC: new(80.0), AvgTempC: new(80.0),
+						PeakPowerW: new(300.0), AvgPowerW: new(300.0),
+						AvgUtilPct: new(60.0), PeakUtilPct: new(60.0),
+						EnergyJ: new(600.0),
 					},
 				},
 			},
@@ -175,21 +173,21 @@ func TestWindowStatistics(t *testing.T) {
 			name:    "energy from the counter when the card has one",
 			closeAt: 3,
 			rounds: []round{
-				{at: 0, readings: []Reading{{Index: 0, PowerW: f(100), EnergyMJ: f(5_000_000)}}},
-				{at: 1, readings: []Reading{{Index: 0, PowerW: f(100), EnergyMJ: f(5_150_000)}}},
-				{at: 2, readings: []Reading{{Index: 0, PowerW: f(100), EnergyMJ: f(5_250_000)}}},
+				{at: 0, readings: []Reading{{Index: 0, PowerW: new(100.0), EnergyMJ: new(float64(5_000_000))}}},
+				{at: 1, readings: []Reading{{Index: 0, PowerW: new(100.0), EnergyMJ: new(float64(5_150_000))}}},
+				{at: 2, readings: []Reading{{Index: 0, PowerW: new(100.0), EnergyMJ: new(float64(5_250_000))}}},
 			},
 			want: schema.GPUStats{
 				// (5,250,000 - 5,000,000) mJ to the last reading, and 100 J more to the
 				// close at the last interval's rate; power would say 300 J. Average
 				// power is energy over time: 350 J / 3 s.
-				PeakPowerW: f(100), AvgPowerW: f(116.67),
-				EnergyJ: f(350),
+				PeakPowerW: new(100.0), AvgPowerW: new(116.67),
+				EnergyJ: new(350.0),
 				Samples: 3, WindowS: 3,
 				PerGPU: []schema.GPUWindow{{
 					Index: 0, Samples: 3,
-					PeakPowerW: f(100), AvgPowerW: f(116.67),
-					EnergyJ: f(350),
+					PeakPowerW: new(100.0), AvgPowerW: new(116.67),
+					EnergyJ: new(350.0),
 				}},
 			},
 		},
@@ -197,17 +195,17 @@ func TestWindowStatistics(t *testing.T) {
 			name:    "energy from power when the counter goes backwards",
 			closeAt: 2,
 			rounds: []round{
-				{at: 0, readings: []Reading{{Index: 0, PowerW: f(50), EnergyMJ: f(9_000_000)}}},
-				{at: 1, readings: []Reading{{Index: 0, PowerW: f(150), EnergyMJ: f(1_000)}}}, // driver reloaded
+				{at: 0, readings: []Reading{{Index: 0, PowerW: new(50.0), EnergyMJ: new(float64(9_000_000))}}},
+				{at: 1, readings: []Reading{{Index: 0, PowerW: new(150.0), EnergyMJ: new(float64(1_000))}}}, // driver reloaded
 			},
 			want: schema.GPUStats{
-				PeakPowerW: f(150), AvgPowerW: f(100),
-				EnergyJ: f(200),
+				PeakPowerW: new(150.0), AvgPowerW: new(100.0),
+				EnergyJ: new(200.0),
 				Samples: 2, WindowS: 2,
 				PerGPU: []schema.GPUWindow{{
 					Index: 0, Samples: 2,
-					PeakPowerW: f(150), AvgPowerW: f(100),
-					EnergyJ: f(200),
+					PeakPowerW: new(150.0), AvgPowerW: new(100.0),
+					EnergyJ: new(200.0),
 				}},
 			},
 		},
@@ -217,18 +215,18 @@ func TestWindowStatistics(t *testing.T) {
 			closeAt: 1,
 			rounds: []round{
 				{at: 0, readings: []Reading{
-					{Index: 0, MemUsedMB: f(7000), TempC: f(99)},
-					{Index: 1, MemUsedMB: f(500), TempC: f(40)},
+					{Index: 0, MemUsedMB: new(7000.0), TempC: new(99.0)},
+					{Index: 1, MemUsedMB: new(500.0), TempC: new(40.0)},
 				}},
 			},
 			want: schema.GPUStats{
-				PeakVRAMUsedMB: f(500), AvgVRAMUsedMB: f(500),
-				PeakTempC: f(40), AvgTempC: f(40),
+				PeakVRAMUsedMB: new(500.0), AvgVRAMUsedMB: new(500.0),
+				PeakTempC: new(40.0), AvgTempC: new(40.0),
 				Samples: 1, WindowS: 1,
 				PerGPU: []schema.GPUWindow{{
 					Index: 1, Samples: 1,
-					PeakVRAMUsedMB: f(500), AvgVRAMUsedMB: f(500),
-					PeakTempC: f(40), AvgTempC: f(40),
+					PeakVRAMUsedMB: new(500.0), AvgVRAMUsedMB: new(500.0),
+					PeakTempC: new(40.0), AvgTempC: new(40.0),
 				}},
 			},
 		},
@@ -237,12 +235,12 @@ func TestWindowStatistics(t *testing.T) {
 			openAt:  1,
 			closeAt: 2,
 			rounds: []round{
-				{at: 1, readings: []Reading{{Index: 0, TempC: f(50)}}},
+				{at: 1, readings: []Reading{{Index: 0, TempC: new(50.0)}}},
 			},
 			want: schema.GPUStats{
-				PeakTempC: f(50), AvgTempC: f(50),
+				PeakTempC: new(50.0), AvgTempC: new(50.0),
 				Samples: 1, WindowS: 1,
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: f(50), AvgTempC: f(50)}},
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0)}},
 			},
 		},
 		{
@@ -290,11 +288,11 @@ func TestWindowStatistics(t *testing.T) {
 				}},
 			},
 			want: schema.GPUStats{
-				ProcessVRAMMB: f(800),
+				ProcessVRAMMB: new(800.0),
 				Samples:       2, WindowS: 2,
 				PerGPU: []schema.GPUWindow{
-					{Index: 0, Samples: 2, ProcessVRAMMB: f(600)},
-					{Index: 1, Samples: 2, ProcessVRAMMB: f(300)},
+					{Index: 0, Samples: 2, ProcessVRAMMB: new(600.0)},
+					{Index: 1, Samples: 2, ProcessVRAMMB: new(300.0)},
 				},
 			},
 		},
@@ -307,7 +305,7 @@ func TestWindowStatistics(t *testing.T) {
 			name:    "no reading of the wanted GPUs",
 			rec:     &Recorder{Indexes: []int{3}},
 			closeAt: 1,
-			rounds:  []round{{at: 0, readings: []Reading{{Index: 0, TempC: f(50)}}}},
+			rounds:  []round{{at: 0, readings: []Reading{{Index: 0, TempC: new(50.0)}}}},
 			want:    schema.GPUStats{WindowS: 1, Error: "no reading of GPUs [3] in the window"},
 		},
 		{
@@ -315,24 +313,24 @@ func TestWindowStatistics(t *testing.T) {
 			closeAt: 3,
 			rounds: []round{
 				{at: 0, err: errors.New("GPU is lost")},
-				{at: 1, readings: []Reading{{Index: 0, TempC: f(50)}}},
+				{at: 1, readings: []Reading{{Index: 0, TempC: new(50.0)}}},
 				{at: 2, err: errors.New("unknown error")},
 			},
 			want: schema.GPUStats{
-				PeakTempC: f(50), AvgTempC: f(50),
+				PeakTempC: new(50.0), AvgTempC: new(50.0),
 				Samples: 1, WindowS: 3, SampleErrors: 2,
 				Error:  "2 of 3 sampling rounds failed, last: unknown error",
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: f(50), AvgTempC: f(50)}},
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0)}},
 			},
 		},
 		{
 			name:    "one reading at the closing instant: plain value",
 			closeAt: 0,
-			rounds:  []round{{at: 0, readings: []Reading{{Index: 0, PowerW: f(120)}}}},
+			rounds:  []round{{at: 0, readings: []Reading{{Index: 0, PowerW: new(120.0)}}}},
 			want: schema.GPUStats{
-				PeakPowerW: f(120), AvgPowerW: f(120),
+				PeakPowerW: new(120.0), AvgPowerW: new(120.0),
 				Samples: 1,
-				PerGPU:  []schema.GPUWindow{{Index: 0, Samples: 1, PeakPowerW: f(120), AvgPowerW: f(120)}},
+				PerGPU:  []schema.GPUWindow{{Index: 0, Samples: 1, PeakPowerW: new(120.0), AvgPowerW: new(120.0)}},
 			},
 		},
 	}
@@ -357,7 +355,7 @@ func TestWindowsOverlapAndCloseTwice(t *testing.T) {
 	r := &Recorder{now: clk.Now}
 	sample := func(s, temp float64) {
 		clk.Set(at(s))
-		r.observe([]Reading{{Index: 0, At: at(s), TempC: f(temp)}}, nil)
+		r.observe([]Reading{{Index: 0, At: at(s), TempC: new(temp)}}, nil)
 	}
 	outer := r.Open()
 	sample(0, 40)
@@ -379,16 +377,16 @@ func TestWindowsOverlapAndCloseTwice(t *testing.T) {
 			name: "inner window sees only its reading",
 			got:  innerStats,
 			want: schema.GPUStats{
-				PeakTempC: f(80), AvgTempC: f(80), Samples: 1, WindowS: 1,
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: f(80), AvgTempC: f(80)}},
+				PeakTempC: new(80.0), AvgTempC: new(80.0), Samples: 1, WindowS: 1,
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(80.0), AvgTempC: new(80.0)}},
 			},
 		},
 		{
 			name: "outer window sees all three",
 			got:  outerStats,
 			want: schema.GPUStats{
-				PeakTempC: f(80), AvgTempC: f(50), Samples: 3, WindowS: 4, // 40x1 + 80x1 + 40x2 over 4 s
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 3, PeakTempC: f(80), AvgTempC: f(50)}},
+				PeakTempC: new(80.0), AvgTempC: new(50.0), Samples: 3, WindowS: 4, // 40x1 + 80x1 + 40x2 over 4 s
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 3, PeakTempC: new(80.0), AvgTempC: new(50.0)}},
 			},
 		},
 		{

@@ -87,7 +87,7 @@ func benchstatConfig(res *schema.Result) [][2]string {
 		add("gpu", gpuNames(p))
 	}
 	add("model", res.Model)
-	add("server", strings.TrimSpace(orText(res.Server.Kind, res.Server.Name)+" "+res.Server.Version))
+	add("server", strings.TrimSpace(orText(string(res.Server.Kind), res.Server.Name)+" "+res.Server.Version))
 	return kv
 }
 

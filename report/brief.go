@@ -12,13 +12,13 @@ import (
 // the context sweep, the findings and the suggested server command. Figures
 // that were not measured are null (absent pointers), never zero.
 type Brief struct {
-	RunID         string    `json:"run_id"`
-	RunAt         time.Time `json:"run_at,omitzero"`
-	Status        string    `json:"status,omitempty"`
-	Error         string    `json:"error,omitempty"`
-	Mode          string    `json:"mode,omitempty"`
-	Model         string    `json:"model,omitempty"`
-	TyphonVersion string    `json:"typhon_version,omitempty"`
+	RunID         string        `json:"run_id"`
+	RunAt         time.Time     `json:"run_at,omitzero"`
+	Status        schema.Status `json:"status,omitempty"`
+	Error         string        `json:"error,omitempty"`
+	Mode          schema.Mode   `json:"mode,omitempty"`
+	Model         string        `json:"model,omitempty"`
+	TyphonVersion string        `json:"typhon_version,omitempty"`
 
 	Server   BriefServer   `json:"server"`
 	Hardware BriefHardware `json:"hardware"`
@@ -51,13 +51,13 @@ type Brief struct {
 
 // BriefServer is the server a run measured.
 type BriefServer struct {
-	Kind         string `json:"kind,omitempty"`
-	Name         string `json:"name,omitempty"`
-	Version      string `json:"version,omitempty"`
-	APIBase      string `json:"api_base,omitempty"`
-	Quantization string `json:"quantization,omitempty"`
-	CtxSize      int    `json:"ctx_size,omitempty"`
-	Slots        int    `json:"slots,omitempty"`
+	Kind         schema.Kind `json:"kind,omitempty"`
+	Name         string      `json:"name,omitempty"`
+	Version      string      `json:"version,omitempty"`
+	APIBase      string      `json:"api_base,omitempty"`
+	Quantization string      `json:"quantization,omitempty"`
+	CtxSize      int         `json:"ctx_size,omitempty"`
+	Slots        int         `json:"slots,omitempty"`
 }
 
 // BriefHardware is the machine a run was on.

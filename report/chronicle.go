@@ -25,36 +25,36 @@ const (
 // flat, so that the history of a machine can be read with any JSON-lines tool.
 // Failed and skipped tests have a line too, with the reason.
 type ChronicleLine struct {
-	SchemaVersion  int       `json:"schema_version"`
-	RunID          string    `json:"run_id"`
-	RunAt          time.Time `json:"run_at"`
-	RunStatus      string    `json:"run_status"`
-	Mode           string    `json:"mode"`
-	Model          string    `json:"model"`
-	Quantization   string    `json:"quantization,omitempty"`
-	ServerName     string    `json:"server_name"`
-	ServerKind     string    `json:"server_kind,omitempty"`
-	ServerVersion  string    `json:"server_version,omitempty"`
-	GPUName        string    `json:"gpu_name,omitempty"` // the GPUs of the profile, comma separated
-	TestID         string    `json:"test_id"`
-	Name           string    `json:"name"`
-	Category       string    `json:"category"`
-	CtxSize        int       `json:"ctx_size"`
-	MaxTokens      int       `json:"max_tokens"`
-	NRuns          int       `json:"n_runs"`
-	SuccessfulRuns int       `json:"successful_runs"`
-	AvgTPS         float64   `json:"avg_tps"`
-	BestTPS        float64   `json:"best_tps"`
-	AvgTTFTS       float64   `json:"avg_ttft_s"`
-	AvgElapsedS    float64   `json:"avg_elapsed_s"`
-	AvgPrefillTPS  float64   `json:"avg_prefill_tps,omitempty"`
-	TPSStdev       float64   `json:"tps_stdev,omitempty"`
-	PeakVRAMUsedMB *float64  `json:"peak_vram_used_mb,omitempty"`
-	PeakTempC      *float64  `json:"peak_temp_c,omitempty"`
-	AvgPowerW      *float64  `json:"avg_power_w,omitempty"`
-	EnergyJ        *float64  `json:"energy_j,omitempty"`
-	Status         string    `json:"status"`          // ok, partial, failed, skipped
-	Error          string    `json:"error,omitempty"` // skip reason, test error or first run error
+	SchemaVersion  int           `json:"schema_version"`
+	RunID          string        `json:"run_id"`
+	RunAt          time.Time     `json:"run_at"`
+	RunStatus      schema.Status `json:"run_status"`
+	Mode           schema.Mode   `json:"mode"`
+	Model          string        `json:"model"`
+	Quantization   string        `json:"quantization,omitempty"`
+	ServerName     string        `json:"server_name"`
+	ServerKind     schema.Kind   `json:"server_kind,omitempty"`
+	ServerVersion  string        `json:"server_version,omitempty"`
+	GPUName        string        `json:"gpu_name,omitempty"` // the GPUs of the profile, comma separated
+	TestID         string        `json:"test_id"`
+	Name           string        `json:"name"`
+	Category       string        `json:"category"`
+	CtxSize        int           `json:"ctx_size"`
+	MaxTokens      int           `json:"max_tokens"`
+	NRuns          int           `json:"n_runs"`
+	SuccessfulRuns int           `json:"successful_runs"`
+	AvgTPS         float64       `json:"avg_tps"`
+	BestTPS        float64       `json:"best_tps"`
+	AvgTTFTS       float64       `json:"avg_ttft_s"`
+	AvgElapsedS    float64       `json:"avg_elapsed_s"`
+	AvgPrefillTPS  float64       `json:"avg_prefill_tps,omitempty"`
+	TPSStdev       float64       `json:"tps_stdev,omitempty"`
+	PeakVRAMUsedMB *float64      `json:"peak_vram_used_mb,omitempty"`
+	PeakTempC      *float64      `json:"peak_temp_c,omitempty"`
+	AvgPowerW      *float64      `json:"avg_power_w,omitempty"`
+	EnergyJ        *float64      `json:"energy_j,omitempty"`
+	Status         string        `json:"status"`          // ok, partial, failed, skipped
+	Error          string        `json:"error,omitempty"` // skip reason, test error or first run error
 }
 
 // BenchmarkStatus classifies a benchmark: OutcomeOK, OutcomePartial,
@@ -74,8 +74,12 @@ func BenchmarkStatus(b *schema.Benchmark) string {
 	return OutcomeOK
 }
 
-// benchmarkReason is why a benchmark is not OK: the skip reason, the test's error
-// or the first failed run's error, "" when there is none.
+// FailureReason is why a benchmark is not OK: the skip reason, the test's error
+// or the first failed run's error ("kind: message"), "" when there is none. It is
+// the one wording of a test's first failure: the chronicle, Compare, the
+// library's ErrAllTestsFailed and the command line tool use it.
+func FailureReason(b *schema.Benchmark) string { return benchmarkReason(b) }
+
 func benchmarkReason(b *schema.Benchmark) string {
 	if b.Skipped {
 		return b.SkipReason

@@ -257,7 +257,7 @@ func overall(c Comparison) Verdict {
 
 func runRef(r *schema.Result) RunRef {
 	return RunRef{
-		RunID: r.RunID, RunAt: r.RunAt, Mode: r.Mode, Model: modelName(r),
+		RunID: r.RunID, RunAt: r.RunAt, Mode: string(r.Mode), Model: modelName(r),
 		Server: serverName(r), Hardware: hardwareName(r),
 	}
 }
@@ -270,7 +270,7 @@ func modelName(r *schema.Result) string {
 }
 
 func serverName(r *schema.Result) string {
-	kind := r.Server.Kind
+	kind := string(r.Server.Kind)
 	if kind == "" {
 		kind = r.Server.Name
 	}
@@ -327,12 +327,12 @@ func (c *Comparison) checkRuns(b, cur *schema.Result, opts CompareOptions) {
 	} else if bh != ch {
 		c.Notes = append(c.Notes, "hardware profile missing on one side: cannot tell whether the GPU changed")
 	}
-	check("mode", b.Mode, cur.Mode, opts.AllowDifferentMode, "AllowDifferentMode")
+	check("mode", string(b.Mode), string(cur.Mode), opts.AllowDifferentMode, "AllowDifferentMode")
 }
 
 func serverKind(r *schema.Result) string {
 	if r.Server.Kind != "" {
-		return r.Server.Kind
+		return string(r.Server.Kind)
 	}
 	return r.Server.Name
 }

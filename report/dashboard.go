@@ -161,7 +161,7 @@ func runFacts(res *schema.Result) []fact {
 			fs = append(fs, fact{k, v})
 		}
 	}
-	add("Server", strings.Join(nonEmpty(orText(s.Kind, s.Name), s.Version), " "))
+	add("Server", strings.Join(nonEmpty(orText(string(s.Kind), s.Name), s.Version), " "))
 	add("At", s.APIBase)
 	add("Model", res.Model)
 	add("Quantisation", s.Quantization)
@@ -184,8 +184,8 @@ func runFacts(res *schema.Result) []fact {
 	if !res.RunAt.IsZero() {
 		add("Date", res.RunAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	add("Mode", res.Mode)
-	add("Status", res.Status)
+	add("Mode", string(res.Mode))
+	add("Status", string(res.Status))
 	return fs
 }
 

@@ -18,7 +18,6 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 var t0 = time.Date(2025, 6, 1, 14, 22, 1, 0, time.UTC)
 
 func f64(v float64) *float64 { return &v }
-func intp(v int) *int        { return &v }
 
 // at is t0 plus s seconds.
 func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
@@ -46,7 +45,7 @@ func fullResult() *schema.Result {
 	baseRun.Chunks, baseRun.ChunkTokens = 64, 64
 	baseRun.ServerTPS, baseRun.ServerPrefillTPS = 82.6, 401.2
 	baseRun.ServerPromptMS, baseRun.ServerPredictedMS = 119.6, 762.7
-	baseRun.CachedPromptTokens = intp(0)
+	baseRun.CachedPromptTokens = new(0)
 	baseRun.CacheState = "cold"
 	baseRun.PromptTokensTarget = 48
 	baseRun.StartedAt = at(3)

@@ -58,10 +58,10 @@ func (m *mdWriter) header() {
 		facts = append(facts, s)
 	}
 	if r.Mode != "" {
-		facts = append(facts, "mode "+oneLine(r.Mode))
+		facts = append(facts, "mode "+oneLine(string(r.Mode)))
 	}
 	if r.Status != "" {
-		facts = append(facts, "status "+oneLine(r.Status))
+		facts = append(facts, "status "+oneLine(string(r.Status)))
 	}
 	if r.TyphonVersion != "" {
 		facts = append(facts, "Typhon "+oneLine(r.TyphonVersion))
@@ -147,12 +147,12 @@ func (m *mdWriter) server() {
 		m.p("No server in this record.\n\n")
 		return
 	}
-	name := orText(s.Name, s.Kind)
+	name := orText(s.Name, string(s.Kind))
 	if s.Version != "" {
 		name += " " + s.Version
 	}
-	if s.Kind != "" && s.Name != "" && !strings.Contains(strings.ToLower(s.Name), strings.ToLower(s.Kind)) {
-		name += " (" + s.Kind + ")"
+	if s.Kind != "" && s.Name != "" && !strings.Contains(strings.ToLower(s.Name), strings.ToLower(string(s.Kind))) {
+		name += " (" + string(s.Kind) + ")"
 	}
 	if s.APIBase != "" {
 		name += " at " + s.APIBase

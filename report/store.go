@@ -406,14 +406,14 @@ func (s *Store) Load(runID string) (*schema.Result, error) {
 
 // Summary is one line of the history: a record without its benchmarks.
 type Summary struct {
-	RunID      string    `json:"run_id"`
-	RunAt      time.Time `json:"run_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Status     string    `json:"status"`
-	Mode       string    `json:"mode"`
-	Model      string    `json:"model"`
-	Server     string    `json:"server"`
-	Benchmarks int       `json:"benchmarks"`
+	RunID      string        `json:"run_id"`
+	RunAt      time.Time     `json:"run_at"`
+	FinishedAt time.Time     `json:"finished_at,omitzero"`
+	Status     schema.Status `json:"status"`
+	Mode       schema.Mode   `json:"mode"`
+	Model      string        `json:"model"`
+	Server     string        `json:"server"`
+	Benchmarks int           `json:"benchmarks"`
 	// Failed counts the tests with at least one failed run or a test error.
 	Failed  int    `json:"failed"`
 	Skipped int    `json:"skipped"`
@@ -545,139 +545,4 @@ func (s *Store) Chronicle() ([]ChronicleLine, error) {
 		s.log().Warn("chronicle: skipped lines that do not decode", "lines", skipped)
 	}
 	return lines, err
-}
-
-// InterruptedError is the error text of a record found "running" at start-up.
-const InterruptedError = "interrupted: the process running this benchmark stopped before it finished"
-
-// Recover is called once at start-up, before any run: records still "running"
-// belong to a process that died mid-run. Each is rewritten as "interrupted" with
-// the tests it finished, and those tests are appended to the chronicle with
-// run_status "interrupted". It returns their run ids. Finished records whose
-// lines are missing from the chronicle (the process died between the two
-// writes, or the append failed) get their lines appended. Temp files left by a
-// crash are removed. Records that do not decode are logged and left alone.
-func (s *Store) Recover() ([]string, error) {
-	if s.Dir == "" {
-		return nil, errors.New("report: Store.Dir is empty")
-	}
-	fsys := s.fsys()
-	unlock := s.lock()
-	defer unlock()
-	entries, err := fsys.ReadDir(s.runsDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("report: recover: %w", err)
-	}
-	// The runs the chronicle already has lines of.
-	chronicled := map[string]bool{}
-	if b, err := fsys.ReadFile(filepath.Join(s.Dir, ChronicleFile)); err == nil {
-		lines, _, _ := ReadChronicle(bytes.NewReader(b))
-		for _, l := range lines {
-			chronicled[l.RunID] = true
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("report: recover: %w", err)
-	}
-	var ids []string
-	var errs []error
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") && !e.IsDir() {
-			s.removeStaleTemp(e)
-			continue
-		}
-		id, ok := recordID(e)
-		if !ok {
-			continue
-		}
-		b, err := fsys.ReadFile(filepath.Join(s.runsDir(), name))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res, err := DecodeResult(b)
-		if err != nil {
-			s.log().Warn("recover: skipping a record that does not decode", "file", name, "err", err)
-			continue
-		}
-		if res.RunID == "" {
-			res.RunID = id
-		}
-		if res.Status != schema.StatusRunning {
-			// A finished run whose chronicle lines are missing: the process died
-			// between the final record and the append, or the append failed.
-			if !chronicled[res.RunID] && len(res.Benchmarks) > 0 {
-				if lines, err := encodeChronicle(ChronicleLines(res)); err != nil {
-					errs = append(errs, err)
-				} else if err := s.appendChronicle(lines); err != nil {
-					errs = append(errs, err)
-				} else {
-					chronicled[res.RunID] = true
-					s.log().Info("recover: added the chronicle lines of a finished run", "run_id", res.RunID)
-				}
-			}
-			continue
-		}
-		markInterrupted(res)
-		data, err := marshalRecord(res)
-		if err == nil {
-			err = s.saveLocked(id, data)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ids = append(ids, id)
-		s.log().Info("record of a run that did not finish marked interrupted", "run_id", id, "tests", len(res.Benchmarks))
-		if chronicled[res.RunID] {
-			continue
-		}
-		if lines, err := encodeChronicle(ChronicleLines(res)); err != nil {
-			errs = append(errs, err)
-		} else if err := s.appendChronicle(lines); err != nil {
-			errs = append(errs, err)
-		} else {
-			chronicled[res.RunID] = true
-		}
-	}
-	slices.Sort(ids)
-	if len(errs) > 0 {
-		return ids, fmt.Errorf("report: recover: %w", errors.Join(errs...))
-	}
-	return ids, nil
-}
-
-// markInterrupted turns a record left "running" into an interrupted one. Its
-// finished_at is the last moment the record shows work: the end of its last
-// finished test, or run_at.
-func markInterrupted(res *schema.Result) {
-	res.Status = schema.StatusInterrupted
-	if res.Error == "" {
-		res.Error = fmt.Sprintf("%s (tests kept: %d)", InterruptedError, len(res.Benchmarks))
-	}
-	if res.FinishedAt.IsZero() {
-		last := res.RunAt
-		for _, b := range res.Benchmarks {
-			if b.FinishedAt.After(last) {
-				last = b.FinishedAt
-			}
-		}
-		res.FinishedAt = last
-	}
-}
-
-func (s *Store) removeStaleTemp(e fs.DirEntry) {
-	info, err := e.Info()
-	if err != nil || time.Since(info.ModTime()) < staleTempAge {
-		return
-	}
-	path := filepath.Join(s.runsDir(), e.Name())
-	if err := s.fsys().Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log().Warn("recover: cannot remove a temp file", "path", path, "err", err)
-		return
-	}
-	s.log().Info("recover: removed a temp file left by a crash", "path", path)
 }

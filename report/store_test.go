@@ -95,7 +95,7 @@ func (f *faultFile) Sync() error {
 }
 
 // runResult is a small record with n finished tests.
-func runResult(id string, runAt time.Time, status string, n int) *schema.Result {
+func runResult(id string, runAt time.Time, status schema.Status, n int) *schema.Result {
 	res := &schema.Result{
 		SchemaVersion: schema.Version, RunID: id, RunAt: runAt, Status: status, Mode: "quick", Model: "tiny",
 		Server: schema.ServerInfo{Name: "llama.cpp (llama-server)", Port: 8080, APIBase: "http://127.0.0.1:8080", Kind: "llama.cpp"},
@@ -279,7 +279,7 @@ func TestChronicleLinesOfFullResult(t *testing.T) {
 
 func TestFinishRejectsUnfinishedStatus(t *testing.T) {
 	t.Parallel()
-	for _, status := range []string{"", schema.StatusRunning} {
+	for _, status := range []schema.Status{"", schema.StatusRunning} {
 		t.Run(fmt.Sprintf("status %q", status), func(t *testing.T) {
 			t.Parallel()
 			s := &Store{Dir: t.TempDir()}
@@ -501,11 +501,11 @@ func TestRecoverMarksRunningRecordsInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statuses := map[string]string{}
+	statuses := map[string]schema.Status{}
 	for _, it := range items {
 		statuses[it.RunID] = it.Status
 	}
-	wantStatuses := map[string]string{"finished": schema.StatusComplete, "crashed": schema.StatusInterrupted, "crashed0": schema.StatusInterrupted}
+	wantStatuses := map[string]schema.Status{"finished": schema.StatusComplete, "crashed": schema.StatusInterrupted, "crashed0": schema.StatusInterrupted}
 	if diff := cmp.Diff(wantStatuses, statuses); diff != "" {
 		t.Errorf("statuses listed after Recover (-want +got):\n%s", diff)
 	}
@@ -850,7 +850,7 @@ func TestListSeesRewrittenRecords(t *testing.T) {
 	t.Parallel()
 	s := &Store{Dir: t.TempDir()}
 	res := runResult("r1", t0, schema.StatusRunning, 1)
-	status := func() string {
+	status := func() schema.Status {
 		t.Helper()
 		items, _, err := s.List(0, 0)
 		if err != nil || len(items) != 1 {

@@ -39,7 +39,7 @@ func Suggest(res *schema.Result) *Suggestion {
 		return nil
 	}
 	s := &Suggestion{CtxSize: ok.CtxSize, Parallel: max(res.Server.Slots, 1), TestID: ok.TestID, Reason: suggestionReason(res, ok)}
-	kind := strings.ToLower(res.Server.Kind)
+	kind := strings.ToLower(string(res.Server.Kind))
 	switch {
 	case strings.Contains(kind, "ollama"):
 		s.ServerKind = "ollama"

@@ -12,15 +12,6 @@ import "time"
 // Version is the schema_version of records written by this code.
 const Version = 1
 
-// Record status values (Result.Status).
-const (
-	StatusRunning     = "running"     // the run is in progress (on disk: the process may still be alive)
-	StatusComplete    = "complete"    // every planned test ran (some may have failed or been skipped)
-	StatusFailed      = "failed"      // the run ended in error; Error says why
-	StatusCancelled   = "cancelled"   // the run was cancelled; finished tests are kept
-	StatusInterrupted = "interrupted" // the process died mid-run; found on disk at start-up
-)
-
 // Test categories (Benchmark.Category).
 const (
 	CategoryBaseline     = "baseline"
@@ -86,9 +77,9 @@ type Result struct {
 	RunID           string      `json:"run_id"`
 	RunAt           time.Time   `json:"run_at"`
 	FinishedAt      time.Time   `json:"finished_at,omitzero"`
-	Status          string      `json:"status"`
+	Status          Status      `json:"status"`
 	Error           string      `json:"error,omitempty"`
-	Mode            string      `json:"mode"`
+	Mode            Mode        `json:"mode"`
 	Model           string      `json:"model"`
 	Server          ServerInfo  `json:"server"`
 	Benchmarks      []Benchmark `json:"benchmarks"`
@@ -112,7 +103,7 @@ type ServerInfo struct {
 	Name    string `json:"name"`
 	Port    int    `json:"port"`
 	APIBase string `json:"api_base"`
-	Kind    string `json:"kind,omitempty"`    // llama.cpp, ollama, vllm, ...
+	Kind    Kind   `json:"kind,omitempty"`    // llama.cpp, ollama, vllm, ...
 	Version string `json:"version,omitempty"` // server version or build
 	// CtxSize is the context a request really gets (per slot), 0 when unknown.
 	CtxSize int `json:"ctx_size,omitempty"`

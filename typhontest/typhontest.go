@@ -36,6 +36,8 @@
 package typhontest
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,41 +45,69 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// RequireNoRegression fails t (t.Fatalf) when current regressed against
-// baseline: a metric of a benchmark (tokens/s, time to first token, prefill
-// tokens/s, peak VRAM, energy per token, failed runs) got worse beyond the runs'
-// spread and beyond tolerance (0.05 is 5%; 0 means report.DefaultTolerance),
-// when the two runs are not comparable, or when no benchmark could be compared.
-// The failure message is a table of the regressions.
-func RequireNoRegression(t testing.TB, baseline, current *schema.Result, tolerance float64) {
-	t.Helper()
-	RequireNoRegressionWith(t, baseline, current, report.CompareOptions{Tolerance: tolerance})
-}
+// Errors of Check; the error returned wraps one of them.
+var (
+	// ErrRegressed: a metric got worse beyond noise and tolerance.
+	ErrRegressed = errors.New("typhontest: regressed")
+	// ErrNotComparable: the runs, or every benchmark of them, cannot be compared.
+	ErrNotComparable = errors.New("typhontest: not comparable")
+)
 
-// RequireNoRegressionWith is RequireNoRegression with all the options of
-// report.Compare. It returns the comparison when the test goes on.
-func RequireNoRegressionWith(t testing.TB, baseline, current *schema.Result, opts report.CompareOptions) report.Comparison {
-	t.Helper()
+// Check compares current with baseline (report.Compare) and returns an error
+// when current regressed (ErrRegressed, its text a table of the regressions),
+// when the runs are not comparable or no benchmark could be compared
+// (ErrNotComparable); else nil. The comparison is returned in every case. The
+// caller chooses what a failure does: t.Error, t.Fatal, or a log line.
+func Check(baseline, current *schema.Result, opts report.CompareOptions) (report.Comparison, error) {
 	c := report.Compare(baseline, current, opts)
 	if !c.Comparable {
-		t.Fatalf("typhontest: the runs are not comparable:\n  %s", strings.Join(c.Reasons, "\n  "))
-		return c
+		return c, fmt.Errorf("%w: the runs differ:\n  %s", ErrNotComparable, strings.Join(c.Reasons, "\n  "))
 	}
 	if regs := c.Regressions(); len(regs) > 0 {
 		var b strings.Builder
 		_ = report.WriteChanges(&b, regs) // a strings.Builder does not fail
-		t.Fatalf("typhontest: %d regressions beyond the %g%% tolerance (baseline %s, current %s):\n%s",
-			len(regs), 100*c.Tolerance, c.Baseline.RunID, c.Current.RunID, b.String())
-		return c
+		return c, fmt.Errorf("%w: %d regressions beyond the %g%% tolerance (baseline %s, current %s):\n%s",
+			ErrRegressed, len(regs), 100*c.Tolerance, c.Baseline.RunID, c.Current.RunID, b.String())
 	}
 	if c.Verdict == report.VerdictNotComparable {
 		var why []string
 		for _, b := range c.Benchmarks {
 			why = append(why, b.TestID+": "+b.Reason)
 		}
-		t.Fatalf("typhontest: no benchmark could be compared:\n  %s", strings.Join(why, "\n  "))
+		return c, fmt.Errorf("%w: no benchmark could be compared:\n  %s", ErrNotComparable, strings.Join(why, "\n  "))
+	}
+	return c, nil
+}
+
+// RequireNoRegression fails t (t.Fatal) when current regressed against
+// baseline: a metric of a benchmark (tokens/s, time to first token, prefill
+// tokens/s, peak VRAM, energy per token, failed runs) got worse beyond the runs'
+// spread and beyond tolerance (0.05 is 5%; 0 means report.DefaultTolerance),
+// when the two runs are not comparable, or when no benchmark could be compared.
+// The failure message is a table of the regressions. See Check to choose
+// another way to fail.
+func RequireNoRegression(t testing.TB, baseline, current *schema.Result, tolerance float64) {
+	t.Helper()
+	RequireNoRegressionWith(t, baseline, current, report.CompareOptions{Tolerance: tolerance})
+}
+
+// RequireNoRegressionWith is RequireNoRegression with all the options of
+// report.Compare. It returns the comparison when the test goes on, after
+// logging its notes.
+func RequireNoRegressionWith(t testing.TB, baseline, current *schema.Result, opts report.CompareOptions) report.Comparison {
+	t.Helper()
+	c, err := Check(baseline, current, opts)
+	if err != nil {
+		t.Fatalf("%v", err)
 		return c
 	}
+	logNotes(t, c)
+	return c
+}
+
+// logNotes logs what a passing comparison noted, left out, or judged weakly.
+func logNotes(t testing.TB, c report.Comparison) {
+	t.Helper()
 	for _, n := range c.Notes {
 		t.Logf("typhontest: note: %s", n)
 	}
@@ -96,5 +126,4 @@ func RequireNoRegressionWith(t testing.TB, baseline, current *schema.Result, opt
 		t.Logf("typhontest: %d comparisons are weak (one timed run on a side); more runs make the check stricter", weak)
 	}
 	t.Logf("typhontest: %s against baseline %s: %s", c.Current.RunID, c.Baseline.RunID, c.Verdict)
-	return c
 }

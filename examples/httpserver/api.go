@@ -19,7 +19,6 @@ import (
 	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/advice"
 	"github.com/typhonbench/typhon/detect"
-	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/report"
 )
 
@@ -58,10 +57,15 @@ type api struct {
 	askCfg askConfig
 }
 
+// newAPI serves mgr's jobs and records; a nil mgr.Outcome becomes the
+// contract's jobOutcome.
 func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
+	if mgr.Outcome == nil {
+		mgr.Outcome = jobOutcome
+	}
 	a := &api{
 		mgr:    mgr,
-		store:  &report.Store{Dir: mgr.Runner.DataDir, Logger: logger},
+		store:  mgr.Store(),
 		token:  token,
 		logger: logger,
 		mux:    http.NewServeMux(),
@@ -183,16 +187,7 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 	if servers == nil {
 		servers = []detect.Server{}
 	}
-	sampler, gerr := gpu.Default()
-	if gerr != nil {
-		sampler = nil
-	} else if c, ok := sampler.(io.Closer); ok {
-		defer c.Close()
-	}
-	prof := gpu.Snapshot(ctx, sampler)
-	if gerr != nil {
-		prof.GPUError = gerr.Error()
-	}
+	prof := typhon.Hardware(ctx)
 	writeJSON(w, http.StatusOK, map[string]any{"servers": servers, "profile": prof})
 }
 
@@ -202,7 +197,7 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: mode given %d times", errBadRequest, len(q["mode"])))
 		return
 	}
-	mode := q.Get("mode")
+	mode := typhon.Mode(q.Get("mode"))
 	if mode == "" && !q.Has("mode") {
 		mode = typhon.DefaultMode
 	}
@@ -210,7 +205,7 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: empty mode", typhon.ErrInvalidMode))
 		return
 	}
-	o, err := loadOptions(q, mode)
+	o, err := loadOptions(q, string(mode))
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -266,15 +261,12 @@ func (a *api) listResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	items, total, err := a.store.List(offset, limit)
+	page, err := a.store.ListPage(offset, limit)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	if items == nil {
-		items = []report.Summary{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": items, "total": total, "offset": offset, "limit": limit})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (a *api) getResult(w http.ResponseWriter, r *http.Request) {

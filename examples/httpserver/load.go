@@ -16,7 +16,7 @@ func loadOptions(q url.Values, mode string) (engine.LoadOptions, error) {
 		switch n := len(q[name]); {
 		case n > 1:
 			return engine.LoadOptions{}, fmt.Errorf("%w: %s given %d times", errBadRequest, name, n)
-		case n == 1 && mode != typhon.ModeLoad:
+		case n == 1 && typhon.Mode(mode) != typhon.ModeLoad:
 			return engine.LoadOptions{}, fmt.Errorf("%w: %s is a parameter of mode=load, not of mode=%s", errBadRequest, name, mode)
 		}
 	}

@@ -35,11 +35,14 @@ func submitZeus(t *testing.T, base string) string {
 // both zeus tests are recorded as skipped with the reason, nothing is sent for
 // them, and the job still ends done.
 func TestZeusJobSkipsWhatTheServerCannotTake(t *testing.T) {
-	for _, c := range []struct{ kind, reason string }{
+	for _, c := range []struct {
+		kind   typhon.Kind
+		reason string
+	}{
 		{testbed.KindLlama, "the server gives a request at most 4,096"},
 		{testbed.KindOllama, "the server gives a request at most 32,768"}, // the model's training context
 	} {
-		t.Run(c.kind, func(t *testing.T) {
+		t.Run(string(c.kind), func(t *testing.T) {
 			var srv *testbed.Server
 			if c.kind == testbed.KindLlama {
 				srv = testbed.LlamaServer(t, testbed.Options{CtxSize: 4096})

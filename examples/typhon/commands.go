@@ -51,7 +51,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", typhon.DefaultMode, "plan: quick, full, zeus (131,072 and 262,144-token contexts) or load (a load sweep: see the load flags)")
+	mode := fs.String("mode", string(typhon.DefaultMode), "plan: quick, full, zeus (131,072 and 262,144-token contexts) or load (a load sweep: see the load flags)")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
@@ -70,7 +70,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := typhon.ValidMode(*mode); err != nil {
+	if err := typhon.ValidMode(typhon.Mode(*mode)); err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
 	load, err := readLoad(*mode)
@@ -82,7 +82,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		level = slog.LevelDebug
 	}
 	r := typhon.Runner{
-		Mode:    *mode,
+		Mode:    typhon.Mode(*mode),
 		Load:    load,
 		URL:     *url,
 		Model:   *model,
@@ -107,17 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		r.URL, r.Model = srv.URL, srv.Model
 	}
 
-	progress := make(chan typhon.Progress, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		showProgress(stderr, progress)
-	}()
-	res, err := r.Run(ctx, progress)
-	close(progress)
-	wg.Wait()
-
+	res, err := runWithProgress(ctx, &r, stderr)
 	if res != nil && len(res.Benchmarks) > 0 {
 		if *asJSON {
 			if werr := writeJSON(stdout, res); werr != nil {
@@ -131,18 +121,34 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err = wf.uploadAfter(ctx, res, err, stderr); err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}
-	// The dashboard beside the record; a failure to write it does not fail the run.
-	dash, derr := (&report.Store{Dir: *data}).SaveDashboard(res)
+	saveDashboard(res, *data, *asJSON, stdout, stderr)
+	return nil
+}
+
+// saveDashboard writes the dashboard beside the record and, unless the output
+// is JSON, says where both are; a failure to write it does not fail the run.
+func saveDashboard(res *typhon.Result, data string, asJSON bool, stdout, stderr io.Writer) {
+	dash, derr := (&report.Store{Dir: data}).SaveDashboard(res)
 	if derr != nil {
 		fmt.Fprintf(stderr, "typhon: dashboard: %v\n", derr)
 	}
-	if !*asJSON {
-		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))
+	if !asJSON {
+		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(data, report.RunsDir, res.RunID+".json"))
 		if derr == nil {
 			fmt.Fprintf(stdout, "dashboard: %s\n", dash)
 		}
 	}
-	return nil
+}
+
+// runWithProgress runs r, showing its progress on w until it returns.
+func runWithProgress(ctx context.Context, r *typhon.Runner, w io.Writer) (*typhon.Result, error) {
+	progress := make(chan typhon.Progress, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() { showProgress(w, progress) })
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+	return res, err
 }
 
 // showProgress prints progress: one line rewritten in place on a terminal, a line
@@ -204,13 +210,8 @@ func promptTokens(b typhon.Benchmark) int {
 }
 
 func firstError(b typhon.Benchmark) string {
-	if b.Error != "" {
-		return " " + b.Error
-	}
-	for _, r := range b.Runs {
-		if !r.Success {
-			return " " + r.Error
-		}
+	if why := report.FailureReason(&b); why != "" {
+		return " " + why
 	}
 	return ""
 }
@@ -264,17 +265,14 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if *limit <= 0 || *offset < 0 {
 		return usageError(stderr, fs, "-limit must be positive and -offset not negative")
 	}
-	store := &report.Store{Dir: *data}
-	items, total, err := store.List(*offset, *limit)
+	page, err := (&report.Store{Dir: *data}).ListPage(*offset, *limit)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		if items == nil {
-			items = []report.Summary{}
-		}
-		return writeJSON(stdout, map[string]any{"results": items, "total": total, "offset": *offset, "limit": *limit})
+		return writeJSON(stdout, page)
 	}
+	items := page.Results
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN ID\tRUN AT\tSTATUS\tMODE\tSERVER\tMODEL\tTESTS\tFAILED\tERROR")
 	for _, s := range items {
@@ -284,7 +282,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d of %d records\n", len(items), total)
+	fmt.Fprintf(stdout, "%d of %d records\n", len(items), page.Total)
 	return nil
 }
 

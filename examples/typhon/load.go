@@ -37,7 +37,7 @@ func loadFlags(fs *flag.FlagSet) func(mode string) (engine.LoadOptions, error) {
 		vals[name] = fs.String(name, "", loadFlagHelp[name])
 	}
 	return func(mode string) (engine.LoadOptions, error) {
-		if mode != typhon.ModeLoad {
+		if typhon.Mode(mode) != typhon.ModeLoad {
 			for _, name := range engine.LoadParams {
 				if *vals[name] != "" {
 					return engine.LoadOptions{}, fmt.Errorf("-%s is a flag of -mode load, not of -mode %s", name, mode)

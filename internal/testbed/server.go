@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/typhonbench/typhon/schema"
 )
 
 // Options configure a server. Zero fields take the defaults.
@@ -69,8 +71,8 @@ func (o Options) withDefaults() Options {
 // Server is a running (or stopped) server process. Its methods are safe for
 // concurrent use.
 type Server struct {
-	Kind      string // KindLlama or KindOllama
-	URL       string // e.g. "http://127.0.0.1:41234"
+	Kind      schema.Kind // KindLlama or KindOllama
+	URL       string      // e.g. "http://127.0.0.1:41234"
 	Port      int
 	Model     string // the model name to send in requests
 	ModelPath string // the GGUF file served, as a host path
@@ -96,7 +98,7 @@ type Server struct {
 // and its model is ready. The server outlives ctx, which bounds only the start; call
 // Close when done. An error wraps ErrNotProvisioned when the test bed is missing, and
 // holds the end of the server's log when the server failed to start.
-func Start(ctx context.Context, kind string, opts Options) (*Server, error) {
+func Start(ctx context.Context, kind schema.Kind, opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	paths := Locate(opts.Dir)
 	if err := paths.check(kind, opts.ModelPath); err != nil {

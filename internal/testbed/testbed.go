@@ -32,12 +32,14 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/typhonbench/typhon/schema"
 )
 
-// Server kinds, as in Server.Kind.
+// Server kinds, as in Server.Kind (schema's names).
 const (
-	KindLlama  = "llama.cpp"
-	KindOllama = "ollama"
+	KindLlama  = schema.KindLlamaCpp
+	KindOllama = schema.KindOllama
 )
 
 // Environment variables read by this package.
@@ -106,7 +108,7 @@ func Locate(dir string) Paths {
 
 // check reports whether a server of kind can be started from these paths; the error
 // wraps ErrNotProvisioned. A model is needed only when modelPath is empty.
-func (p Paths) check(kind, modelPath string) error {
+func (p Paths) check(kind schema.Kind, modelPath string) error {
 	if !supported {
 		return fmt.Errorf("testbed: %w: the test bed needs Linux", ErrNotProvisioned)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/typhonbench/typhon/internal/testmodel"
+	"github.com/typhonbench/typhon/schema"
 )
 
 // client does not reuse connections: llama-server closes the connection after a
@@ -277,7 +278,7 @@ func TestCleanup(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		start func(testing.TB, Options) *Server
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", LlamaServer},
 		{"ollama", Ollama},
@@ -333,7 +334,7 @@ func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		start func(testing.TB, Options) *Server
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", LlamaServer},
 		{"ollama", Ollama},
@@ -392,7 +393,7 @@ func TestCorruptModel(t *testing.T) {
 		{"garbage", bytes.Repeat([]byte("not a model "), 1000)},
 	}
 	kinds := []struct {
-		kind string
+		kind schema.Kind
 		// want is said by the server about each broken file.
 		want map[string]string
 	}{
@@ -401,7 +402,7 @@ func TestCorruptModel(t *testing.T) {
 	}
 	for _, k := range kinds {
 		for _, m := range models {
-			t.Run(k.kind+"/"+m.name, func(t *testing.T) {
+			t.Run(string(k.kind)+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
 				if err := Locate("").check(k.kind, "x"); errors.Is(err, ErrNotProvisioned) && !Required() {
 					t.Skip(err)
@@ -456,8 +457,8 @@ func TestPortTaken(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		kind  string
-		start func(testing.TB, Options) *Server
+		kind  schema.Kind
+		start func(TB, Options) *Server
 	}{
 		{"llama-server", KindLlama, LlamaServer},
 		{"ollama", KindOllama, Ollama},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/typhonbench/typhon/schema"
 )
 
 // fakeTB records how startForTest ended a test.
@@ -38,7 +39,7 @@ func TestMissingTestBed(t *testing.T) {
 	tests := []struct {
 		name               string
 		require            string
-		kind               string
+		kind               schema.Kind
 		wantSkip, wantFail bool
 	}{
 		{"llama-server skips", "", KindLlama, true, false},
@@ -77,7 +78,7 @@ func TestStartErrors(t *testing.T) {
 	empty := t.TempDir()
 	tests := []struct {
 		name     string
-		kind     string
+		kind     schema.Kind
 		opts     Options
 		wantProv bool   // wraps ErrNotProvisioned
 		want     string // in the message

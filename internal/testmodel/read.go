@@ -222,80 +222,21 @@ func readSlice[T any](d *decoder, n int, elem uint32, conv func(any) T) ([]T, er
 	return out, nil
 }
 
+// file reads a whole GGUF file: header, metadata, tensor table, padding and the
+// tensor data, which must hold every F32 tensor of the table.
 func (d *decoder) file() (*File, error) {
-	magic := make([]byte, 4)
-	if err := d.read(magic); err != nil {
-		return nil, err
-	}
-	if string(magic) != Magic {
-		return nil, fmt.Errorf("magic %q, want %q", magic, Magic)
-	}
-	f := &File{}
-	var err error
-	if f.Version, err = d.u32(); err != nil {
-		return nil, err
-	}
-	if f.Version != Version {
-		return nil, fmt.Errorf("version %d, want %d", f.Version, Version)
-	}
-	nt, err := d.count("tensor")
+	f, nt, nkv, err := d.header()
 	if err != nil {
 		return nil, err
 	}
-	nkv, err := d.count("metadata")
+	align, err := d.metadata(f, nkv)
 	if err != nil {
 		return nil, err
-	}
-	align := uint64(Alignment)
-	for i := 0; i < nkv; i++ {
-		key, err := d.str()
-		if err != nil {
-			return nil, fmt.Errorf("metadata %d key: %w", i, err)
-		}
-		typ, err := d.u32()
-		if err != nil {
-			return nil, fmt.Errorf("metadata %q: %w", key, err)
-		}
-		v, err := d.value(typ)
-		if err != nil {
-			return nil, fmt.Errorf("metadata %q: %w", key, err)
-		}
-		if key == "general.alignment" {
-			a, ok := v.(uint32)
-			if !ok || a == 0 || a&(a-1) != 0 {
-				return nil, fmt.Errorf("general.alignment %v is not a power of two", v)
-			}
-			align = uint64(a)
-		}
-		f.Metadata = append(f.Metadata, KV{Key: key, Value: v})
 	}
 	for i := 0; i < nt; i++ {
-		var t TensorInfo
-		if t.Name, err = d.str(); err != nil {
-			return nil, fmt.Errorf("tensor %d name: %w", i, err)
-		}
-		nd, err := d.u32()
+		t, err := d.tensor(i, align)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if nd == 0 || nd > 4 {
-			return nil, fmt.Errorf("tensor %q has %d dimensions", t.Name, nd)
-		}
-		for j := uint32(0); j < nd; j++ {
-			v, err := d.u64()
-			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-			}
-			t.Dims = append(t.Dims, v)
-		}
-		if t.Type, err = d.u32(); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if t.Offset, err = d.u64(); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if t.Offset%align != 0 {
-			return nil, fmt.Errorf("tensor %q offset %d is not a multiple of %d", t.Name, t.Offset, align)
+			return nil, err
 		}
 		f.Tensors = append(f.Tensors, t)
 	}
@@ -306,25 +247,9 @@ func (d *decoder) file() (*File, error) {
 		}
 	}
 	f.DataOffset = d.n
-	// Each F32 tensor must fit before the next one starts, and the data section must
-	// hold the last one.
-	var end uint64
-	for _, t := range f.Tensors {
-		if t.Offset < end {
-			return nil, fmt.Errorf("tensor %q at offset %d overlaps the previous tensor ending at %d", t.Name, t.Offset, end)
-		}
-		if t.Type != ggmlTypeF32 {
-			end = t.Offset
-			continue
-		}
-		n := uint64(4)
-		for _, dim := range t.Dims {
-			if dim != 0 && n > math.MaxInt64/dim {
-				return nil, fmt.Errorf("tensor %q is too large", t.Name)
-			}
-			n *= dim
-		}
-		end = t.Offset + n
+	end, err := dataEnd(f.Tensors)
+	if err != nil {
+		return nil, err
 	}
 	got, err := io.Copy(io.Discard, d.r)
 	d.n += got
@@ -336,4 +261,114 @@ func (d *decoder) file() (*File, error) {
 	}
 	f.Size = d.n
 	return f, nil
+}
+
+// header reads the magic, the version and the tensor and metadata counts.
+func (d *decoder) header() (f *File, tensors, kvs int, err error) {
+	magic := make([]byte, 4)
+	if err := d.read(magic); err != nil {
+		return nil, 0, 0, err
+	}
+	if string(magic) != Magic {
+		return nil, 0, 0, fmt.Errorf("magic %q, want %q", magic, Magic)
+	}
+	f = &File{}
+	if f.Version, err = d.u32(); err != nil {
+		return nil, 0, 0, err
+	}
+	if f.Version != Version {
+		return nil, 0, 0, fmt.Errorf("version %d, want %d", f.Version, Version)
+	}
+	if tensors, err = d.count("tensor"); err != nil {
+		return nil, 0, 0, err
+	}
+	if kvs, err = d.count("metadata"); err != nil {
+		return nil, 0, 0, err
+	}
+	return f, tensors, kvs, nil
+}
+
+// metadata reads n key-value pairs into f and returns the data alignment.
+func (d *decoder) metadata(f *File, n int) (uint64, error) {
+	align := uint64(Alignment)
+	for i := 0; i < n; i++ {
+		key, err := d.str()
+		if err != nil {
+			return 0, fmt.Errorf("metadata %d key: %w", i, err)
+		}
+		typ, err := d.u32()
+		if err != nil {
+			return 0, fmt.Errorf("metadata %q: %w", key, err)
+		}
+		v, err := d.value(typ)
+		if err != nil {
+			return 0, fmt.Errorf("metadata %q: %w", key, err)
+		}
+		if key == "general.alignment" {
+			a, ok := v.(uint32)
+			if !ok || a == 0 || a&(a-1) != 0 {
+				return 0, fmt.Errorf("general.alignment %v is not a power of two", v)
+			}
+			align = uint64(a)
+		}
+		f.Metadata = append(f.Metadata, KV{Key: key, Value: v})
+	}
+	return align, nil
+}
+
+// tensor reads the i-th entry of the tensor table.
+func (d *decoder) tensor(i int, align uint64) (TensorInfo, error) {
+	var t TensorInfo
+	var err error
+	if t.Name, err = d.str(); err != nil {
+		return t, fmt.Errorf("tensor %d name: %w", i, err)
+	}
+	nd, err := d.u32()
+	if err != nil {
+		return t, fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	if nd == 0 || nd > 4 {
+		return t, fmt.Errorf("tensor %q has %d dimensions", t.Name, nd)
+	}
+	for j := uint32(0); j < nd; j++ {
+		v, err := d.u64()
+		if err != nil {
+			return t, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		t.Dims = append(t.Dims, v)
+	}
+	if t.Type, err = d.u32(); err != nil {
+		return t, fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	if t.Offset, err = d.u64(); err != nil {
+		return t, fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	if t.Offset%align != 0 {
+		return t, fmt.Errorf("tensor %q offset %d is not a multiple of %d", t.Name, t.Offset, align)
+	}
+	return t, nil
+}
+
+// dataEnd is where the data section must reach: each F32 tensor must fit before
+// the next one starts, and the data section must hold the last one.
+func dataEnd(tensors []TensorInfo) (uint64, error) {
+	var end uint64
+	for _, t := range tensors {
+		if t.Offset < end {
+			return 0, fmt.Errorf("tensor %q at offset %d overlaps the previous tensor ending at %d", t.Name, t.Offset, end)
+		}
+		if t.Type != ggmlTypeF32 {
+			end = t.Offset
+			continue
+		}
+		n := uint64(4)
+		for _, dim := range t.Dims {
+			if dim != 0 && n > math.MaxInt64/dim {
+				return 0, fmt.Errorf("tensor %q is too large", t.Name)
+			}
+			n *= dim
+		}
+		end = t.Offset + n
+	}
+	return end, nil
 }
