@@ -122,7 +122,7 @@ func fleetHeader(recs []*schema.Result) *schema.Result {
 }
 
 // statusRank orders statuses from best to worst for the merged status.
-func statusRank(s string) int {
+func statusRank(s schema.Status) int {
 	switch s {
 	case schema.StatusComplete:
 		return 0

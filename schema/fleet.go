@@ -38,7 +38,7 @@ type WorkerLevel struct {
 type FleetWorker struct {
 	Index  int    `json:"index"`
 	RunID  string `json:"run_id"` // the worker's own record
-	Status string `json:"status"`
+	Status Status `json:"status"`
 	Error  string `json:"error,omitempty"`
 	// Host names the machine or pod, from the worker's server and hardware
 	// snapshot where known.

@@ -81,7 +81,7 @@ func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 			return nil, fmt.Errorf("bad -start-at %q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", *w.startAt)
 		}
 	}
-	if mode != typhon.ModeLoad {
+	if typhon.Mode(mode) != typhon.ModeLoad {
 		return nil, fmt.Errorf("-worker needs -mode %s", typhon.ModeLoad)
 	}
 	return lw, nil
