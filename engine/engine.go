@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
@@ -135,10 +136,14 @@ type Engine struct {
 
 	mu       sync.Mutex
 	prepared bool
+	calErr   error // the calibration's error, once prepared
 	cal      calibration
 	notes    []string // said once per test about how prompts were sized
 	nonce    nonceSource
 	client   *http.Client
+	// unanswered counts the requests in a row that got no chunk before their
+	// deadline (see DefaultNoAnswerTimeout).
+	unanswered atomic.Int32
 	// afterRun, when set (tests), sees every request's measurement.
 	afterRun func(warmup bool, m *measurement, rs schema.RunSample)
 }
@@ -152,7 +157,10 @@ func (e *Engine) logger() *slog.Logger {
 
 func (e *Engine) httpClient() *http.Client {
 	if e.Client != nil {
-		return e.Client
+		// The caller's client, with redirects never followed.
+		c := *e.Client
+		c.CheckRedirect = noRedirect
+		return &c
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -162,7 +170,7 @@ func (e *Engine) httpClient() *http.Client {
 		tr.DisableCompression = true
 		// A concurrency round keeps up to MaxConcurrency connections busy.
 		tr.MaxIdleConnsPerHost = MaxConcurrency
-		e.client = &http.Client{Transport: tr}
+		e.client = &http.Client{Transport: tr, CheckRedirect: noRedirect}
 	}
 	return e.client
 }

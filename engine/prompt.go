@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -172,6 +173,8 @@ func (e *Engine) post(ctx context.Context, path string, body, out any) error {
 	if err != nil {
 		return fmt.Errorf("engine: POST %s: %w", path, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultTokenizeTimeout)
+	defer cancel()
 	req, err := e.newRequest(ctx, http.MethodPost, path, bytes.NewReader(buf))
 	if err != nil {
 		return err
@@ -181,12 +184,15 @@ func (e *Engine) post(ctx context.Context, path string, body, out any) error {
 		return fmt.Errorf("engine: POST %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %w", ErrNoTokenizer, newServerError(resp))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxTokenizeBody+1))
 	if err != nil {
 		return fmt.Errorf("engine: POST %s: %w", path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: POST %s: HTTP %d: %s", ErrNoTokenizer, path, resp.StatusCode, truncate(errorText(data), 200))
+	if len(data) > MaxTokenizeBody {
+		return fmt.Errorf("%w: POST %s: answer larger than %d bytes", ErrNoTokenizer, path, MaxTokenizeBody)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%w: POST %s: %v", ErrNoTokenizer, path, err)
@@ -251,21 +257,25 @@ func (e *Engine) tokenizeStyles() []string {
 // it has one (llama.cpp, vLLM, SGLang), else from the prompt_tokens of two short
 // probe requests. Calling it is optional: RunTest calls it when it has not run. An
 // error leaves a default calibration in place (prompt lengths are then less exact,
-// and each run says how far off it was); a later call tries again.
+// and each run says how far off it was) and is returned again by later calls:
+// only a calibration cut by ctx is tried again.
 func (e *Engine) Prepare(ctx context.Context) error {
 	e.mu.Lock()
-	done := e.prepared
+	done, calErr := e.prepared, e.calErr
 	e.mu.Unlock()
 	if done {
-		return nil
+		return calErr
 	}
 	cal, err := e.calibrate(ctx)
 	e.closeIdle()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cal = cal
-	if err == nil {
+	if err == nil || ctx.Err() == nil {
+		// A calibration that failed is not tried again before every test: the
+		// prompts are sized from estimates and each test notes it.
 		e.prepared = true
+		e.calErr = err
 	}
 	return err
 }
@@ -287,6 +297,9 @@ func (e *Engine) calibrate(ctx context.Context) (calibration, error) {
 		if _, err := e.countTokens(ctx, style, "hello world"); err != nil {
 			tokErr = err
 			log.Debug("tokenize unavailable", "style", style, "err", err)
+			if errors.Is(err, context.DeadlineExceeded) {
+				break // a server that does not answer: no other style will
+			}
 			continue
 		}
 		cal.tokenize, cal.tokStyle = true, style

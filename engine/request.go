@@ -83,6 +83,10 @@ type measurement struct {
 	status int // HTTP status
 	kind   string
 	err    error
+	// warnings are figures of the server that were dropped (guard).
+	warnings []string
+	asked    int    // max_tokens of the request
+	budget   budget // what the request may receive
 }
 
 func (m *measurement) fail(kind string, err error) {
@@ -141,6 +145,12 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer cancel(nil)
 	deadline := time.AfterFunc(timeout, func() { cancel(errDeadline) })
 	defer deadline.Stop()
+	noAnswer := e.noAnswerTimer(r.promptTokens, cancel)
+	defer noAnswer.Stop()
+	defer e.noteAnswer(ctx, m)
+	bud := budgetFor(r.maxTokens)
+	m.asked, m.budget = r.maxTokens, bud
+	defer m.guard(bud)
 
 	var firstByte atomic.Int64 // since start, ns
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
@@ -172,10 +182,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody+1))
+		serr := newServerError(resp)
 		m.end = time.Now()
-		m.fail("http_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("HTTP %d from POST %s: %s",
-			resp.StatusCode, path, truncate(errorText(data), MaxErrorBody)))
+		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
 		return m
 	}
 
@@ -191,6 +200,10 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	}()
 	alive := func() {
 		m.lastEvent = time.Now()
+		noAnswer.Stop()
+		if m.tokensSoFar() > bud.tokens {
+			cancel(errTokenBudget)
+		}
 		if watchdog == nil {
 			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
 			return
@@ -199,10 +212,11 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	}
 
 	var rerr error
+	stream := &limitedBody{r: resp.Body, left: bud.bytes}
 	if e.kind() == KindOllama {
-		rerr = e.readOllama(resp.Body, m, r, alive)
+		rerr = e.readOllama(stream, m, r, alive)
 	} else {
-		rerr = e.readOpenAI(resp.Body, m, r, alive)
+		rerr = e.readOpenAI(stream, m, r, alive)
 	}
 	m.end = time.Now()
 	cause := context.Cause(rctx)
@@ -497,6 +511,8 @@ func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host st
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
 	case errors.Is(context.Cause(rctx), errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("no response within the request deadline of %s", timeout)
+	case errors.Is(context.Cause(rctx), errNoAnswer):
+		return schema.ErrKindTimeout, e.noAnswerText(timeout)
 	}
 	return classifyTransportError(ctx, err, host)
 }
@@ -524,6 +540,11 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	switch cause := context.Cause(rctx); {
 	case ctx.Err() != nil:
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
+	case errors.Is(err, errByteBudget) || errors.Is(cause, errTokenBudget):
+		return schema.ErrKindBadResponse, fmt.Sprintf("the stream passed its budget for max_tokens %d (%d tokens, %d bytes) after %d chunks (%d tokens): cut",
+			m.asked, m.budget.tokens, m.budget.bytes, m.events, tokens)
+	case errors.Is(cause, errNoAnswer):
+		return schema.ErrKindTimeout, e.noAnswerText(timeout)
 	case errors.Is(cause, errStall):
 		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:
