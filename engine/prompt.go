@@ -3,10 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
-	"errors"
 	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
