@@ -37,6 +37,8 @@ type (
 	GPUStats   = schema.GPUStats
 	ServerInfo = schema.ServerInfo
 	Profile    = schema.Profile
+	// ServerError is an HTTP failure of the server under test (errors.As).
+	ServerError = engine.ServerError
 )
 
 // Sentinel errors. Errors returned by Typhon wrap one of these where one applies.
@@ -62,6 +64,9 @@ var (
 	ErrServerDown = errors.New("server stopped answering")
 	// ErrNoModel: the server lists no model to benchmark.
 	ErrNoModel = errors.New("server lists no model")
+	// ErrServerSilent: the server accepted connections but left
+	// MaxUnansweredTests tests in a row without any answer.
+	ErrServerSilent = errors.New("server does not answer")
 )
 
 // Modes of a plan.
@@ -247,8 +252,11 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if model == "" {
 		return r.fail(res, fmt.Errorf("%w at %s", ErrNoModel, srv.BaseURL))
 	}
+	if err := checkModel(model); err != nil {
+		return r.fail(res, err)
+	}
 	res.Model = model
-	res.Server = serverInfo(srv)
+	res.Server = serverInfo(boundServer(srv))
 	log.Info("server", "name", srv.Name, "url", srv.BaseURL, "model", model, "ctx", srv.CtxSize)
 
 	// 2. Hardware.
@@ -356,6 +364,7 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 		g.Go(func() error { return rec.Run(gctx) })
 	}
 	var runErr error
+	silent := 0 // tests in a row the server left unanswered
 	g.Go(func() error {
 		defer stopGPU()
 		if err := eng.Prepare(ctx); err != nil && ctx.Err() == nil {
@@ -383,17 +392,13 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 			}
 			send(Progress{Done: i + 1, Total: total, CurrentTest: next})
 
-			if refused(b) {
-				if err := r.waitServer(ctx, eng); err != nil {
-					reason := fmt.Sprintf("server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
-						eng.Target.BaseURL, t.ID)
-					for _, rest := range plan.Tests[i+1:] {
-						rest.SkipReason = "not run: " + reason // recorded, never sent
-						res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
-					}
-					runErr = fmt.Errorf("%w: %s", ErrServerDown, reason)
-					return nil
+			if err := r.serverGone(ctx, eng, b, &silent); err != nil {
+				for _, rest := range plan.Tests[i+1:] {
+					rest.SkipReason = "not run: " + err.Error() // recorded, never sent
+					res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
 				}
+				runErr = err
+				return nil
 			}
 		}
 		if !anySuccess(res.Benchmarks) {
@@ -405,6 +410,32 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 		r.logger().Warn("gpu recorder", "err", err)
 	}
 	return runErr
+}
+
+// MaxUnansweredTests is how many tests in a row a server may leave without any
+// answer before the run gives up on the rest.
+const MaxUnansweredTests = 2
+
+// serverGone decides after test b whether the server is still worth testing: a
+// server that refuses connections and does not come back within ServerBackWait
+// ends the run (ErrServerDown), and so does one that left MaxUnansweredTests
+// tests in a row without any answer (ErrServerSilent). silent counts those tests.
+func (r *Runner) serverGone(ctx context.Context, eng *engine.Engine, b Benchmark, silent *int) error {
+	if refused(b) {
+		if err := r.waitServer(ctx, eng); err != nil {
+			return fmt.Errorf("%w: server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
+				ErrServerDown, eng.Target.BaseURL, b.TestID)
+		}
+	}
+	if !engine.Unanswered(b) {
+		*silent = 0
+		return nil
+	}
+	if *silent++; *silent < MaxUnansweredTests {
+		return nil
+	}
+	return fmt.Errorf("%w: server at %s accepted the connections of %d tests in a row and never answered (last: %s: %s)",
+		ErrServerSilent, eng.Target.BaseURL, *silent, b.TestID, b.Error)
 }
 
 // waitServer gives a server that refused a connection a short while to come back.

@@ -269,7 +269,6 @@ func (e *Engine) Alive(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: %s", ErrServerUnavailable, kind, msg)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
@@ -280,8 +279,7 @@ func (e *Engine) Alive(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: GET %s: HTTP %d: %s", ErrServerUnavailable, path, resp.StatusCode,
-		strings.TrimSpace(string(body)))
+	return fmt.Errorf("%w: %w", ErrServerUnavailable, newServerError(resp))
 }
 
 // refusedNow reports whether a TCP connection to host is refused right now.
