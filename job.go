@@ -59,12 +59,17 @@ type Manager struct {
 	QueueLimit int
 	// JobTimeout bounds one job; 0 means DefaultJobTimeout.
 	JobTimeout time.Duration
+	// JobHistory is how many finished jobs are kept whole; 0 means
+	// DefaultJobHistory. Older ones are dropped at the next Submit: Get then
+	// returns ErrJobNotFound and Archived their run id.
+	JobHistory int
 
 	mu      sync.Mutex
 	jobs    map[string]*jobState
 	order   []string // every job id, in submission order
 	pending []string // ids waiting, in submission order
 	wake    chan struct{}
+	arch    archive // finished jobs dropped from jobs
 }
 
 type jobState struct {
@@ -100,9 +105,10 @@ func (m *Manager) Submit(mode string) (*Job, error) {
 		return nil, fmt.Errorf("%w: %d jobs pending", ErrQueueFull, len(m.pending))
 	}
 	id := randomHex(4)
-	for m.jobs[id] != nil {
+	for m.jobs[id] != nil || m.arch.runIDs[id] != "" {
 		id = randomHex(4)
 	}
+	m.trimLocked()
 	st := &jobState{job: Job{ID: id, Status: StatusPending, Mode: mode, SubmittedAt: time.Now().UTC()}}
 	m.jobs[id] = st
 	m.order = append(m.order, id)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,8 +50,10 @@ type api struct {
 	mgr    *typhon.Manager
 	store  *report.Store
 	token  string
+	guard  hostGuard
 	logger *slog.Logger
 	routes []route
+	public map[string]bool // paths served without a token
 	mux    *http.ServeMux
 }
 
@@ -61,9 +62,11 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		mgr:    mgr,
 		store:  &report.Store{Dir: mgr.Runner.DataDir, Logger: logger},
 		token:  token,
+		guard:  hostGuard{token: token},
 		logger: logger,
 		mux:    http.NewServeMux(),
 	}
+	encodeLog.Store(logger)
 	a.routes = []route{
 		{pattern: "/health", methods: map[string]http.HandlerFunc{"GET": a.health}, public: true},
 		{pattern: "/openapi.json", methods: map[string]http.HandlerFunc{"GET": a.openAPI}},
@@ -74,8 +77,12 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
 	}
+	a.public = map[string]bool{}
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.pattern, a.dispatch(rt))
+		if rt.public {
+			a.public[rt.pattern] = true
+		}
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
@@ -86,6 +93,17 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(detect.TyphonHeader, typhon.Version)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	// Who may ask comes before what is asked: a foreign Host or Origin, then
+	// the token, are checked before any route is looked up.
+	if err := a.guard.check(r); err != nil {
+		writeError(w, r, a.logger, fmt.Errorf("%w: the Host or Origin of the request is not this server's", err))
+		return
+	}
+	if !a.public[r.URL.Path] && !a.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
+		writeError(w, r, a.logger, errUnauthorized)
+		return
+	}
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
 		// ServeMux would answer a redirect in HTML; no route has such a path.
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, p))
@@ -107,11 +125,6 @@ func (a *api) dispatch(rt route) http.Handler {
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			writeJSON(w, http.StatusMethodNotAllowed, detail(fmt.Sprintf("method %s not allowed on %s", r.Method, rt.pattern)))
-			return
-		}
-		if !rt.public && !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
-			writeError(w, r, a.logger, errUnauthorized)
 			return
 		}
 		if err := drainBody(r); err != nil {
@@ -288,6 +301,7 @@ var statusOf = []struct {
 	{typhon.ErrInvalidMode, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
+	{errForbidden, http.StatusForbidden},
 	{typhon.ErrJobNotFound, http.StatusNotFound},
 	{report.ErrNotFound, http.StatusNotFound},
 	{errNotFound, http.StatusNotFound},
@@ -312,9 +326,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeJSON(w, http.StatusInternalServerError, detail("internal error"))
 }
-
-// publicText is an error's text for a client.
-func publicText(err error) string { return err.Error() }
 
 // notFoundError words a missing job or record as the job contract does:
 // "Job '<id>' not found.".
@@ -342,11 +353,3 @@ func named(what, id string, err error) error {
 }
 
 func detail(msg string) map[string]string { return map[string]string{"detail": msg} }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
