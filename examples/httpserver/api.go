@@ -218,13 +218,30 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": job.ID, "status": job.Status, "mode": job.Mode})
 }
 
+// listJobs answers the jobs held in memory, in submission order, a page at a
+// time (offset, limit); X-Total-Count says how many there are.
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.mgr.List())
+	offset, err := intParam(r, "offset", 0, 0, 1<<30)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	limit, err := intParam(r, "limit", maxJobsPage, 1, maxJobsPage)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	jobs, total := a.mgr.Page(offset, limit)
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	writeJSON(w, http.StatusOK, jobs)
 }
 
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	job, err := a.mgr.Get(id)
+	if errors.Is(err, typhon.ErrJobNotFound) {
+		job, err = a.archivedJob(id, err)
+	}
 	if err != nil {
 		err = named("Job", id, err)
 		writeError(w, r, a.logger, err)

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/schema"
 )
 
 // Limits of the server itself.
@@ -135,4 +138,31 @@ func publicText(err error) string {
 		n--
 	}
 	return s[:n] + "..."
+}
+
+// maxJobsPage is the largest page of GET /jobs.
+const maxJobsPage = 500
+
+// archivedJob answers for a finished job the Manager no longer holds, from its
+// record; notFound is returned when there is none.
+func (a *api) archivedJob(id string, notFound error) (*typhon.Job, error) {
+	runID, ok := a.mgr.Archived(id)
+	if !ok || runID == "" {
+		return nil, notFound
+	}
+	res, err := a.store.Load(runID)
+	if err != nil {
+		return nil, notFound
+	}
+	j := &typhon.Job{ID: id, Status: typhon.StatusDone, Mode: res.Mode, RunID: runID, Result: res,
+		SubmittedAt: res.RunAt, StartedAt: &res.RunAt}
+	if !res.FinishedAt.IsZero() {
+		end := res.FinishedAt
+		j.FinishedAt = &end
+	}
+	if res.Status != schema.StatusComplete {
+		j.Status, j.Error = typhon.StatusError, res.Error
+	}
+	j.Progress = typhon.Progress{Done: len(res.Benchmarks), Total: len(res.Benchmarks)}
+	return j, nil
 }
