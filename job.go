@@ -284,6 +284,7 @@ func (m *Manager) runJob(parent context.Context, id string) {
 		st.job.Status = StatusError
 		st.job.Error = JobError(err)
 	}
+	m.trimLocked()
 }
 
 // JobError is the text a job shows for a run's error: the contract's exact message

@@ -61,6 +61,9 @@ need_pkgs() {
 # 0. A C compiler: go test -race and the cgo GPU sampler need one (and so does the
 #    Ollama build below).
 need_pkgs gcc g++
+# Headless Chromium: the job server's browser test (a cross-origin fetch from a
+# page of another loopback port must not start a job).
+need_pkgs chromium
 
 # 1. llama-server: Debian unstable's llama.cpp-tools in a debootstrap root (it needs a
 #    newer glibc than the host). Also holds libminiaudio-dev for the Ollama build.
