@@ -38,6 +38,14 @@ const (
 	DefaultTokenizeTimeout = 30 * time.Second
 	// MaxTokenizeBody bounds the answer of the tokenize endpoint.
 	MaxTokenizeBody = 16 << 20
+	// MinTokensPerWord and MaxTokensPerWord bound the tokens per filler word a
+	// calibration may learn from the server's counts; outside them the counts
+	// are not believed.
+	MinTokensPerWord = 0.5
+	MaxTokensPerWord = 16
+	// MaxTemplateTokens bounds the tokens a chat template may add to a prompt
+	// in a calibration learnt from the server's counts.
+	MaxTemplateTokens = 8192
 )
 
 // ServerError is an HTTP answer of the server under test that is not the

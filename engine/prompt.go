@@ -157,7 +157,10 @@ func defaultCalibration() calibration {
 // wordsFor is the linear model's filler length for target tokens.
 func (c calibration) wordsFor(target int) int {
 	w := int(math.Round((float64(target) - c.base) / c.perWord))
-	return max(w, 0)
+	// However the server counted, a filler word is at least MinTokensPerWord
+	// tokens: a prompt never grows past that (a server that reports a fixed
+	// prompt_tokens would otherwise make it grow without bound).
+	return min(max(w, 0), int(float64(max(target, 0))/MinTokensPerWord)+64)
 }
 
 // tokenizeResponse covers llama.cpp ({"tokens":[...]}) and vLLM/SGLang
@@ -326,6 +329,9 @@ func (e *Engine) calibrate(ctx context.Context) (calibration, error) {
 	}
 	if cal.tokenize {
 		n, err := e.countTokens(ctx, cal.tokStyle, shortText)
+		if err == nil && (got[0]-n < -64 || got[0]-n > MaxTemplateTokens) {
+			err = fmt.Errorf("the tokenizer counts %d tokens where the server's usage says %d", n, got[0])
+		}
 		if err != nil {
 			cal.tokenize = false
 			tokErr = err
@@ -338,7 +344,7 @@ func (e *Engine) calibrate(ctx context.Context) (calibration, error) {
 		}
 	}
 	perWord := float64(got[1]-got[0]) / float64(longWords-8)
-	if perWord > 0 {
+	if perWord >= MinTokensPerWord && perWord <= MaxTokensPerWord {
 		cal.perWord = perWord
 		cal.base = float64(got[0]) - 8*perWord
 		if !cal.tokenize {
@@ -359,14 +365,16 @@ func (e *Engine) learn(words, userTokens, actual int) {
 	defer e.mu.Unlock()
 	c := &e.cal
 	if c.tokenize && userTokens > 0 {
-		c.overhead = actual - userTokens
+		if o := actual - userTokens; o >= -64 && o <= MaxTemplateTokens {
+			c.overhead = o
+		}
 		return
 	}
 	if c.perWord <= 0 {
 		return
 	}
 	if words >= 4*len(fillerWords) {
-		if pw := (float64(actual) - c.base) / float64(words); pw > 0 {
+		if pw := (float64(actual) - c.base) / float64(words); pw >= MinTokensPerWord && pw <= MaxTokensPerWord {
 			c.perWord = pw
 		}
 	} else {
@@ -414,7 +422,7 @@ func (e *Engine) buildPrompt(ctx context.Context, nonce string, seed uint64, tar
 		if step == 0 {
 			step = -sign(diff)
 		}
-		words = max(words+step, 0)
+		words = min(max(words+step, 0), int(float64(max(target, 0))/MinTokensPerWord)+64)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", 0, 0, 0, err
