@@ -212,3 +212,36 @@ func checkRecords(t *testing.T, data string) *typhon.Result {
 	}
 	return res
 }
+
+// TestHostileNames (issue 14, defect 10): a model name of 900 KB holding ANSI
+// and OSC escapes, in a record on disk, is printed by history and summary
+// bounded and with its escapes made visible.
+func TestHostileNames(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	evil := "\x1b]0;pwned\x07\x1b[2J\u009b31m" + strings.Repeat("a", 900<<10)
+	res := record("20250601T142201Z-0000000e", t0, evil, 100, 100.5, 99.5, 100.2, 99.8)
+	res.Server.Name = evil
+	res.Error = "server said: " + evil
+	res.Status = "failed"
+	if err := (&report.Store{Dir: data}).Finish(res); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(data, report.RunsDir, res.RunID+".json")
+	for _, args := range [][]string{{"history", "-data", data}, {"summary", file}} {
+		var stdout, stderr strings.Builder
+		if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		out := stdout.String()
+		if strings.ContainsAny(out, "\x1b\x07\u009b") {
+			t.Errorf("%v printed a raw escape", args)
+		}
+		if !strings.Contains(out, `\u001b]0;pwned`) {
+			t.Errorf("%v: the escape is not shown escaped", args)
+		}
+		if len(out) > 16<<10 {
+			t.Errorf("%v printed %d bytes for one record, want the names cut", args, len(out))
+		}
+	}
+}
