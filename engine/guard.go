@@ -206,9 +206,9 @@ func (e *Engine) noAnswerTimeout(promptTokens int) time.Duration {
 	return min(d, e.timeout(promptTokens))
 }
 
-func (e *Engine) noAnswerText(timeout time.Duration) string {
-	return fmt.Sprintf("the server did not answer: no chunk within %s (it had already left %d request(s) unanswered for their whole deadline of up to %s)",
-		e.noAnswerTimeout(0), e.unanswered.Load(), timeout)
+func (e *Engine) noAnswerText(wait time.Duration) string {
+	return fmt.Sprintf("the server did not answer: no chunk within %s (it had already left %d request(s) without any answer)",
+		wait.Round(time.Millisecond), e.unanswered.Load())
 }
 
 // noteAnswer counts requests the server left without any chunk until their

@@ -85,8 +85,11 @@ type measurement struct {
 	err    error
 	// warnings are figures of the server that were dropped (guard).
 	warnings []string
-	asked    int    // max_tokens of the request
-	budget   budget // what the request may receive
+	asked    int // max_tokens of the request
+	// noAnswerWait is how long the request waits for its first chunk once the
+	// server has left one unanswered.
+	noAnswerWait time.Duration
+	budget       budget // what the request may receive
 }
 
 func (m *measurement) fail(kind string, err error) {
@@ -146,6 +149,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	deadline := time.AfterFunc(timeout, func() { cancel(errDeadline) })
 	defer deadline.Stop()
 	noAnswer := e.noAnswerTimer(r.promptTokens, cancel)
+	m.noAnswerWait = e.noAnswerTimeout(r.promptTokens)
 	defer noAnswer.Stop()
 	defer e.noteAnswer(ctx, m)
 	bud := budgetFor(r.maxTokens)
@@ -175,6 +179,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	if err != nil {
 		m.end = time.Now()
 		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout)
+		if ctx.Err() == nil && errors.Is(context.Cause(rctx), errNoAnswer) {
+			kind, msg = schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
+		}
 		m.fail(kind, errors.New(msg))
 		return m
 	}
@@ -511,8 +518,6 @@ func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host st
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
 	case errors.Is(context.Cause(rctx), errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("no response within the request deadline of %s", timeout)
-	case errors.Is(context.Cause(rctx), errNoAnswer):
-		return schema.ErrKindTimeout, e.noAnswerText(timeout)
 	}
 	return classifyTransportError(ctx, err, host)
 }
@@ -544,7 +549,7 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 		return schema.ErrKindBadResponse, fmt.Sprintf("the stream passed its budget for max_tokens %d (%d tokens, %d bytes) after %d chunks (%d tokens): cut",
 			m.asked, m.budget.tokens, m.budget.bytes, m.events, tokens)
 	case errors.Is(cause, errNoAnswer):
-		return schema.ErrKindTimeout, e.noAnswerText(timeout)
+		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	case errors.Is(cause, errStall):
 		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:
