@@ -117,6 +117,9 @@ type oaiModel struct {
 	Root        jstr  `json:"root"`
 	Parent      jstr  `json:"parent"`
 	MaxModelLen jint  `json:"max_model_len"` // vLLM, SGLang
+	// vLLM: ModelPermission objects; kept raw so that an odd value elsewhere
+	// does not spoil the list.
+	Permission json.RawMessage `json:"permission"`
 	// llama-server: meta of the loaded model (null while loading).
 	Meta *struct {
 		NCtx      jint `json:"n_ctx"`
@@ -208,6 +211,9 @@ type llamaProps struct {
 	ModelFtype jstr  `json:"model_ftype"`
 	BuildInfo  jstr  `json:"build_info"`
 	IsSleeping jbool `json:"is_sleeping"`
+	// llama-server builds of early 2024, and llamafile's server.
+	UserName      *jstr `json:"user_name"`
+	AssistantName *jstr `json:"assistant_name"`
 }
 
 type llamaSlot struct {

@@ -16,6 +16,17 @@
 // serves an OpenAI-style /v1/models but matches no known kind is reported as
 // [KindOpenAI], not guessed.
 //
+// A server reached through a proxy or under a path prefix (a base URL such as
+// http://host/vllm/v1) is identified from what the proxy lets through: vLLM
+// from its model cards alone when /version does not answer. llamafile's
+// default server is a llama-server of early 2024 whose web UI names
+// llamafile; when its answers cannot tell (another web UI), it is reported as
+// llama.cpp with Settings["note"] saying it may be llamafile.
+//
+// No probe makes a server compute: / and /health are never asked of an
+// unknown server (TGI runs a health check of its shards there, SGLang's
+// /health generates a token), and /ping never.
+//
 // # The context a request really gets
 //
 // Server.CtxSize is the number of tokens one request can use:
@@ -39,10 +50,14 @@
 //
 // A llama-server still loading its model answers 503 "Loading model" and is
 // reported with Loading set. vLLM, SGLang and TGI open their port only once the
-// model is loaded; Ollama, LM Studio and the others load on demand. A
-// llama-server started with --api-key, probed without the key, is reported with
-// Settings["auth"] set and nothing more: give its URL in Options.URLs with
-// Options.APIKey to read it.
+// model is loaded; Ollama, LM Studio and the others load on demand. A server
+// that needs a key or password for some of its answers (llama-server with
+// --api-key, KoboldCpp with --password, Jan, LocalAI) is reported with
+// Settings["auth"] set, whichever answer revealed it, and with what its public
+// answers give (a llama-server whose /v1/models is public: its model and
+// context, slots unknown); a placeholder such as KoboldCpp's
+// "koboldcpp/protected-model" is never taken for a model name. Give its URL
+// in Options.URLs with Options.APIKey to read the rest.
 //
 // # Bad answers
 //

@@ -16,7 +16,7 @@ import (
 // afterwards.
 var fuzzPaths = append(append([]string{}, firstPaths...),
 	"/health", "/slots", "/models", "/props?model=", "/api/tags", "/api/ps", "/api/show",
-	"/get_server_info", "/api/v1/model", "/api/extra/true_max_context_length",
+	"/", "/get_model_info", "/server_info", "/get_server_info", "/api/v1/model", "/api/extra/true_max_context_length",
 	"/v1/internal/model/list", "/v1/models/available", "/system", "/metrics")
 
 // fuzzSource answers the fuzzed body at one path (or at every path) and the

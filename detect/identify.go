@@ -12,17 +12,18 @@ import (
 
 // firstPaths are asked of every candidate at once; each rule then asks for the
 // few more answers it needs (served from the cache when already fetched). None of
-// them changes a server's state or starts a generation: SGLang's and TGI's
-// /health may generate a token, so /health is only asked once a llama-server
-// answer was seen.
+// them changes a server's state or makes a server compute. Never asked: /ping,
+// and / or /health of a server not yet known: TGI routes /, /health and /ping
+// to a health check of its shards (a prefill after a failed generation) and
+// SGLang's /health generates a token. /health is asked only once a llama-server
+// answer was seen, / only once Ollama's /api/version or llamafile's /props was.
 var firstPaths = []string{
-	"/",
 	"/props",
 	"/v1/models",
 	"/api/version",
 	"/version",
 	"/info",
-	"/get_model_info",
+	"/model_info",
 	"/api/v0/models",
 	"/api/v1/models",
 	"/v1/internal/model/info",
@@ -106,6 +107,7 @@ func identifyFrom(ctx context.Context, src source) (Server, string) {
 	}
 	for _, r := range rules {
 		if s, ok := r.match(ctx, src); ok {
+			markAuth(ctx, src, &s)
 			return finish(s), ""
 		}
 	}
@@ -113,6 +115,21 @@ func identifyFrom(ctx context.Context, src source) (Server, string) {
 		return finish(Server{Kind: KindOpenAI, Models: l.ids()}), ""
 	}
 	return Server{}, noMatchReason(ctx, src)
+}
+
+// markAuth sets Settings["auth"] on a server identified from its public
+// answers whose /v1/models (asked of every candidate) refused us, when its
+// rule did not already say why.
+func markAuth(ctx context.Context, src source, s *Server) {
+	if s.Settings["auth"] != "" {
+		return
+	}
+	if a := src.get(ctx, "/v1/models"); a.err == nil && (a.status == 401 || a.status == 403) {
+		if s.Settings == nil {
+			s.Settings = map[string]string{}
+		}
+		s.Settings["auth"] = fmt.Sprintf("API key required (/v1/models answered HTTP %d)", a.status)
+	}
 }
 
 // finish fills the display name and keeps the numbers in range.
@@ -151,166 +168,10 @@ func noMatchReason(ctx context.Context, src source) string {
 		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (Options.APIKey, sent to Options.URLs only)", first.status)
 	}
 	var parts []string
-	for _, path := range []string{"/v1/models", "/props", "/api/version", "/"} {
+	for _, path := range []string{"/v1/models", "/props", "/api/version", "/info"} {
 		parts = append(parts, path+": "+src.get(ctx, path).describe())
 	}
 	return "no known LLM API answered (" + strings.Join(parts, "; ") + ")"
-}
-
-// serverHeader is the Server header of an answer, lower-cased.
-func serverHeader(a answer) string { return strings.ToLower(a.header.Get("Server")) }
-
-// --- llama.cpp llama-server, and llamafile (a llama-server build) ---
-
-func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
-	propsA := src.get(ctx, "/props")
-	modelsA := src.get(ctx, "/v1/models")
-	rootA := src.get(ctx, "/")
-	props, propsOK := decodeObject[llamaProps](propsA)
-	propsOK = propsOK && props.DefaultGenerationSettings != nil && props.TotalSlots != nil
-	models, modelsOK := decodeModels(modelsA)
-	ownedLlama := modelsOK && models.ownedBy("llamacpp")
-
-	llamafileHdr := ""
-	for _, a := range []answer{propsA, modelsA, rootA} {
-		if h := serverHeader(a); strings.HasPrefix(h, "llamafile") {
-			llamafileHdr = h
-		}
-	}
-	// "Server: llama.cpp" on an answer other than /props.
-	llamaHdr := serverHeader(modelsA) == "llama.cpp" || serverHeader(rootA) == "llama.cpp"
-
-	s := Server{Kind: KindLlamaCpp, Settings: map[string]string{}}
-	switch {
-	case propsOK && (ownedLlama || llamaHdr || llamafileHdr != ""):
-	case propsOK && healthOK(ctx, src):
-	case modelsOK && llamafileHdr != "":
-		// llamafile's own server (llamafiler) has no /props.
-	case llamaLoading(propsA) && (llamaLoading(modelsA) || llamaHdr || llamaLoading(src.get(ctx, "/health"))):
-		s.Loading = true
-		return s, true
-	case ownedLlama && modelsHaveStatus(models):
-		// Router mode: no model of its own; /health answers for the router.
-		if !healthOK(ctx, src) {
-			return Server{}, false
-		}
-		return llamaRouter(ctx, src, models), true
-	case ownedLlama && healthOK(ctx, src):
-		// An older build without total_slots in /props.
-	case authError(propsA) && authError(modelsA) && llamaHdr && healthOK(ctx, src):
-		// Started with --api-key: only / and /health answer without the key.
-		s.Settings["auth"] = "API key required"
-		return s, true
-	default:
-		return Server{}, false
-	}
-
-	s.Models = models.ids()
-	for _, m := range models.models() {
-		if m.Status != nil { // router entries are handled above
-			continue
-		}
-		s.LoadedModel = string(*m.ID)
-		if m.Meta != nil {
-			settingInt(s.Settings, "n_ctx_train", int64(m.Meta.NCtxTrain))
-			settingInt(s.Settings, "n_params", int64(m.Meta.NParams))
-			settingInt(s.Settings, "model_size_bytes", int64(m.Meta.Size))
-			if s.CtxSize == 0 {
-				s.CtxSize = int(m.Meta.NCtx)
-			}
-			s.Quantization = string(m.Meta.Ftype)
-		}
-		break
-	}
-	if propsOK {
-		s.Version = string(props.BuildInfo)
-		s.Slots = int(*props.TotalSlots)
-		if n := props.DefaultGenerationSettings.NCtx; n > 0 {
-			s.CtxSize = int(n)
-		}
-		if props.ModelFtype != "" {
-			s.Quantization = string(props.ModelFtype)
-		}
-		if s.LoadedModel == "" {
-			s.LoadedModel = firstNonEmpty(string(props.ModelAlias), string(props.ModelPath), string(props.DefaultGenerationSettings.Model))
-		}
-		setting(s.Settings, "build_info", string(props.BuildInfo))
-		setting(s.Settings, "model_path", string(props.ModelPath))
-		if props.IsSleeping {
-			s.Settings["sleeping"] = "true"
-		}
-	}
-	if s.CtxSize == 0 || s.Slots == 0 {
-		if slots, ok := decodeArray[llamaSlot](src.get(ctx, "/slots")); ok && len(slots) > 0 {
-			if s.Slots == 0 {
-				s.Slots = len(slots)
-			}
-			if s.CtxSize == 0 {
-				s.CtxSize = int(slots[0].NCtx)
-			}
-		}
-	}
-	settingInt(s.Settings, "total_slots", int64(s.Slots))
-	if llamafileHdr != "" || strings.Contains(strings.ToLower(string(props.BuildInfo)), "llamafile") ||
-		strings.HasPrefix(string(props.ModelPath), "/zip/") {
-		s.Kind = KindLlamafile
-		if v, ok := strings.CutPrefix(llamafileHdr, "llamafile/"); ok {
-			s.Version = v
-		}
-		setting(s.Settings, "server", llamafileHdr)
-	}
-	return s, true
-}
-
-// authError reports llama-server's answer to a request without its API key:
-// 401 {"error": {"type": "authentication_error"}}.
-func authError(a answer) bool {
-	if a.err != nil || a.status != 401 {
-		return false
-	}
-	e, ok := decodeObjectBody[apiError](a.body)
-	return ok && e.Error != nil && e.Error.Type == "authentication_error"
-}
-
-func healthOK(ctx context.Context, src source) bool {
-	h, ok := decodeObject[statusBody](src.get(ctx, "/health"))
-	return ok && h.Status == "ok"
-}
-
-func modelsHaveStatus(l oaiList) bool {
-	for _, m := range l.models() {
-		if m.Status != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// llamaRouter describes a llama-server in router mode: the loaded model's own
-// /props (asked with ?model=) gives its context and slots.
-func llamaRouter(ctx context.Context, src source, models oaiList) Server {
-	s := Server{Kind: KindLlamaCpp, Models: models.ids(), Settings: map[string]string{"router_mode": "true"}}
-	for _, m := range models.models() {
-		if m.Status != nil && m.Status.Value == "loaded" {
-			s.LoadedModel = string(*m.ID)
-			break
-		}
-	}
-	if s.LoadedModel == "" {
-		return s
-	}
-	props, ok := decodeObject[llamaProps](src.get(ctx, "/props?model="+url.QueryEscape(s.LoadedModel)))
-	if ok && props.DefaultGenerationSettings != nil {
-		s.CtxSize = int(props.DefaultGenerationSettings.NCtx)
-		if props.TotalSlots != nil {
-			s.Slots = int(*props.TotalSlots)
-		}
-		s.Version = string(props.BuildInfo)
-		s.Quantization = string(props.ModelFtype)
-		setting(s.Settings, "build_info", string(props.BuildInfo))
-		setting(s.Settings, "model_path", string(props.ModelPath))
-	}
-	return s
 }
 
 // --- Ollama ---
@@ -371,7 +232,9 @@ func matchOllama(ctx context.Context, src source) (Server, bool) {
 		if show, ok := decodeObject[ollamaShow](src.post(ctx, "/api/show", body)); ok {
 			train := show.trainCtx()
 			settingInt(s.Settings, "n_ctx_train", int64(train))
-			if s.Quantization == "" {
+			if loaded != nil && s.Quantization == "" {
+				// Idle, no model is loaded: the first listed model's
+				// quantisation would describe nothing running.
 				s.Quantization = quant(string(show.Details.QuantizationLevel))
 			}
 			setting(s.Settings, "family", string(show.Details.Family))
@@ -399,126 +262,6 @@ func quant(q string) string {
 		return ""
 	}
 	return q
-}
-
-// --- vLLM ---
-
-func matchVLLM(ctx context.Context, src source) (Server, bool) {
-	models, ok := decodeModels(src.get(ctx, "/v1/models"))
-	if !ok || !models.ownedBy("vllm") {
-		return Server{}, false
-	}
-	ver, ok := decodeObject[versionBody](src.get(ctx, "/version"))
-	if !ok || ver.Version == nil {
-		return Server{}, false
-	}
-	s := Server{Kind: KindVLLM, Version: string(*ver.Version), Models: models.ids(), Settings: map[string]string{}}
-	for _, m := range models.models() {
-		if m.Parent != "" { // a LoRA adapter of the base model
-			continue
-		}
-		s.LoadedModel = string(*m.ID)
-		s.CtxSize = int(m.MaxModelLen)
-		setting(s.Settings, "root", string(m.Root))
-		settingInt(s.Settings, "max_model_len", int64(m.MaxModelLen))
-		break
-	}
-	return s, true
-}
-
-// --- SGLang ---
-
-func matchSGLang(ctx context.Context, src source) (Server, bool) {
-	info, ok := decodeObject[sglangModelInfo](src.get(ctx, "/get_model_info"))
-	if !ok || info.ModelPath == nil || *info.ModelPath == "" {
-		return Server{}, false
-	}
-	models, modelsOK := decodeModels(src.get(ctx, "/v1/models"))
-	srvInfo, infoOK := decodeObject[map[string]json.RawMessage](src.get(ctx, "/get_server_info"))
-	infoOK = infoOK && (srvInfo["version"] != nil || srvInfo["model_path"] != nil)
-	if !(modelsOK && models.ownedBy("sglang")) && !infoOK {
-		return Server{}, false
-	}
-	s := Server{Kind: KindSGLang, Models: models.ids(), Settings: map[string]string{}}
-	setting(s.Settings, "model_path", string(*info.ModelPath))
-	for _, m := range models.models() {
-		s.LoadedModel = string(*m.ID)
-		s.CtxSize = int(m.MaxModelLen)
-		break
-	}
-	if s.LoadedModel == "" {
-		s.LoadedModel = string(*info.ModelPath)
-	}
-	if infoOK {
-		str := func(k string) string {
-			var v jstr
-			if raw, ok := srvInfo[k]; ok {
-				_ = v.UnmarshalJSON(raw)
-			}
-			return string(v)
-		}
-		num := func(k string) int64 {
-			var v jint
-			if raw, ok := srvInfo[k]; ok {
-				_ = v.UnmarshalJSON(raw)
-			}
-			return int64(v)
-		}
-		s.Version = str("version")
-		s.Quantization = str("quantization")
-		if s.CtxSize == 0 {
-			s.CtxSize = int(num("context_length"))
-		}
-		s.Slots = int(num("max_running_requests"))
-		for _, k := range []string{"dtype", "kv_cache_dtype", "attention_backend", "served_model_name"} {
-			setting(s.Settings, k, str(k))
-		}
-		for _, k := range []string{"tp_size", "dp_size", "max_total_num_tokens", "max_req_input_len", "chunked_prefill_size", "max_running_requests"} {
-			settingInt(s.Settings, k, num(k))
-		}
-	}
-	return s, true
-}
-
-// --- TGI ---
-
-func matchTGI(ctx context.Context, src source) (Server, bool) {
-	info, ok := decodeObject[tgiInfo](src.get(ctx, "/info"))
-	if !ok || info.ModelID == "" || info.Version == "" || (info.MaxTotalTokens <= 0 && info.Router == "") {
-		return Server{}, false
-	}
-	// The second answer: /v1/models naming the model (TGI answers one model
-	// object there, not a list), else its Prometheus metrics. Its /health is not
-	// asked: it may run a generation on the shards.
-	modelsA := src.get(ctx, "/v1/models")
-	models, modelsOK := decodeModels(modelsA)
-	one, oneOK := decodeObject[oaiModel](modelsA)
-	listed := (modelsOK && slices.Contains(models.ids(), string(info.ModelID))) ||
-		(oneOK && one.ID != nil && string(*one.ID) == string(info.ModelID))
-	if !listed {
-		m := src.get(ctx, "/metrics")
-		if !m.ok() || !strings.Contains(string(m.body), "tgi_") {
-			return Server{}, false
-		}
-	}
-	s := Server{
-		Kind:        KindTGI,
-		Version:     string(info.Version),
-		Models:      []string{string(info.ModelID)},
-		LoadedModel: string(info.ModelID),
-		CtxSize:     int(info.MaxTotalTokens),
-		Settings:    map[string]string{},
-	}
-	setting(s.Settings, "model_dtype", string(info.ModelDtype))
-	setting(s.Settings, "model_device_type", string(info.ModelDeviceType))
-	setting(s.Settings, "model_sha", string(info.ModelSHA))
-	setting(s.Settings, "sha", string(info.SHA))
-	setting(s.Settings, "docker_label", string(info.DockerLabel))
-	settingInt(s.Settings, "max_concurrent_requests", int64(info.MaxConcurrentRequests))
-	settingInt(s.Settings, "max_input_tokens", int64(max(info.MaxInputTokens, info.MaxInputLength)))
-	settingInt(s.Settings, "max_total_tokens", int64(info.MaxTotalTokens))
-	settingInt(s.Settings, "max_batch_total_tokens", int64(info.MaxBatchTotalTokens))
-	return s, true
 }
 
 // --- LM Studio ---
@@ -645,7 +388,10 @@ func matchKoboldCpp(ctx context.Context, src source) (Server, bool) {
 		return Server{}, false
 	}
 	s := Server{Kind: KindKoboldCpp, Version: string(v.Version), Models: models.ids(), Settings: map[string]string{}}
-	if modelOK && *model.Result != "" && !strings.EqualFold(string(*model.Result), "inactive") {
+	// Started with --password, /api/v1/model answers a placeholder to a request
+	// without it; /v1/models is not protected and names the real model.
+	placeholder := modelOK && *model.Result == koboldProtectedModel
+	if modelOK && !placeholder && *model.Result != "" && !strings.EqualFold(string(*model.Result), "inactive") {
 		s.LoadedModel = string(*model.Result)
 	} else if len(s.Models) > 0 {
 		s.LoadedModel = s.Models[0]
@@ -653,11 +399,19 @@ func matchKoboldCpp(ctx context.Context, src source) (Server, bool) {
 	if ctxLen, ok := decodeObject[koboldValue](src.get(ctx, "/api/extra/true_max_context_length")); ok {
 		s.CtxSize = int(ctxLen.Value)
 	}
-	if v.Protected {
-		s.Settings["protected"] = "true"
+	// /props (KoboldCpp 1.8x and later) says total_slots 1: one request at a time.
+	if props, ok := decodeObject[llamaProps](src.get(ctx, "/props")); ok && props.TotalSlots != nil {
+		s.Slots = int(*props.TotalSlots)
+	}
+	if bool(v.Protected) || placeholder {
+		s.Settings["auth"] = "password required (--password)"
 	}
 	return s, true
 }
+
+// koboldProtectedModel is what KoboldCpp's /api/v1/model answers, started with
+// --password, to a request without the password. Never a model name.
+const koboldProtectedModel = "koboldcpp/protected-model"
 
 // --- Jan ---
 
@@ -714,7 +468,11 @@ func matchLocalAI(ctx context.Context, src source) (Server, bool) {
 	if !wkOK && !sysOK {
 		return Server{}, false
 	}
-	s := Server{Kind: KindLocalAI, Version: version, Models: models.ids(), Settings: map[string]string{}}
+	s := Server{Kind: KindLocalAI, Models: models.ids(), Settings: map[string]string{}}
+	// LocalAI says "v3.1.1 (f4a5b6c)": the version, then the commit.
+	ver, commit, _ := strings.Cut(version, " (")
+	s.Version = strings.TrimSpace(ver)
+	setting(s.Settings, "commit", strings.TrimSuffix(strings.TrimSpace(commit), ")"))
 	if sysOK {
 		if sys.LoadedModels != nil && len(*sys.LoadedModels) > 0 {
 			s.LoadedModel = string((*sys.LoadedModels)[0].ID)

@@ -54,10 +54,24 @@ func TestProbeRecorded(t *testing.T) {
 			Settings: map[string]string{"router_mode": "true", "build_info": "b7000-0c0ffee", "model_path": "/cache/gemma-3-4b-it-Q4_K_M.gguf"},
 		}},
 		{file: "llamafile-0.9", want: &Server{
+			Kind: KindLlamafile, Name: "llamafile",
+			Models: []string{"Llama-3.2-1B-Instruct.Q6_K.gguf"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K.gguf", CtxSize: 8192, Slots: 1,
+			Settings: map[string]string{"total_slots": "1"},
+		}},
+		{file: "llamafile-0.9-own-ui", want: &Server{
+			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)",
+			Models: []string{"Llama-3.2-1B-Instruct.Q6_K.gguf"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K.gguf", CtxSize: 8192, Slots: 1,
+			Settings: map[string]string{"total_slots": "1", "note": mayBeLlamafile},
+		}},
+		{file: "llamafiler-0.9.3", want: &Server{
 			Kind: KindLlamafile, Name: "llamafile", Version: "0.9.3",
-			Models: []string{"Llama-3.2-1B-Instruct.Q6_K"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K", CtxSize: 8192, Slots: 1,
-			Settings: map[string]string{"build_info": "b4500-llamafile", "model_path": "/zip/Llama-3.2-1B-Instruct.Q6_K.gguf",
-				"server": "llamafile/0.9.3", "total_slots": "1"},
+			Models: []string{"Llama-3.2-1B-Instruct.Q6_K"}, LoadedModel: "Llama-3.2-1B-Instruct.Q6_K",
+			Settings: map[string]string{"server": "llamafile/0.9.3"},
+		}},
+		{file: "llamacpp-apikey-upstream", want: &Server{
+			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)",
+			Models: []string{"qwen2.5-0.5b-instruct-q8_0.gguf"}, LoadedModel: "qwen2.5-0.5b-instruct-q8_0.gguf", CtxSize: 4096, Quantization: "Q8_0",
+			Settings: map[string]string{"auth": "API key required", "model_size_bytes": "531065856", "n_ctx_train": "32768", "n_params": "494032768"},
 		}},
 		{file: "ollama-0.17.4-loaded", want: &Server{
 			Kind: KindOllama, Name: "Ollama", Version: "0.0.0", Models: []string{"tiny:latest"}, LoadedModel: "tiny:latest",
@@ -73,7 +87,7 @@ func TestProbeRecorded(t *testing.T) {
 		}},
 		{file: "ollama-docs-idle", want: &Server{
 			Kind: KindOllama, Name: "Ollama", Version: "0.9.6", Models: []string{"deepseek-r1:latest", "llama3.2:latest"},
-			CtxSize: 16384, Quantization: "Q4_K_M",
+			CtxSize: 16384,
 			Settings: map[string]string{"ctx_source": "Modelfile num_ctx of deepseek-r1:latest", "family": "qwen2",
 				"modelfile_num_ctx": "16384", "n_ctx_train": "131072"},
 		}},
@@ -88,6 +102,19 @@ func TestProbeRecorded(t *testing.T) {
 			Kind: KindVLLM, Name: "vLLM", Version: "0.8.5.post1", Models: []string{"Qwen/Qwen2.5-7B-Instruct", "sql-lora"},
 			LoadedModel: "Qwen/Qwen2.5-7B-Instruct", CtxSize: 32768,
 			Settings: map[string]string{"max_model_len": "32768", "root": "/models/Qwen2.5-7B-Instruct"},
+		}},
+		{file: "vllm-proxy-v1-only", want: &Server{
+			Kind: KindVLLM, Name: "vLLM", Models: []string{"Qwen/Qwen2.5-7B-Instruct", "sql-lora"},
+			LoadedModel: "Qwen/Qwen2.5-7B-Instruct", CtxSize: 32768,
+			Settings: map[string]string{"max_model_len": "32768", "root": "/models/Qwen2.5-7B-Instruct"},
+		}},
+		{file: "sglang-no-aliases", want: &Server{
+			Kind: KindSGLang, Name: "SGLang", Version: "0.5.9", Models: []string{"meta-llama/Llama-3.1-8B-Instruct"},
+			LoadedModel: "meta-llama/Llama-3.1-8B-Instruct", CtxSize: 131072, Slots: 48, Quantization: "fp8",
+			Settings: map[string]string{"attention_backend": "flashinfer", "chunked_prefill_size": "8192", "dp_size": "1",
+				"dtype": "auto", "kv_cache_dtype": "auto", "max_req_input_len": "131066", "max_running_requests": "48",
+				"max_total_num_tokens": "406431", "model_path": "meta-llama/Llama-3.1-8B-Instruct",
+				"served_model_name": "meta-llama/Llama-3.1-8B-Instruct", "tp_size": "1"},
 		}},
 		{file: "sglang", want: &Server{
 			Kind: KindSGLang, Name: "SGLang", Version: "0.4.6.post4", Models: []string{"meta-llama/Llama-3.1-8B-Instruct"},
@@ -129,16 +156,21 @@ func TestProbeRecorded(t *testing.T) {
 			Kind: KindKoboldCpp, Name: "KoboldCpp", Version: "1.92.1", Models: []string{"koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M"},
 			LoadedModel: "koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M", CtxSize: 8192,
 		}},
+		{file: "koboldcpp-1.102-password", want: &Server{
+			Kind: KindKoboldCpp, Name: "KoboldCpp", Version: "1.102", Models: []string{"koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M"},
+			LoadedModel: "koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M", CtxSize: 8192, Slots: 1,
+			Settings: map[string]string{"auth": "password required (--password)"},
+		}},
 		{file: "jan", want: &Server{
 			Kind: KindJan, Name: "Jan", Models: []string{"Jan-v1-4B-Q4_K_M"}, LoadedModel: "Jan-v1-4B-Q4_K_M",
 		}},
 		{file: "localai", want: &Server{
-			Kind: KindLocalAI, Name: "LocalAI", Version: "v3.1.1 (f4a5b6c)", Models: []string{"qwen3-8b", "whisper-1"},
-			LoadedModel: "qwen3-8b", Settings: map[string]string{"backends": "llama-cpp,whisper"},
+			Kind: KindLocalAI, Name: "LocalAI", Version: "v3.1.1", Models: []string{"qwen3-8b", "whisper-1"},
+			LoadedModel: "qwen3-8b", Settings: map[string]string{"backends": "llama-cpp,whisper", "commit": "f4a5b6c"},
 		}},
 		{file: "localai-old", want: &Server{
-			Kind: KindLocalAI, Name: "LocalAI", Version: "v2.26.0 (09941c0bfb9119bb01a04b2a0a16897ecf2cd087)",
-			Models: []string{"gpt-4", "phi-2"}, Settings: map[string]string{"backends": "llama-cpp"},
+			Kind: KindLocalAI, Name: "LocalAI", Version: "v2.26.0",
+			Models: []string{"gpt-4", "phi-2"}, Settings: map[string]string{"backends": "llama-cpp", "commit": "09941c0bfb9119bb01a04b2a0a16897ecf2cd087"},
 		}},
 		{file: "lookalike-openai-proxy", want: &Server{
 			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"gpt-4o-mini", "my-local"},
@@ -148,6 +180,9 @@ func TestProbeRecorded(t *testing.T) {
 		}},
 		{file: "lookalike-version-only", want: &Server{
 			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"some-model"},
+		}},
+		{file: "lookalike-vllm-owner-only", want: &Server{
+			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"Qwen/Qwen2.5-7B-Instruct"},
 		}},
 		{file: "lookalike-sglang-path-only", want: &Server{
 			Kind: KindOpenAI, Name: "OpenAI-compatible server", Models: []string{"m"},
@@ -200,6 +235,12 @@ func TestProbeRecorded(t *testing.T) {
 				}
 				if req == "GET /health" && tt.want.Kind == KindSGLang {
 					t.Errorf("SGLang's /health was asked: it starts a generation")
+				}
+				if computes(req) && tt.want.Kind == KindTGI {
+					t.Errorf("TGI's %s was asked: it is TGI's health check, which may run a prefill", req)
+				}
+				if req == "GET /ping" {
+					t.Errorf("/ping was asked: TGI and SGLang route it to a health check")
 				}
 			}
 		})
