@@ -189,6 +189,21 @@ func (m *measurement) guard(b budget) {
 	}
 }
 
+// arm sets a request's budget (from its max_tokens) and, when the server left an
+// earlier request unanswered, its shortened wait for a first chunk. The
+// returned function, deferred by do, stops that wait, counts the request when it
+// got no answer and checks the server's figures (guard).
+func (e *Engine) arm(ctx context.Context, m *measurement, r request, cancel context.CancelCauseFunc) (*time.Timer, func()) {
+	m.asked, m.budget = r.maxTokens, budgetFor(r.maxTokens)
+	m.noAnswerWait = e.noAnswerTimeout(r.promptTokens)
+	noAnswer := e.noAnswerTimer(r.promptTokens, cancel)
+	return noAnswer, func() {
+		noAnswer.Stop()
+		m.guard(m.budget)
+		e.noteAnswer(ctx, m)
+	}
+}
+
 // noAnswerTimer, once the server has left a request without any answer, ends
 // this one with errNoAnswer when no chunk came within DefaultNoAnswerTimeout plus
 // the prompt's allowance. Before that it is a stopped timer.

@@ -148,13 +148,8 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer cancel(nil)
 	deadline := time.AfterFunc(timeout, func() { cancel(errDeadline) })
 	defer deadline.Stop()
-	noAnswer := e.noAnswerTimer(r.promptTokens, cancel)
-	m.noAnswerWait = e.noAnswerTimeout(r.promptTokens)
-	defer noAnswer.Stop()
-	defer e.noteAnswer(ctx, m)
-	bud := budgetFor(r.maxTokens)
-	m.asked, m.budget = r.maxTokens, bud
-	defer m.guard(bud)
+	noAnswer, guarded := e.arm(ctx, m, r, cancel)
+	defer guarded()
 
 	var firstByte atomic.Int64 // since start, ns
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
@@ -178,10 +173,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	}()
 	if err != nil {
 		m.end = time.Now()
-		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout)
-		if ctx.Err() == nil && errors.Is(context.Cause(rctx), errNoAnswer) {
-			kind, msg = schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
-		}
+		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout, m)
 		m.fail(kind, errors.New(msg))
 		return m
 	}
@@ -194,7 +186,14 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
 		return m
 	}
+	e.readStream(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
+	return m
+}
 
+// readStream reads the answer's stream into m within the request's budget and
+// timers, and names how it ended.
+func (e *Engine) readStream(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement,
+	r request, noAnswer *time.Timer, timeout time.Duration) {
 	// Once data flows, a silence longer than the stall timeout ends the stream
 	// (stream_broken). Before the first chunk only the deadline counts: servers
 	// send their headers before the prefill.
@@ -208,7 +207,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	alive := func() {
 		m.lastEvent = time.Now()
 		noAnswer.Stop()
-		if m.tokensSoFar() > bud.tokens {
+		if m.tokensSoFar() > m.budget.tokens {
 			cancel(errTokenBudget)
 		}
 		if watchdog == nil {
@@ -219,7 +218,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	}
 
 	var rerr error
-	stream := &limitedBody{r: resp.Body, left: bud.bytes}
+	stream := &limitedBody{r: body, left: m.budget.bytes}
 	if e.kind() == KindOllama {
 		rerr = e.readOllama(stream, m, r, alive)
 	} else {
@@ -240,7 +239,6 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the stream ended before the completion finished (%d chunks, %d tokens so far)",
 			m.events, m.tokensSoFar()))
 	}
-	return m
 }
 
 // errorText extracts a readable message from an error body: the "error" or
@@ -512,12 +510,14 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 }
 
 // classifyTransport names an error that came before the response headers.
-func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host string, timeout time.Duration) (kind, msg string) {
+func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host string, timeout time.Duration, m *measurement) (kind, msg string) {
 	switch {
 	case ctx.Err() != nil:
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
 	case errors.Is(context.Cause(rctx), errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("no response within the request deadline of %s", timeout)
+	case errors.Is(context.Cause(rctx), errNoAnswer):
+		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	}
 	return classifyTransportError(ctx, err, host)
 }

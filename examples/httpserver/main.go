@@ -124,13 +124,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	// One data directory, resolved once, for the jobs and the API alike.
-	if c.data == "" {
-		c.data = typhon.DefaultDataDir()
-	}
-	data, err := filepath.Abs(c.data)
+	data, err := dataDir(c.data)
 	if err != nil {
-		return fmt.Errorf("bad -data: %w", err)
+		return err
 	}
 	c.data = data
 	host, _, err := net.SplitHostPort(c.addr)
@@ -199,6 +195,19 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// dataDir is the one data directory of the jobs and the API alike, resolved
+// once: "" means typhon.DefaultDataDir().
+func dataDir(dir string) (string, error) {
+	if dir == "" {
+		dir = typhon.DefaultDataDir()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("bad -data: %w", err)
+	}
+	return abs, nil
 }
 
 // secret is a secret flag's value: the flag itself, else the file, else the

@@ -60,10 +60,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	*apiKey = key
-	if *data == "" {
-		*data = typhon.DefaultDataDir()
-	}
+	*apiKey, *data = key, orDefaultData(*data)
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -240,10 +237,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if *limit <= 0 || *offset < 0 {
 		return usageError(stderr, fs, "-limit must be positive and -offset not negative")
 	}
-	if *data == "" {
-		*data = typhon.DefaultDataDir()
-	}
-	store := &report.Store{Dir: *data}
+	store := &report.Store{Dir: orDefaultData(*data)}
 	items, total, err := store.List(*offset, *limit)
 	if err != nil {
 		return err

@@ -117,3 +117,11 @@ func apiKeyFrom(flagValue, file string) (string, error) {
 	}
 	return os.Getenv("TYPHON_API_KEY"), nil
 }
+
+// orDefaultData is -data with "" meaning the default directory.
+func orDefaultData(dir string) string {
+	if dir == "" {
+		return typhon.DefaultDataDir()
+	}
+	return dir
+}
