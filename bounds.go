@@ -1,15 +1,17 @@
 package typhon
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/typhonbench/typhon/detect"
+	"github.com/typhonbench/typhon/engine"
 )
 
-// Bounds on the names a server gives, which go into every record and line of
+// Bounds on what a server may do to a run. Names a server gives, which go into every record and line of
 // output: a model id longer than MaxModelBytes is refused (it cannot be cut: it
 // is what each request must name); other names are cut to MaxNameBytes and at
 // most MaxSettings settings are kept.
@@ -59,4 +61,50 @@ func cut(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// MaxUnansweredTests is how many tests in a row a server may leave without any
+// answer before the run gives up on the rest.
+const MaxUnansweredTests = 2
+
+// serverGone decides after test b whether the server is still worth testing: a
+// server that refuses connections and does not come back within ServerBackWait
+// ends the run (ErrServerDown), and so does one that left MaxUnansweredTests
+// tests in a row without any answer (ErrServerSilent). silent counts those tests.
+func (r *Runner) serverGone(ctx context.Context, eng *engine.Engine, b Benchmark, silent *int) error {
+	if refused(b) {
+		if err := r.waitServer(ctx, eng); err != nil {
+			return fmt.Errorf("%w: server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
+				ErrServerDown, eng.Target.BaseURL, b.TestID)
+		}
+	}
+	if !engine.Unanswered(b) {
+		*silent = 0
+		return nil
+	}
+	if *silent++; *silent < MaxUnansweredTests {
+		return nil
+	}
+	return fmt.Errorf("%w: server at %s accepted the connections of %d tests in a row and never answered (last: %s: %s)",
+		ErrServerSilent, eng.Target.BaseURL, *silent, b.TestID, b.Error)
+}
+
+// findServer detects or probes the server; its names are cut to MaxNameBytes
+// and a model id it would be asked for over MaxModelBytes is refused.
+func (r *Runner) findServer(ctx context.Context) (detect.Server, error) {
+	srv, err := r.locateServer(ctx)
+	if err != nil {
+		return srv, err
+	}
+	model := r.Model
+	if model == "" {
+		model = srv.LoadedModel
+	}
+	if model == "" && len(srv.Models) > 0 {
+		model = srv.Models[0]
+	}
+	if err := checkModel(model); err != nil {
+		return detect.Server{}, err
+	}
+	return boundServer(srv), nil
 }

@@ -252,11 +252,8 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if model == "" {
 		return r.fail(res, fmt.Errorf("%w at %s", ErrNoModel, srv.BaseURL))
 	}
-	if err := checkModel(model); err != nil {
-		return r.fail(res, err)
-	}
 	res.Model = model
-	res.Server = serverInfo(boundServer(srv))
+	res.Server = serverInfo(srv)
 	log.Info("server", "name", srv.Name, "url", srv.BaseURL, "model", model, "ctx", srv.CtxSize)
 
 	// 2. Hardware.
@@ -412,32 +409,6 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 	return runErr
 }
 
-// MaxUnansweredTests is how many tests in a row a server may leave without any
-// answer before the run gives up on the rest.
-const MaxUnansweredTests = 2
-
-// serverGone decides after test b whether the server is still worth testing: a
-// server that refuses connections and does not come back within ServerBackWait
-// ends the run (ErrServerDown), and so does one that left MaxUnansweredTests
-// tests in a row without any answer (ErrServerSilent). silent counts those tests.
-func (r *Runner) serverGone(ctx context.Context, eng *engine.Engine, b Benchmark, silent *int) error {
-	if refused(b) {
-		if err := r.waitServer(ctx, eng); err != nil {
-			return fmt.Errorf("%w: server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
-				ErrServerDown, eng.Target.BaseURL, b.TestID)
-		}
-	}
-	if !engine.Unanswered(b) {
-		*silent = 0
-		return nil
-	}
-	if *silent++; *silent < MaxUnansweredTests {
-		return nil
-	}
-	return fmt.Errorf("%w: server at %s accepted the connections of %d tests in a row and never answered (last: %s: %s)",
-		ErrServerSilent, eng.Target.BaseURL, *silent, b.TestID, b.Error)
-}
-
 // waitServer gives a server that refused a connection a short while to come back.
 func (r *Runner) waitServer(ctx context.Context, eng *engine.Engine) error {
 	wait := r.ServerBackWait
@@ -461,7 +432,7 @@ func (r *Runner) waitServer(ctx context.Context, eng *engine.Engine) error {
 	}
 }
 
-func (r *Runner) findServer(ctx context.Context) (detect.Server, error) {
+func (r *Runner) locateServer(ctx context.Context) (detect.Server, error) {
 	opts := r.Detect
 	if opts.APIKey == "" {
 		opts.APIKey = r.APIKey
