@@ -11,7 +11,7 @@ import (
 	"github.com/typhonbench/typhon/engine"
 )
 
-// Bounds on what a server may do to a run. Names a server gives, which go into every record and line of
+// Bounds on the names a server gives, which go into every record and line of
 // output: a model id longer than MaxModelBytes is refused (it cannot be cut: it
 // is what each request must name); other names are cut to MaxNameBytes and at
 // most MaxSettings settings are kept.
