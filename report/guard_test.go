@@ -151,3 +151,29 @@ func TestListHostileFiles(t *testing.T) {
 		t.Errorf("Load(big) = %v, want ErrInvalidRecord", err)
 	}
 }
+
+// TestChronicleCloseErrorAgrees (issue 14, defect 6): a close that fails after
+// the chronicle's lines were written and synced does not turn the record
+// "failed": the record and the chronicle both say complete.
+func TestChronicleCloseErrorAgrees(t *testing.T) {
+	t.Parallel()
+	ffs := &faultFS{budget: -1, failClose: true}
+	s := &Store{Dir: t.TempDir(), fs: ffs}
+	res := runResult("closing", t0, schema.StatusComplete, 2)
+	if err := s.Finish(res); err != nil {
+		t.Fatalf("Finish: %v, want the synced lines to count", err)
+	}
+	got, err := s.Load("closing")
+	if err != nil || got.Status != schema.StatusComplete {
+		t.Fatalf("record: %v, %v; want complete", got, err)
+	}
+	lines, err := s.Chronicle()
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("chronicle: %d lines, %v", len(lines), err)
+	}
+	for _, l := range lines {
+		if l.RunStatus != got.Status {
+			t.Errorf("chronicle says %q, record says %q", l.RunStatus, got.Status)
+		}
+	}
+}
