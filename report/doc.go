@@ -31,8 +31,20 @@
 // Welch's t-test. [Comparison.WriteTable] prints the outcome;
 // package typhontest turns it into a go test that fails on a regression.
 //
-// # Summaries
+// # Summaries, dashboards and findings
 //
-// [Markdown] writes a run as a Markdown report with findings drawn only from
-// measured figures and, where the data supports one, a server command.
+// [Findings] applies one rule set to a record (decode speed against context,
+// prefill collapse, the memory wall against the configured context, VRAM
+// headroom, throttling, drift, runs stopped early, room for more users, missing
+// GPU figures, failed and skipped tests), each [Finding] with its rule, severity
+// and the figure that triggered it. [Suggest] derives a server command line for
+// llama-server, Ollama or vLLM from the largest context that worked in every run.
+// Both feed:
+//
+//   - [Markdown]: a run as a Markdown report for people;
+//   - [Dashboard]: one self-contained HTML page of one or more runs, charts as
+//     inline SVG, no script, no request to anywhere, every text escaped
+//     ([Store.SaveDashboard] writes it beside the record);
+//   - [NewBrief]: the compact [Brief] that the HTTP API serves as GET /report;
+//   - [Benchstat]: the Go benchmark format, so benchstat compares two runs.
 package report

@@ -45,16 +45,16 @@ func TestMarkdownGolden(t *testing.T) {
 	}
 }
 
-// TestMarkdownFindings checks the findings and the suggestion against the data,
-// independently of the golden files.
-func TestMarkdownFindings(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		res    func() *schema.Result
-		want   []string
-		absent []string
-	}{
+// markdownCase is a record with the texts its summary must and must not hold.
+type markdownCase struct {
+	name   string
+	res    func() *schema.Result
+	want   []string
+	absent []string
+}
+
+func markdownCases() []markdownCase {
+	return []markdownCase{
 		{
 			name: "full run",
 			res:  fullResult,
@@ -90,6 +90,12 @@ func TestMarkdownFindings(t *testing.T) {
 			want:   []string{"No LLM server detected or benchmark produced no results.", "No test ran.", "Nothing to report"},
 			absent: []string{"Suggested server command"},
 		},
+	}
+}
+
+// suggestionCases are the suggested command for each server kind and setting.
+func suggestionCases() []markdownCase {
+	return []markdownCase{
 		{
 			name: "ollama with the model path unknown",
 			res: func() *schema.Result {
@@ -110,10 +116,28 @@ func TestMarkdownFindings(t *testing.T) {
 			want: []string{"llama-server -m '/models/my model.gguf' -c 32768 -np 4", "each request gets 8,192 tokens", "4 slots"},
 		},
 		{
+			name: "vllm",
+			res: func() *schema.Result {
+				r := fullResult()
+				r.Server.Kind, r.Server.Slots = "vllm", 8
+				return r
+			},
+			want: []string{"vllm serve hermes-3-llama-3.1-8b-q8_0 --max-model-len 8192 --max-num-seqs 8\n"},
+		},
+		{
+			name: "ollama with parallel requests",
+			res: func() *schema.Result {
+				r := fullResult()
+				r.Server.Kind, r.Server.Slots = "ollama", 2
+				return r
+			},
+			want: []string{"OLLAMA_NUM_PARALLEL=2 OLLAMA_CONTEXT_LENGTH=8192 ollama serve\n", "num_ctx=8192"},
+		},
+		{
 			name: "no suggestion for an unknown server",
 			res: func() *schema.Result {
 				r := fullResult()
-				r.Server.Kind = "vllm"
+				r.Server.Kind = "lmstudio"
 				return r
 			},
 			absent: []string{"Suggested server command"},
@@ -137,6 +161,13 @@ func TestMarkdownFindings(t *testing.T) {
 			want: []string{"| a \\| b c (`baseline_short`) |"},
 		},
 	}
+}
+
+// TestMarkdownFindings checks the findings and the suggestion against the data,
+// independently of the golden files.
+func TestMarkdownFindings(t *testing.T) {
+	t.Parallel()
+	tests := append(markdownCases(), suggestionCases()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -166,5 +197,18 @@ func TestMarkdownErrors(t *testing.T) {
 	}
 	if err := Markdown(&bytes.Buffer{}, nil); err == nil {
 		t.Error("Markdown(nil): no error")
+	}
+}
+
+// TestMarkdownNoTerminalEscapes: the summary of a record full of terminal
+// escapes prints none of them (it goes to terminals).
+func TestMarkdownNoTerminalEscapes(t *testing.T) {
+	t.Parallel()
+	got := markdown(t, hostileResult())
+	if i := strings.IndexFunc(got, func(r rune) bool { return r == 0x1b || r == 0x07 }); i >= 0 {
+		t.Errorf("summary holds a control character at %d: %q", i, got[max(0, i-40):min(len(got), i+40)])
+	}
+	if !strings.Contains(got, "red link bell") {
+		t.Errorf("summary lost the text around the escapes")
 	}
 }

@@ -65,6 +65,10 @@ need_pkgs gcc g++
 # page of another loopback port must not start a job).
 need_pkgs chromium
 
+# 0b. A headless browser: the HTML dashboard is rendered in Debian's Chromium by the
+#     report tests (screenshot, no network request, no console error).
+need_pkgs chromium
+
 # 1. llama-server: Debian unstable's llama.cpp-tools in a debootstrap root (it needs a
 #    newer glibc than the host). Also holds libminiaudio-dev for the Ollama build.
 if [ ! -f "$root/.typhon-ok" ] || [ ! -x "$root/usr/bin/llama-server" ]; then

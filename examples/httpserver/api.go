@@ -76,6 +76,8 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/jobs/{id}", methods: map[string]http.HandlerFunc{"GET": a.getJob, "DELETE": a.cancelJob}},
 		{pattern: "/results", methods: map[string]http.HandlerFunc{"GET": a.listResults}},
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
+		{pattern: "/results/{run_id}/dashboard", methods: map[string]http.HandlerFunc{"GET": a.getDashboard}},
+		{pattern: "/report", methods: map[string]http.HandlerFunc{"GET": a.getReport}},
 	}
 	a.public = map[string]bool{}
 	for _, rt := range a.routes {

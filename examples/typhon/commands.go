@@ -109,8 +109,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("run failed: %w", err)
 	}
+	// The dashboard beside the record; a failure to write it does not fail the run.
+	dash, derr := (&report.Store{Dir: *data}).SaveDashboard(res)
+	if derr != nil {
+		fmt.Fprintf(stderr, "typhon: dashboard: %v\n", derr)
+	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "\nrecord: %s\n", filepath.Join(*data, report.RunsDir, res.RunID+".json"))
+		if derr == nil {
+			fmt.Fprintf(stdout, "dashboard: %s\n", dash)
+		}
 	}
 	return nil
 }
@@ -327,8 +335,10 @@ func compareOutcome(c report.Comparison) error {
 
 func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("summary", stderr)
+	format := fs.String("format", "markdown", "markdown, benchstat (the Go benchmark format, for benchstat) or json (the compact summary of GET /report)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: typhon summary RUN.json\n\nPrints a Markdown summary of a record: hardware, server and model, a table per category, findings.")
+		fmt.Fprintln(fs.Output(), "usage: typhon summary [-format markdown|benchstat|json] RUN.json\n\nPrints a summary of a record: hardware, server and model, a table per category, findings and a suggested server command.")
+		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -337,10 +347,19 @@ func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError(stderr, fs, "want one record file, got %d arguments", len(pos))
 	}
+	if *format != "markdown" && *format != "benchstat" && *format != "json" {
+		return usageError(stderr, fs, "unknown format %q: want markdown, benchstat or json", *format)
+	}
 	res, err := report.LoadFile(pos[0])
 	if err != nil {
 		return err
 	}
 	tame(res)
+	switch *format {
+	case "benchstat":
+		return report.Benchstat(stdout, res)
+	case "json":
+		return writeJSON(stdout, report.NewBrief(res))
+	}
 	return report.Markdown(stdout, res)
 }

@@ -4,7 +4,13 @@
 //	typhon scan [-json] [-port N] [-url U]
 //	typhon history [-data DIR] [-limit N] [-offset N] [-json]
 //	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
-//	typhon summary RUN.json
+//	typhon summary [-format markdown|benchstat|json] RUN.json
+//	typhon dashboard [-o FILE] [-data DIR] [RUN.json ...]
+//
+// run writes an HTML dashboard beside the record (DATA/runs/<run_id>.html) and
+// prints its path. dashboard renders one or more records (default: the last
+// run) to one self-contained HTML file, by default beside a single record or
+// typhon-dashboard.html for several; "-o -" writes to stdout.
 //
 // run -demo starts the test bed's llama-server with the generated tiny model on a
 // free port (scripts/testbed.sh provisions it), benchmarks it and stops it.
@@ -84,7 +90,8 @@ commands:
   scan      list the LLM servers found on this machine
   history   list the records on disk, newest first
   compare   compare two records; exit 1 on regression
-  summary   print a Markdown summary of a record
+  summary   print a summary of a record: Markdown, benchstat or JSON
+  dashboard write an HTML dashboard of one or more records
 
 "typhon <command> -h" lists a command's flags.
 `
@@ -110,6 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCompare(rest, stdout, stderr)
 	case "summary":
 		return cmdSummary(rest, stdout, stderr)
+	case "dashboard":
+		return cmdDashboard(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
