@@ -43,8 +43,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
 	data := fs.String("data", typhon.DefaultDataDir(), "directory for records and the chronicle")
-	apiKey := fs.String("api-key", "", "bearer token for the server (default $TYPHON_API_KEY; never stored; visible in the process list: prefer -api-key-file or the environment)")
-	apiKeyFile := fs.String("api-key-file", "", "read the server's bearer token from this file")
+	apiKey := apiKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	demo := fs.Bool("demo", false, "start the test bed's llama-server with the tiny model, benchmark it, stop it")
 	verbose := fs.Bool("v", false, "debug logging")
@@ -56,11 +55,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := typhon.ValidMode(*mode); err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	key, err := apiKeyFrom(*apiKey, *apiKeyFile)
+	key, err := apiKey()
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	*apiKey, *data = key, orDefaultData(*data)
+	*data = orDefaultData(*data)
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -69,7 +68,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Mode:    *mode,
 		URL:     *url,
 		Model:   *model,
-		APIKey:  *apiKey,
+		APIKey:  key,
 		DataDir: *data,
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
@@ -86,17 +85,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		r.URL, r.Model = srv.URL, srv.Model
 	}
 
-	progress := make(chan typhon.Progress, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		showProgress(stderr, progress)
-	}()
-	res, err := r.Run(ctx, progress)
-	close(progress)
-	wg.Wait()
-
+	res, err := runShowing(ctx, &r, stderr)
 	if res != nil && len(res.Benchmarks) > 0 {
 		if *asJSON {
 			if werr := writeJSON(stdout, res); werr != nil {
@@ -121,6 +110,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return nil
+}
+
+// runShowing runs r with its progress shown on w.
+func runShowing(ctx context.Context, r *typhon.Runner, w io.Writer) (*typhon.Result, error) {
+	progress := make(chan typhon.Progress, 16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		showProgress(w, progress)
+	}()
+	res, err := r.Run(ctx, progress)
+	close(progress)
+	wg.Wait()
+	return res, err
 }
 
 // showProgress prints progress: one line rewritten in place on a terminal, a line

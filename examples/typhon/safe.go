@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,14 @@ func tame(res *typhon.Result) {
 			b.Runs[j].Error = cutTo(b.Runs[j].Error, maxShownError)
 		}
 	}
+}
+
+// apiKeyFlags defines -api-key and -api-key-file on fs; the returned function
+// gives the key once fs is parsed (see apiKeyFrom).
+func apiKeyFlags(fs *flag.FlagSet) func() (string, error) {
+	key := fs.String("api-key", "", "bearer token for the server (default $TYPHON_API_KEY; never stored; visible in the process list: prefer -api-key-file or the environment)")
+	file := fs.String("api-key-file", "", "read the server's bearer token from this file")
+	return func() (string, error) { return apiKeyFrom(*key, *file) }
 }
 
 // apiKeyFrom is the API key: the flag, else the file (its surrounding white
