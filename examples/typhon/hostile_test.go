@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,7 +38,10 @@ func hostileServer(t *testing.T, chat http.HandlerFunc) *httptest.Server {
 	mux.HandleFunc("POST /v1/chat/completions", chat)
 	mux.HandleFunc("POST /tokenize", chat)
 	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
 	return srv
 }
 
@@ -76,8 +80,14 @@ func hostileCases(t *testing.T) []struct {
 				}
 			}
 		}, cause: "budget"},
-		{name: "never answers", chat: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
-			cause: "never answered", silent: true},
+		{name: "never answers", chat: func(w http.ResponseWriter, r *http.Request) {
+			// The body read, net/http notices the client going away.
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(silentJobTime):
+			}
+		}, cause: "never answered", silent: true},
 		{name: "huge line", chat: func(w http.ResponseWriter, r *http.Request) {
 			f := sseHeaders(w)
 			fmt.Fprint(w, "data: ")
