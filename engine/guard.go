@@ -36,8 +36,9 @@ const (
 	DefaultNoAnswerTimeout = 30 * time.Second
 	// DefaultTokenizeTimeout bounds one call of the server's tokenize endpoint.
 	DefaultTokenizeTimeout = 30 * time.Second
-	// MaxTokenizeBody bounds the answer of the tokenize endpoint.
-	MaxTokenizeBody = 16 << 20
+	// MaxTokenizeBody bounds the answer of the tokenize endpoint (a million
+	// token ids fit).
+	MaxTokenizeBody = 8 << 20
 	// MinTokensPerWord and MaxTokensPerWord bound the tokens per filler word a
 	// calibration may learn from the server's counts; outside them the counts
 	// are not believed.
