@@ -22,7 +22,10 @@
 // Importing package typhon pulls in no cgo. GPU figures come from the sampler
 // registered by importing github.com/typhonbench/typhon/gpu/nvml (the binaries
 // do), or from [Runner.GPU]. Without a driver or a GPU the run goes on and
-// [Result].GPUUnavailable says why gpu_stats are empty.
+// [Result].GPUUnavailable says why gpu_stats are empty; so does a server whose
+// URL is not this machine's. The figures cover the server's GPUs: those whose
+// process lists hold its processes, or [Runner.GPUIndexes]; each test's
+// gpu_stats says which (gpu_selection) and gives its energy per output token.
 //
 // # Reading a Result
 //

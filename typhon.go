@@ -124,13 +124,27 @@ type Runner struct {
 	// HTTPClient sends the benchmark requests; nil means a default client.
 	HTTPClient *http.Client
 	// RequestTimeout gives each request's deadline from its prompt length; nil
-	// means engine.DefaultTimeout.
+	// means engine.DefaultTimeout plus engine.DecodeAllowance(max_tokens): the
+	// prompt at a floor prefill speed and the output at engine.MinDecodeTPS.
 	RequestTimeout func(promptTokens int) time.Duration
 	// GPU samples the GPUs; nil means gpu.Default() (the NVML sampler when
 	// package gpu/nvml is imported).
 	GPU gpu.Sampler
 	// GPUInterval is the sampling interval; 0 means gpu.DefaultInterval.
 	GPUInterval time.Duration
+	// GPUIndexes names the GPUs the server uses, as NVML numbers them; nil means
+	// those whose process lists hold the server's processes (all GPUs, said in
+	// each test's gpu_stats, when none does). Naming GPUs also samples them for
+	// a server whose URL is not this machine's.
+	GPUIndexes []int
+	// ServerPIDs are the server's processes, for a server Typhon cannot see
+	// listening on its port (another user's, or in a container); nil means
+	// those listening on the server's port.
+	ServerPIDs []int
+	// ServerCgroup names the cgroup of the server's processes (a container's,
+	// e.g. system.slice/docker-<id>.scope, under /sys/fs/cgroup, or an
+	// absolute path); its processes are added to ServerPIDs.
+	ServerCgroup string
 	// ServerBackWait: see DefaultServerBackWait; 0 means the default.
 	ServerBackWait time.Duration
 
@@ -257,33 +271,11 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	log.Info("server", "name", srv.Name, "url", srv.BaseURL, "model", model, "ctx", srv.CtxSize)
 
 	// 2. Hardware.
-	sampler := r.GPU
-	if sampler == nil {
-		if s, err := gpu.Default(); err == nil {
-			sampler = s
-			if c, ok := s.(io.Closer); ok {
-				defer c.Close()
-			}
-		} else {
-			res.GPUUnavailable = err.Error()
-		}
-	}
-	prof := gpu.Snapshot(ctx, sampler)
-	if res.GPUUnavailable != "" {
-		prof.GPUError = res.GPUUnavailable
-	}
+	sampler, prof, closeGPU := r.hardware(ctx, srv, res)
+	defer closeGPU()
 	res.ProfileSnapshot = &prof
-	if res.GPUUnavailable == "" && prof.GPUError != "" {
-		res.GPUUnavailable = prof.GPUError
-		sampler = nil
-	}
-	if sampler != nil && len(prof.GPUs) == 0 {
-		sampler = nil
-	}
-	var vramMB float64
-	if len(prof.GPUs) > 0 {
-		vramMB = prof.GPUs[0].MemoryTotalMB
-	}
+	pick := r.pickGPUs(ctx, sampler, srv, prof)
+	vramMB := pick.vramMB
 
 	// 3. The plan.
 	var plan engine.Plan
@@ -307,10 +299,7 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	}
 
 	// 4. Run the tests, with the GPU recorder beside them.
-	var rec *gpu.Recorder
-	if sampler != nil {
-		rec = &gpu.Recorder{Sampler: sampler, Interval: r.GPUInterval, PIDs: serverPIDs(ctx, srv), Logger: log}
-	}
+	rec := pick.recorder(r, sampler)
 	eng := &engine.Engine{
 		Client: r.HTTPClient,
 		Target: engine.Target{
@@ -374,7 +363,7 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 			}
 			send(Progress{Done: i, Total: total, CurrentTest: t.Name})
 			b := eng.RunTest(ctx, t)
-			res.Benchmarks = append(res.Benchmarks, b)
+			res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
 			if err := ctx.Err(); err != nil {
 				runErr = fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)
 				return nil

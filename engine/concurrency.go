@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
+	"github.com/typhonbench/typhon/internal/stats"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -69,6 +70,9 @@ func (e *Engine) concurrency(ctx context.Context, t Test, b *schema.Benchmark) {
 		}
 		rounds++
 		cut = r.cancelled()
+		for j := range r.samples {
+			r.samples[j].Round = i + 1
+		}
 		b.Runs = append(b.Runs, r.samples...)
 		itl = append(itl, r.itl...)
 		switch a := r.aggregateTPS(); {
@@ -97,7 +101,10 @@ func (e *Engine) concurrency(ctx context.Context, t Test, b *schema.Benchmark) {
 		}
 	}
 	aggregate(b, itl)
-	b.AggregateTPS = round(Mean(aggs), 3)
+	b.AggregateTPS = round(stats.Mean(aggs), 3)
+	for _, a := range aggs {
+		b.AggregateTPSRounds = append(b.AggregateTPSRounds, round(a, 3))
+	}
 	if b.AggregateTPS > 0 && b.AvgTPS > 0 {
 		b.Notes = append(b.Notes, fmt.Sprintf("%d users got %.1f tokens/s together against %.1f tokens/s each: x%.2f",
 			n, b.AggregateTPS, b.AvgTPS, b.AggregateTPS/b.AvgTPS))
@@ -158,7 +165,9 @@ func summarizeRound(samples []schema.RunSample, itls [][]float64, ms []*measurem
 		if m.end.After(last) {
 			last = m.end
 		}
-		r.itl = append(r.itl, itls[i]...)
+		if valid(samples[i]) {
+			r.itl = append(r.itl, itls[i]...)
+		}
 		if samples[i].Success {
 			r.ok++
 			r.tokens += samples[i].OutputTokens

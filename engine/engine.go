@@ -14,8 +14,22 @@
 //	ttft_s      = first token - sent
 //	tps         = (output_tokens - tokens of the first token chunk) / (last token - first token)
 //	              which is (output_tokens - 1) / (last - first) when the first chunk holds one token
-//	prefill_tps = prompt_tokens / ttft_s
+//	prefill_tps = prompt tokens the server computed (less cached ones) / ttft_s
 //	elapsed_s   = stream finished - sent
+//
+// First and last token are the first and last chunks that advanced the server's
+// token count, visible or not; without per-chunk counts the first chunk is taken
+// to hold output_tokens / chunks. A chunk is timed by the network read that
+// delivered it. A server_tps that divides all N tokens by the same span (Ollama's
+// eval_count/eval_duration) reads N/(N-1) above tps for the same stream;
+// llama.cpp's starts its clock before the first token and matches tps.
+//
+// A successful run whose decode speed cannot be measured honestly keeps its
+// figures but is excluded from the averages, with the reason (schema's Excluded
+// constants): it stopped early, its prompt was cut, its tokens came in a burst,
+// its chunk counts disagree with usage, or a cache served it. The averages and
+// Stats (median and 95% confidence interval beside the mean, percentiles only
+// where n allows) are over the valid runs.
 //
 // A concurrency test sends several requests at once in each round; each is
 // measured as above, and the round as a whole gives
@@ -24,8 +38,9 @@
 //	                / (last request finished - first request sent)
 //
 // Each timed request starts with a word that differs from the previous request's, so
-// no prefix cache can serve it, and asks llama.cpp not to cache the prompt; the
-// cached-token counts the server returns are checked and reported as cache_state.
+// no prefix cache can serve it past the chat template's fixed prefix (measured once
+// per server in tokens), and asks llama.cpp not to cache the prompt; a run is cold
+// when the cached tokens the server reports are at most that prefix.
 // Ollama is driven through its native /api/chat so that the context size of the
 // plan (num_ctx) is really allocated.
 package engine
@@ -66,6 +81,9 @@ const (
 	// DefaultStallTimeout is the longest silence allowed inside a stream once data
 	// flows; a longer one ends the request as stream_broken.
 	DefaultStallTimeout = 30 * time.Second
+	// MinDecodeTPS is the slowest decode speed a request's deadline allows for:
+	// each output token asked adds 1/MinDecodeTPS seconds to it.
+	MinDecodeTPS = 2.0
 	// DefaultSeriesInterval is the spacing of a stress test's time series.
 	DefaultSeriesInterval = 500 * time.Millisecond
 	// DefaultSeed is the sampling seed sent with every request (temperature 0).
@@ -74,8 +92,9 @@ const (
 	MaxErrorBody = 2048
 )
 
-// DefaultTimeout is the default request deadline for a prompt of promptTokens
-// tokens: 120 s plus 5 s per 1,000 prompt tokens.
+// DefaultTimeout is the default deadline of a request's prompt part for a prompt
+// of promptTokens tokens: 120 s plus 5 s per 1,000 prompt tokens. The output
+// part, DecodeAllowance, is added to it.
 func DefaultTimeout(promptTokens int) time.Duration {
 	if promptTokens < 0 {
 		promptTokens = 0
@@ -106,6 +125,9 @@ type Target struct {
 	// CtxSize is the context a request really gets (llama-server's per-slot n_ctx;
 	// Ollama: what it allocates without num_ctx), 0 when unknown.
 	CtxSize int
+	// TrainedCtx is the model's trained context (n_ctx_train), 0 when unknown;
+	// it bounds Ollama's memory wall search (asked of /api/show when 0).
+	TrainedCtx int
 }
 
 // Engine runs tests against one Target. A zero Engine with Target set is usable.
@@ -125,7 +147,7 @@ type Engine struct {
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// RequestTimeout gives a request's total deadline from its prompt length; nil
-	// means DefaultTimeout.
+	// means DefaultTimeout(prompt tokens) + DecodeAllowance(max_tokens).
 	RequestTimeout func(promptTokens int) time.Duration
 	// StallTimeout is the longest silence allowed inside a stream; 0 means
 	// DefaultStallTimeout.
@@ -133,6 +155,9 @@ type Engine struct {
 	// SeriesInterval is the spacing of a stress test's time series; 0 means
 	// DefaultSeriesInterval.
 	SeriesInterval time.Duration
+	// WallBudget bounds the time of a memory wall search; 0 means
+	// DefaultWallBudget.
+	WallBudget time.Duration
 
 	mu       sync.Mutex
 	prepared bool
@@ -144,6 +169,8 @@ type Engine struct {
 	// unanswered counts the requests in a row that got no chunk before their
 	// deadline (see DefaultNoAnswerTimeout).
 	unanswered atomic.Int32
+	// clock, when set (tests), stamps the chunks instead of time.Now.
+	clock func() time.Time
 	// afterRun, when set (tests), sees every request's measurement.
 	afterRun func(warmup bool, m *measurement, rs schema.RunSample)
 }
@@ -189,13 +216,26 @@ func (e *Engine) closeIdle() {
 	}
 }
 
-func (e *Engine) timeout(promptTokens int) time.Duration {
+// timeout is a request's deadline from the work it asks for: RequestTimeout when
+// set, else the prompt's part (DefaultTimeout) plus maxTokens at MinDecodeTPS
+// (DecodeAllowance). Once tokens flow, the stall timer also ends a stream that
+// stops.
+func (e *Engine) timeout(promptTokens, maxTokens int) time.Duration {
 	if e.RequestTimeout != nil {
 		if d := e.RequestTimeout(promptTokens); d > 0 {
 			return d
 		}
 	}
-	return DefaultTimeout(promptTokens)
+	return DefaultTimeout(promptTokens) + DecodeAllowance(maxTokens)
+}
+
+// DecodeAllowance is the time a request's deadline allows for maxTokens output
+// tokens: MinDecodeTPS tokens per second.
+func DecodeAllowance(maxTokens int) time.Duration {
+	if maxTokens <= 0 {
+		return 0
+	}
+	return time.Duration(float64(maxTokens) / MinDecodeTPS * float64(time.Second))
 }
 
 func (e *Engine) stallTimeout() time.Duration {

@@ -111,6 +111,9 @@ func TestRunTestStreams(t *testing.T) {
 				// Without counts the engine can only count chunks, and must say so.
 				want(t, "output_tokens", r.OutputTokens, r.MaxTokens/3)
 				wantWarning(t, r, "counted as chunks")
+				// Fewer tokens than asked, as far as the engine can tell: kept
+				// out of the averages.
+				want(t, "excluded", r.Excluded, schema.ExcludedStoppedEarly)
 			},
 		},
 		{
@@ -175,7 +178,9 @@ func TestRunTestStreams(t *testing.T) {
 					tc.check(t, r)
 				})
 			}
-			if b.AvgTPS <= 0 || b.BestTPS < b.AvgTPS || b.Stats == nil || b.Stats.TPSMedian <= 0 {
+			if b.ValidRuns == 0 {
+				want(t, "avg_tps", b.AvgTPS, 0)
+			} else if b.AvgTPS <= 0 || b.BestTPS < b.AvgTPS || b.Stats == nil || b.Stats.TPSMedian <= 0 {
 				t.Errorf("avg_tps %v, best_tps %v, stats %+v: want averages over the runs", b.AvgTPS, b.BestTPS, b.Stats)
 			}
 		})
@@ -613,11 +618,16 @@ func TestMemoryWall(t *testing.T) {
 		if mw.LastOKPromptTokens > ctx-tt.MaxTokens || mw.LastOKPromptTokens < ctx-tt.MaxTokens-16 {
 			t.Errorf("last_ok_prompt_tokens = %d, want just under %d", mw.LastOKPromptTokens, ctx-tt.MaxTokens)
 		}
-		want(t, "failed_prompt_tokens", mw.FailedPromptTokens, ctx)
+		// One probe just past the context records how the server refuses it.
+		probe := ctx + max(16, ctx/100)
+		if mw.FailedPromptTokens < ctx || mw.FailedPromptTokens > probe {
+			t.Errorf("failed_prompt_tokens = %d, want in [%d, %d]", mw.FailedPromptTokens, ctx, probe)
+		}
 		want(t, "failure_kind", mw.FailureKind, "http_400")
+		want(t, "wall_kind", mw.WallKind, schema.WallContextLimit)
 		for _, s := range mw.Steps {
-			if s.PromptTokens > ctx {
-				t.Errorf("step %+v beyond the server's context %d", s, ctx)
+			if s.PromptTokensSent > probe {
+				t.Errorf("step %+v beyond the server's context %d and its probe", s, ctx)
 			}
 		}
 	})

@@ -219,7 +219,7 @@ func (e *Engine) noAnswerTimer(promptTokens int, cancel context.CancelCauseFunc)
 
 func (e *Engine) noAnswerTimeout(promptTokens int) time.Duration {
 	d := DefaultNoAnswerTimeout + time.Duration(max(promptTokens, 0))*DefaultTimeoutPer1000Prompt/1000
-	return min(d, e.timeout(promptTokens))
+	return min(d, e.timeout(promptTokens, 0))
 }
 
 func (e *Engine) noAnswerText(wait time.Duration) string {

@@ -59,7 +59,7 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.15, TTFTS: 0.1, PromptTokens: 200, PromptTokensTarget: 200,
 				OutputTokens: 5, MaxTokens: 5, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.14,
-				PrefillTPS: 2000, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 5, ChunkTokens: 5, CacheState: "unknown",
+				PrefillTPS: 2000, ITLP50MS: 10, Chunks: 5, ChunkTokens: 5, CacheState: "unknown",
 			},
 		},
 		{
@@ -75,7 +75,7 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.17, TTFTS: 0.1, PromptTokens: 50, PromptTokensTarget: 50,
 				OutputTokens: 9, MaxTokens: 9, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.16,
-				PrefillTPS: 500, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 3, ChunkTokens: 9, CacheState: "unknown",
+				PrefillTPS: 500, ITLP50MS: 10, Chunks: 3, ChunkTokens: 9, CacheState: "unknown",
 			},
 		},
 		{
@@ -89,7 +89,7 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.14, TTFTS: 0.1, FirstContentS: 0.12, PromptTokens: 100, PromptTokensTarget: 100,
 				OutputTokens: 4, MaxTokens: 4, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.13,
-				PrefillTPS: 1000, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 4, ChunkTokens: 4, CacheState: "unknown",
+				PrefillTPS: 1000, ITLP50MS: 10, Chunks: 4, ChunkTokens: 4, CacheState: "unknown",
 			},
 		},
 		{
@@ -102,24 +102,25 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.14, TTFTS: 0.1, PromptTokens: 101, PromptTokensTarget: 100,
 				OutputTokens: 4, MaxTokens: 4, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.13,
-				PrefillTPS: 1010, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 4, CacheState: "unknown",
+				PrefillTPS: 1010, ITLP50MS: 10, Chunks: 4, CacheState: "unknown",
 			},
 			wantWarn: []string{"no usage", "counted as chunks"},
 		},
 		{
-			// Usage but no per-chunk counts, 7 tokens in 3 chunks: tps from usage,
-			// ITL spreads each gap over (7-1)/(3-1) = 3 tokens.
+			// Usage but no per-chunk counts, 9 tokens in 3 chunks: the first chunk
+			// is taken to hold 9/3 tokens, so 6 tokens in 60 ms; ITL spreads each
+			// gap over 3 tokens.
 			name: "usage without per-chunk counts",
 			m: func() *measurement {
 				m := measure([]arrival{{100, 0, true, false}, {130, 0, true, false}, {160, 0, true, false}}, 170)
-				m.haveUsage, m.promptTokens, m.completionTokens = true, 100, 7
+				m.haveUsage, m.promptTokens, m.completionTokens = true, 100, 9
 				return m
 			},
-			spec: sampleSpec{promptTarget: 100, maxTokens: 7},
+			spec: sampleSpec{promptTarget: 100, maxTokens: 9},
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.17, TTFTS: 0.1, PromptTokens: 100, PromptTokensTarget: 100,
-				OutputTokens: 7, MaxTokens: 7, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.16,
-				PrefillTPS: 1000, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 3, CacheState: "unknown",
+				OutputTokens: 9, MaxTokens: 9, FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.16,
+				PrefillTPS: 1000, ITLP50MS: 10, Chunks: 3, CacheState: "unknown",
 			},
 			wantWarn: []string{"evenly spread"},
 		},
@@ -137,9 +138,10 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Success: true, TPS: 100, ElapsedS: 0.12, TTFTS: 0.1, PromptTokens: 2048, PromptTokensTarget: 3712,
 				OutputTokens: 2, MaxTokens: 256, FinishReason: "stop", StoppedEarly: true, FirstByteS: 0.001, LastTokenS: 0.11,
-				PrefillTPS: 20480, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10, Chunks: 2, ChunkTokens: 2,
-				CachedPromptTokens: ptr(12), CacheState: "warm",
+				PrefillTPS: 20360, Chunks: 2, ChunkTokens: 2,
+				CachedPromptTokens: ptr(12), CacheState: "warm", ComputedPromptTokens: 2036, Excluded: schema.ExcludedCacheHit,
 			},
+			// Excluded for the first reason found: the cache hit.
 			wantWarn: []string{"prompt cache", "below the 3712 asked", "stopped after 2 of the 256"},
 		},
 		{
@@ -154,7 +156,7 @@ func TestSampleFigures(t *testing.T) {
 			want: schema.RunSample{
 				Error: "the stream stalled", ErrorKind: schema.ErrKindStreamBroken,
 				ElapsedS: 5, TTFTS: 0.1, PromptTokens: 100, PromptTokensTarget: 100, OutputTokens: 2, MaxTokens: 64,
-				FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.11, PrefillTPS: 1000, ITLP50MS: 10, ITLP90MS: 10, ITLP99MS: 10,
+				FinishReason: "length", FirstByteS: 0.001, LastTokenS: 0.11, PrefillTPS: 1000,
 				Chunks: 2, ChunkTokens: 2, CacheState: "unknown",
 			},
 		},

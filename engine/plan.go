@@ -175,7 +175,7 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 		}
 		p.Tests = append(p.Tests, Test{
 			ID: TestMemoryWall, Name: "Memory wall detection", Category: schema.CategoryMemoryWall,
-			CtxSize: largest, PromptTokens: largest - SweepReserve, MaxTokens: 512, Runs: r.wall,
+			CtxSize: largest, PromptTokens: largest - SweepReserve, MaxTokens: WallStepTokens, Runs: r.wall,
 		})
 	}
 	for i := range p.Tests {

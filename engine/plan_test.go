@@ -92,7 +92,7 @@ func TestBuildPlanTests(t *testing.T) {
 		{ID: "long_gen", Name: "Long generation stress", Category: schema.CategoryStress,
 			CtxSize: 2048, PromptTokens: BaselinePromptTokens, MaxTokens: 1024, Runs: 3},
 		{ID: "memory_wall", Name: "Memory wall detection", Category: schema.CategoryMemoryWall,
-			CtxSize: 8192, PromptTokens: 8192 - SweepReserve, MaxTokens: 512, Runs: 1},
+			CtxSize: 8192, PromptTokens: 8192 - SweepReserve, MaxTokens: WallStepTokens, Runs: 1},
 	}
 	if diff := cmp.Diff(want, p.Tests); diff != "" {
 		t.Errorf("full plan (-want +got):\n%s", diff)

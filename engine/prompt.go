@@ -133,6 +133,8 @@ type calibration struct {
 	base     float64 // tokens of a prompt without filler (linear mode)
 	perWord  float64 // tokens per filler word (linear mode)
 	source   string  // how it was calibrated, for the notes
+	// prefix is the chat template's fixed prefix in tokens (0: unknown).
+	prefix int
 }
 
 // Tokenize styles.
@@ -351,7 +353,12 @@ func (e *Engine) calibrate(ctx context.Context) (calibration, error) {
 			cal.source = fmt.Sprintf("prompt lengths calibrated on the server's prompt_tokens (%.3f tokens per word, %.0f fixed); no /tokenize", cal.perWord, cal.base)
 		}
 	}
-	log.Debug("calibrated", "tokenize", cal.tokenize, "overhead", cal.overhead, "per_word", cal.perWord, "base", cal.base, "tokenize_err", tokErr)
+	if n, err := e.templatePrefix(ctx, cal.tokStyle); err == nil {
+		cal.prefix = n
+	} else {
+		log.Debug("template prefix unknown", "err", err)
+	}
+	log.Debug("calibrated", "prefix", cal.prefix, "tokenize", cal.tokenize, "overhead", cal.overhead, "per_word", cal.perWord, "base", cal.base, "tokenize_err", tokErr)
 	return cal, nil
 }
 

@@ -107,9 +107,14 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 		}
 		m.cum = max(m.cum, cum)
 	}
-	if !isToken {
-		m.hidden += n
+	if !isToken && n == 0 {
 		return
+	}
+	if !isToken {
+		// A chunk without text that advances the server's count holds tokens
+		// (special tokens, text past the end with ignore_eos): it is part of the
+		// decode span.
+		m.hidden += n
 	}
 	if n == 0 {
 		m.countsUnknown = true
@@ -142,7 +147,7 @@ var (
 func (e *Engine) do(ctx context.Context, r request) *measurement {
 	m := &measurement{}
 	path, body, accept := e.requestBody(r)
-	timeout := e.timeout(r.promptTokens)
+	timeout := e.timeout(r.promptTokens, r.maxTokens)
 
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -186,13 +191,14 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
 		return m
 	}
-	e.readStream(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
+	e.readBody(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
 	return m
 }
 
-// readStream reads the answer's stream into m within the request's budget and
-// timers, and names how it ended.
-func (e *Engine) readStream(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement,
+// readBody reads a streaming answer into m within the request's budget, ending
+// it at a stall once data flows (or, once the server left a request
+// unanswered, when no chunk comes within noAnswer), and names how it ended.
+func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement,
 	r request, noAnswer *time.Timer, timeout time.Duration) {
 	// Once data flows, a silence longer than the stall timeout ends the stream
 	// (stream_broken). Before the first chunk only the deadline counts: servers
@@ -317,6 +323,7 @@ func (e *Engine) requestBody(r request) (path string, body []byte, accept string
 type chatChunk struct {
 	Choices []struct {
 		Delta struct {
+			Role             *string         `json:"role"`
 			Content          *string         `json:"content"`
 			ReasoningContent *string         `json:"reasoning_content"`
 			Reasoning        *string         `json:"reasoning"`
@@ -352,10 +359,11 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
-	sr := sse.NewReader(body)
+	stamp := &stampReader{r: body, clock: e.clock}
+	sr := sse.NewReader(stamp)
 	for {
 		ev, err := sr.Next()
-		now := time.Now()
+		now := stamp.at()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -387,9 +395,6 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				v := *d.CachedTokens
 				m.cached = &v
 			}
-			if len(c.Choices) > 0 {
-				cum = c.Usage.CompletionTokens // continuous usage stats (vLLM, SGLang)
-			}
 		}
 		if t := c.Timings; t != nil {
 			m.server = serverFigures{
@@ -405,20 +410,17 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				m.cached = &v
 			}
 		}
-		isToken, isContent := false, false
-		for _, ch := range c.Choices {
-			d := ch.Delta
-			if nonEmpty(d.Content) || nonEmpty(ch.Text) {
-				isToken, isContent = true, true
-			}
-			if nonEmpty(d.ReasoningContent) || nonEmpty(d.Reasoning) || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
-				isToken = true
-			}
-			if ch.FinishReason != nil && *ch.FinishReason != "" {
-				m.finish = *ch.FinishReason
-			}
+		isToken, isContent, blank := m.choices(&c)
+		if c.Usage != nil && (isToken || blank) {
+			// Usage on a chunk that carries a token: continuous usage stats (vLLM,
+			// SGLang). Usage on the finishing chunk is the total, not a count of it.
+			cum = c.Usage.CompletionTokens
 		}
-		m.tokenEvent(now, isToken, isContent, cum)
+		if blank && !isToken {
+			m.blankEvent(now, cum)
+		} else {
+			m.tokenEvent(now, isToken, isContent, cum)
+		}
 		if isToken && r.onTokens != nil {
 			r.onTokens(now, m.tokensSoFar())
 		}
@@ -450,10 +452,11 @@ type ollamaChunk struct {
 
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
-	br := bufio.NewReaderSize(body, 64<<10)
+	stamp := &stampReader{r: body, clock: e.clock}
+	br := bufio.NewReaderSize(stamp, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
-		now := time.Now()
+		now := stamp.at()
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
 			alive()
@@ -469,7 +472,11 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 			}
 			isContent := c.Message.Content != ""
 			isToken := isContent || c.Message.Thinking != ""
-			m.tokenEvent(now, isToken, isContent, -1)
+			if !isToken && !c.Done {
+				m.blankEvent(now, -1)
+			} else {
+				m.tokenEvent(now, isToken, isContent, -1)
+			}
 			if isToken && r.onTokens != nil {
 				r.onTokens(now, m.tokensSoFar())
 			}

@@ -3,16 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/schema"
 )
-
-// MaxWallSteps bounds the requests of one memory wall search.
-const MaxWallSteps = 12
 
 // RunTest runs one test: a warmup request (Benchmark.WarmupRun, not in the
 // averages; its output is capped at WarmupMaxTokens), then t.Runs timed runs inside
@@ -57,10 +52,7 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		}
 		b.Notes = append(b.Notes, "calibration failed ("+err.Error()+"); prompt lengths are estimated")
 	}
-	b.Notes = append(b.Notes, e.calibration().source)
-	if e.kind() == KindOllama {
-		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
-	}
+	e.noteSetup(t, &b)
 	switch t.Category {
 	case schema.CategoryMemoryWall:
 		e.memoryWall(ctx, t, &b)
@@ -90,7 +82,9 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 		}
 		rs, runITL := e.runOnce(ctx, t, runOpts{fixed: fixed, series: series})
 		b.Runs = append(b.Runs, rs)
-		itl = append(itl, runITL...)
+		if valid(rs) {
+			itl = append(itl, runITL...)
+		}
 		if rs.ErrorKind == schema.ErrKindConnectionRefused {
 			b.Error = fmt.Sprintf("run %d of %d: %s; the remaining runs were not sent", i+1, t.Runs, rs.Error)
 			break
@@ -109,6 +103,19 @@ func (e *Engine) RunTest(ctx context.Context, t Test) schema.Benchmark {
 	return b
 }
 
+// noteSetup records how prompts were sized, the template prefix, and what the
+// server could be asked.
+func (e *Engine) noteSetup(t Test, b *schema.Benchmark) {
+	b.Notes = append(b.Notes, e.calibration().source)
+	b.TemplatePrefixTokens = e.calibration().prefix
+	if note := e.exactLengthNote(); note != "" {
+		b.Notes = append(b.Notes, note)
+	}
+	if e.kind() == KindOllama {
+		b.Notes = append(b.Notes, fmt.Sprintf("Ollama's native /api/chat with num_ctx %s, so the test's context is really allocated (truncate and shift off: a prompt that does not fit fails instead of being cut)", Thousands(t.CtxSize)))
+	}
+}
+
 type promptSeed struct {
 	nonce string
 	seed  uint64
@@ -118,8 +125,8 @@ type runOpts struct {
 	warmup bool
 	fixed  *promptSeed // the same prompt for every request (warm cache)
 	series *seriesRec
-	// prompt and ctx override the test's (memory wall steps).
-	prompt, ctx int
+	// prompt, ctx and maxTokens override the test's (memory wall steps).
+	prompt, ctx, maxTokens int
 }
 
 // runOnce sends one request of test t.
@@ -161,6 +168,9 @@ func (e *Engine) prepareRun(ctx context.Context, t Test, o runOpts, nonce string
 	if o.prompt > 0 {
 		p.target, ctxSize = o.prompt, o.ctx
 	}
+	if o.maxTokens > 0 {
+		p.maxTokens = o.maxTokens
+	}
 	if o.warmup {
 		p.maxTokens = min(p.maxTokens, WarmupMaxTokens)
 	}
@@ -188,7 +198,8 @@ func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) 
 	if m.err == nil && m.haveUsage {
 		e.learn(p.words, p.userTokens, m.promptTokens)
 	}
-	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache})
+	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache,
+		templatePrefix: e.calibration().prefix})
 	rs.Warnings = append(rs.Warnings, m.warnings...)
 	if e.afterRun != nil {
 		e.afterRun(o.warmup, m, rs)
@@ -197,78 +208,6 @@ func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) 
 		"prompt", rs.PromptTokens, "target", p.target, "out", rs.OutputTokens, "ttft_s", rs.TTFTS, "tps", rs.TPS,
 		"server_tps", rs.ServerTPS, "err", rs.Error)
 	return rs, itl, m
-}
-
-// aggregate fills a Benchmark's averages and statistics from its timed runs.
-func aggregate(b *schema.Benchmark, itl []float64) {
-	var tps, ttft, elapsed, prefill, server []float64
-	b.SuccessfulRuns = 0
-	for _, r := range b.Runs {
-		if !r.Success {
-			continue
-		}
-		b.SuccessfulRuns++
-		elapsed = append(elapsed, r.ElapsedS)
-		if r.TTFTS > 0 {
-			ttft = append(ttft, r.TTFTS)
-		}
-		if r.TPS > 0 {
-			tps = append(tps, r.TPS)
-		}
-		if r.PrefillTPS > 0 {
-			prefill = append(prefill, r.PrefillTPS)
-		}
-		if r.ServerTPS > 0 {
-			server = append(server, r.ServerTPS)
-		}
-	}
-	b.AvgTPS = round(Mean(tps), 3)
-	if len(tps) > 0 {
-		b.BestTPS = slices.Max(tps)
-	}
-	b.AvgElapsedS = round(Mean(elapsed), 6)
-	b.AvgTTFTS = round(Mean(ttft), 6)
-	b.AvgPrefillTPS = round(Mean(prefill), 3)
-	b.AvgServerTPS = round(Mean(server), 3)
-	if b.SuccessfulRuns > 0 {
-		st := &schema.Stats{
-			TTFTP50S: round(Percentile(ttft, 50), 6),
-			TTFTP90S: round(Percentile(ttft, 90), 6),
-			TTFTP99S: round(Percentile(ttft, 99), 6),
-		}
-		if len(tps) > 0 {
-			st.TPSMin = slices.Min(tps)
-			st.TPSMedian = round(Median(tps), 3)
-			st.TPSStdev = round(Stdev(tps), 3)
-		}
-		if len(itl) > 0 {
-			st.ITLP50MS = round(Percentile(itl, 50), 3)
-			st.ITLP90MS = round(Percentile(itl, 90), 3)
-			st.ITLP99MS = round(Percentile(itl, 99), 3)
-		}
-		b.Stats = st
-	}
-	if b.SuccessfulRuns == 0 && len(b.Runs) > 0 && b.Error == "" {
-		kinds := map[string]int{}
-		for _, r := range b.Runs {
-			kinds[r.ErrorKind]++
-		}
-		var parts []string
-		for _, k := range slices.Sorted(mapsKeys(kinds)) {
-			parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
-		}
-		b.Error = fmt.Sprintf("every run failed (%s); first: %s", strings.Join(parts, ", "), b.Runs[0].Error)
-	}
-}
-
-func mapsKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // seriesRec collects a stress test's time series across its timed runs.
@@ -351,129 +290,6 @@ func gpuNow(r *gpu.Recorder) (temp, power, clock *float64) {
 		clock = &c
 	}
 	return temp, power, clock
-}
-
-// memoryWall grows the prompt past the test's context by doubling until a request
-// fails, then bisects between the last size that worked and the first that failed.
-// Where the server's context is known (not Ollama, which allocates what it is
-// asked for), the search stops at it: the largest prompt that fits with its output
-// is tried, then one that cannot fit, to record how the server refuses it.
-func (e *Engine) memoryWall(ctx context.Context, t Test, b *schema.Benchmark) {
-	mw := &schema.MemoryWall{Steps: []schema.MemoryWallStep{}}
-	b.MemoryWall = mw
-	limit := 0
-	if e.kind() != KindOllama {
-		limit = e.Target.CtxSize
-	}
-	const margin = 64
-	maxFit := 0
-	if limit > 0 {
-		maxFit = limit - t.MaxTokens - 8
-	}
-	ollama := e.kind() == KindOllama
-	var win *gpu.Window
-	if e.GPU != nil {
-		win = e.GPU.Open()
-	}
-	lo, hi := 0, 0 // largest prompt that worked, smallest that failed
-	triedLimit := false
-	failure := ""
-	p := 2*t.CtxSize - t.MaxTokens - margin
-	var itl []float64
-	for step := 0; step < MaxWallSteps && ctx.Err() == nil; step++ {
-		if step > 0 {
-			switch {
-			case hi == 0 && limit > 0 && lo >= maxFit:
-				// The largest prompt that fits worked: probe past the context once.
-				if triedLimit {
-					p = 0
-				} else {
-					p, triedLimit = limit, true
-				}
-			case hi == 0:
-				p = lo * 2
-				if limit > 0 && p > maxFit {
-					p = maxFit
-				}
-			default:
-				if hi-lo <= max(256, lo/16) || (limit > 0 && hi >= limit && lo >= maxFit) {
-					p = 0
-				} else {
-					p = (lo + hi) / 2
-				}
-			}
-		} else if limit > 0 && p > maxFit {
-			p = maxFit
-		}
-		if p <= 0 {
-			break
-		}
-		ctxSize := 0
-		if ollama {
-			ctxSize = (p + t.MaxTokens + margin + 255) / 256 * 256
-		}
-		var sw *gpu.Window
-		if e.GPU != nil {
-			sw = e.GPU.Open()
-		}
-		rs, runITL := e.runOnce(ctx, t, runOpts{prompt: p, ctx: ctxSize})
-		st := schema.MemoryWallStep{PromptTokens: p, Success: rs.Success, ErrorKind: rs.ErrorKind, Error: rs.Error, TTFTS: rs.TTFTS}
-		if rs.Success && rs.PromptTokens > 0 {
-			st.PromptTokens = rs.PromptTokens
-		}
-		if sw != nil {
-			if g := sw.Close(); g.PeakVRAMUsedMB != nil {
-				st.PeakVRAMMB = g.PeakVRAMUsedMB
-			}
-		}
-		if rs.ErrorKind == schema.ErrKindCancelled {
-			break
-		}
-		mw.Steps = append(mw.Steps, st)
-		b.Runs = append(b.Runs, rs)
-		itl = append(itl, runITL...)
-		if rs.Success {
-			lo = max(lo, st.PromptTokens)
-			if limit > 0 && p >= limit {
-				// The server took a prompt as long as its reported context: the
-				// context was not the limit after all.
-				limit, maxFit = 0, 0
-			}
-			continue
-		}
-		hi = p
-		if hi <= lo {
-			hi = lo + 1
-		}
-		mw.FailedPromptTokens, mw.FailureKind = p, rs.ErrorKind
-		failure = rs.Error
-		if rs.ErrorKind == schema.ErrKindConnectionRefused {
-			b.Error = "the server stopped accepting connections during the search: " + rs.Error
-			break
-		}
-	}
-	if win != nil {
-		b.GPUStats = win.Close()
-	}
-	mw.LastOKPromptTokens = lo
-	mw.Failure = failure
-	b.NRuns = len(b.Runs)
-	switch {
-	case ctx.Err() != nil && b.Error == "":
-		b.Error = "cancelled during the search: " + ctx.Err().Error()
-	case hi == 0 && b.Error == "" && len(mw.Steps) > 0:
-		b.Notes = append(b.Notes, fmt.Sprintf("no wall found within %d steps: the largest prompt tried (%s tokens) worked", len(mw.Steps), Thousands(lo)))
-	case hi > 0 && limit > 0 && hi >= limit:
-		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s): the server's context of %s tokens per request",
-			Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind, Thousands(limit)))
-	case hi > 0:
-		b.Notes = append(b.Notes, fmt.Sprintf("wall between %s and %s prompt tokens (%s)", Thousands(lo), Thousands(mw.FailedPromptTokens), mw.FailureKind))
-	}
-	aggregate(b, itl)
-	if b.SuccessfulRuns == 0 && len(b.Runs) > 0 {
-		// Failing is how a search ends; only a search without any success is an error.
-		b.Error = "no prompt size worked: " + b.Runs[0].Error
-	}
 }
 
 // warmup sends a test's warmup request into b.WarmupRun. It returns the fixed

@@ -15,14 +15,27 @@
 //
 // # Windows
 //
-// [Recorder.Open] starts a [Window]; [Window.Close] summarises the readings taken
-// between the two calls as a [schema.GPUStats]. Windows may overlap. How the
-// figures are computed:
+// [Recorder.Open] starts a [Window]; [Window.Close] summarises it as a
+// [schema.GPUStats]. Windows may overlap. How the figures are computed:
 //
+//   - Which GPUs: [Recorder.Indexes] when set ("given"); else the GPUs whose
+//     process lists hold [Recorder.PIDs] or their descendants ("server"; once a
+//     GPU is seen holding one it stays the server's); else every GPU ("all",
+//     with the reason in gpu_selection_note). A window whose selection narrows
+//     drops the other GPUs and restarts its sums.
+//   - Edges: each GPU's figures start at Open from its latest reading (taken
+//     before Open), held until the window's first reading of it; a reading taken
+//     before Open and delivered after it replaces that start and is not counted
+//     as a sample. A window without any reading of its own reports the latest
+//     one (samples 0).
 //   - Averages are weighted by time, step-wise (sample and hold): a reading's value
 //     holds from its timestamp until the next reading of that GPU that has the field,
-//     or until the window closes. A reading missing a field leaves the previous value
-//     in force; no value is assumed before the first reading of the window.
+//     until the GPU stops answering, or until the window closes.
+//   - energy_j of a card reads its total-energy counter at Open and at Close,
+//     each interpolated between the readings around it (or extrapolated from the
+//     nearest two); avg_power_w is then energy_j over the window. Without the
+//     counter (or when it goes backwards) energy is the power integrated over the
+//     window. peak_power_w comes from PowerInstantW where the card gives it.
 //   - Per GPU (GPUStats.PerGPU, ordered by index), each figure is that GPU's own.
 //   - Across the GPUs of the window (the top-level figures): VRAM is summed over
 //     the GPUs at each sampling instant, so peak_vram_used_mb is the peak of the sum
@@ -30,16 +43,19 @@
 //     uses both cards' memory). Temperature, power and utilisation are per card:
 //     peaks are the maximum over the cards, averages the mean of the cards' own
 //     averages. energy_j is the total over the cards.
-//   - Figures are rounded to two decimals, window_s to milliseconds.
-//   - energy_j of a card comes from the difference of its total-energy counter
-//     between the window's first and last readings where the card has the counter;
-//     otherwise it is the power integrated over the window (the same step rule).
+//   - A GPU missing from a round (lost, or failed while others answered) stops
+//     there: lost_at_s, no value held after it, out of the VRAM sum; the round
+//     counts in partial_errors.
 //   - process_vram_used_mb is the peak, over the window, of the memory held by
 //     [Recorder.PIDs] and their descendant processes (Ollama's runner is a child of
-//     the server), summed over the GPUs; absent when NVML does not list them.
-//   - throttle_reasons is the sorted union of the reasons seen in the window.
-//   - samples counts successful sampling rounds; sample_errors and error report
-//     failed rounds (and a window without any reading).
+//     the server), summed over the GPUs; when absent, process_vram_note says why.
+//     A process found not to be the server's is asked again after a few seconds.
+//   - throttle_share gives, per clock event reason, the share of the window it
+//     held (each reading's reasons hold until the next reading); at the top level,
+//     the largest share over the GPUs. throttle_reasons lists the reasons seen.
+//   - Figures are rounded to two decimals, window_s to milliseconds.
+//   - samples counts sampling rounds with a reading in the window; sample_errors
+//     and error report failed rounds (and a window without any reading).
 package gpu
 
 import (
@@ -82,6 +98,10 @@ type Reading struct {
 	// sw_power_cap, hw_thermal_slowdown (NVML's clock event reasons; an idle GPU
 	// is not reported as throttled). Empty when none.
 	ThrottleReasons []string
+	// PowerInstantW is the instantaneous power draw where the driver gives it
+	// (PowerW is a trailing average on recent cards); windows take their peak
+	// power from it.
+	PowerInstantW *float64
 	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
 	// the card does not list its processes.
 	ProcessMemMB map[int]float64
@@ -94,7 +114,9 @@ type Sampler interface {
 	// Devices describes the GPUs. It returns an error wrapping ErrGPUUnavailable
 	// when there are none to read.
 	Devices(ctx context.Context) ([]schema.GPUInfo, error)
-	// Sample takes one reading of every GPU.
+	// Sample takes one reading of every GPU. When some GPUs answer and others
+	// fail, it returns the readings it has and an error saying what failed: the
+	// readings are kept and the windows count the round as partial.
 	Sample(ctx context.Context) ([]Reading, error)
 }
 

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shirou/gopsutil/v3/process"
-	"github.com/typhonbench/typhon/schema"
 )
 
 // Recorder runs a Sampler in one goroutine (Run) and hands out windows over the
@@ -22,24 +20,29 @@ import (
 type Recorder struct {
 	Sampler  Sampler
 	Interval time.Duration // 0 means DefaultInterval
-	// Indexes restricts windows and Latest to these GPUs (the ones the server uses);
-	// nil = all.
+	// Indexes restricts windows and Latest to these GPUs (the ones the server
+	// uses, given by the caller). With Indexes nil and PIDs set, the recorder keeps
+	// the GPUs whose process lists hold the server's processes, once it has seen
+	// one; until then, or with neither set, it keeps all GPUs and says so.
 	Indexes []int
 	// PIDs are the server's processes: the memory they and their descendants hold
-	// is reported when NVML lists them.
+	// is reported when NVML lists them, and they pick the server's GPUs.
 	PIDs []int
 	// Logger receives sampling failures and recoveries; nil discards them.
 	Logger *slog.Logger
 
 	running atomic.Bool
 
-	mu      sync.Mutex
-	latest  []Reading
-	names   map[int]string // GPU index -> name, from Sampler.Devices
-	uuids   map[int]string
-	windows map[*Window]struct{}
+	mu         sync.Mutex
+	latest     []Reading
+	latestProc []*float64 // server processes' memory in each latest reading
+	sel        selection  // the GPUs windows keep, as of the latest round
+	serverGPUs map[int]bool
+	names      map[int]string // GPU index -> name, from Sampler.Devices
+	uuids      map[int]string
+	windows    map[*Window]struct{}
 
-	owned map[int]bool // PID -> held by the server; used by the Run goroutine only
+	owned map[int]owner // PID -> held by the server; used by the Run goroutine only
 
 	// Tests replace these; nil means the real clock and process table.
 	now    func() time.Time
@@ -94,7 +97,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 			return nil
 		}
 		var wait time.Duration
-		if err != nil {
+		if err != nil && len(readings) > 0 {
+			log.Debug("gpu: part of a sampling round failed", "err", err)
+		}
+		if err != nil && len(readings) == 0 {
 			failures++
 			r.fail(err)
 			if failures == 1 {
@@ -106,7 +112,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 				log.Info("gpu: sampling recovered", "failed_rounds", failures)
 			}
 			failures = 0
-			r.observe(readings)
+			r.observe(readings, err)
 			// Keep the cadence, but never sample back to back.
 			wait = max(interval-time.Since(start), interval/4)
 		}
@@ -124,26 +130,13 @@ func backoff(interval time.Duration, n int) time.Duration {
 	return min(wait, max(MaxBackoff, interval))
 }
 
-// Latest returns the most recent reading of each GPU in Indexes (nil before the
+// Latest returns the most recent reading of each selected GPU (nil before the
 // first sample). It is safe to call while Run runs; the readings are shared and
 // must not be modified.
 func (r *Recorder) Latest() []Reading {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.latest)
-}
-
-// Open starts a window: it collects the readings taken from now until Close.
-// Windows may overlap; Open is safe to call while Run runs.
-func (r *Recorder) Open() *Window {
-	w := &Window{r: r, opened: r.clock(), gpus: map[int]*gpuAcc{}}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.windows == nil {
-		r.windows = make(map[*Window]struct{})
-	}
-	r.windows[w] = struct{}{}
-	return w
 }
 
 func (r *Recorder) clock() time.Time {
@@ -153,21 +146,11 @@ func (r *Recorder) clock() time.Time {
 	return time.Now()
 }
 
-// selected reports whether windows and Latest keep GPU index i.
-func (r *Recorder) selected(i int) bool {
-	return r.Indexes == nil || slices.Contains(r.Indexes, i)
-}
-
-// observe hands one successful sampling round to the open windows.
-func (r *Recorder) observe(readings []Reading) {
-	sel := make([]Reading, 0, len(readings))
-	for _, rd := range readings {
-		if r.selected(rd.Index) {
-			sel = append(sel, rd)
-		}
-	}
+// observe hands one sampling round to the open windows; err is the failure of
+// the part of the round that gave no reading.
+func (r *Recorder) observe(readings []Reading, err error) {
 	tick := time.Time{}
-	for _, rd := range sel {
+	for _, rd := range readings {
 		if rd.At.After(tick) {
 			tick = rd.At
 		}
@@ -175,16 +158,25 @@ func (r *Recorder) observe(readings []Reading) {
 	if tick.IsZero() {
 		tick = r.clock()
 	}
-	procs := make([]*float64, len(sel))
-	for i, rd := range sel {
+	procs := make([]*float64, len(readings))
+	for i, rd := range readings {
 		procs[i] = r.serverMem(rd)
+	}
+	sel := r.selection(readings, procs)
+	kept := make([]Reading, 0, len(readings))
+	keptProcs := make([]*float64, 0, len(readings))
+	for i, rd := range readings {
+		if sel.keeps(rd.Index) {
+			kept = append(kept, rd)
+			keptProcs = append(keptProcs, procs[i])
+		}
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.latest = sel
+	r.latest, r.latestProc, r.sel = kept, keptProcs, sel
 	for w := range r.windows {
-		w.add(tick, sel, procs)
+		w.add(tick, kept, keptProcs, sel, err)
 	}
 }
 
@@ -218,14 +210,26 @@ func (r *Recorder) serverMem(rd Reading) *float64 {
 	return &sum
 }
 
-// owns reports whether pid is one of PIDs or descends from one. Answers are
-// cached: a process's parentage does not change while it holds GPU memory.
+// owner is a cached answer of owns.
+type owner struct {
+	ok bool
+	at time.Time
+}
+
+// ownRecheck is how long a "not the server's" answer is trusted: a process
+// seen before its parent was known is asked again after it.
+const ownRecheck = 5 * time.Second
+
+// owns reports whether pid is one of PIDs or descends from one. A process's
+// parentage does not change while it holds GPU memory, so yes is cached for
+// good; no is asked again after ownRecheck.
 func (r *Recorder) owns(pid int) bool {
-	if ok, seen := r.owned[pid]; seen {
-		return ok
+	now := r.clock()
+	if o, seen := r.owned[pid]; seen && (o.ok || now.Sub(o.at) < ownRecheck) {
+		return o.ok
 	}
 	if r.owned == nil {
-		r.owned = make(map[int]bool)
+		r.owned = make(map[int]owner)
 	}
 	parent := r.parent
 	if parent == nil {
@@ -244,7 +248,10 @@ func (r *Recorder) owns(pid int) bool {
 		}
 		p = pp
 	}
-	r.owned[pid] = ok
+	if len(r.owned) > 4096 {
+		clear(r.owned) // bounded: PIDs come and go over a long run
+	}
+	r.owned[pid] = owner{ok, now}
 	return ok
 }
 
@@ -255,332 +262,4 @@ func parentPID(pid int) (int, error) {
 	}
 	pp, err := p.Ppid()
 	return int(pp), err
-}
-
-// Window collects the readings between Open and Close.
-type Window struct {
-	r      *Recorder
-	opened time.Time
-
-	// Guarded by r.mu.
-	closed  bool
-	result  schema.GPUStats
-	gpus    map[int]*gpuAcc
-	order   []*gpuAcc // by index
-	ticks   int
-	errs    int
-	lastErr string
-	vram    series // sum over GPUs per round
-	proc    series // server processes' memory, summed over GPUs per round
-}
-
-// gpuAcc accumulates one GPU's readings in a window.
-type gpuAcc struct {
-	index    int
-	uuid     string
-	n        int
-	mem      series
-	temp     series
-	power    series
-	util     series
-	memUtil  series
-	sm       series
-	energy   series
-	proc     series
-	throttle map[string]bool
-}
-
-// Close ends the window and summarises it (see the package doc for how). Calling
-// it again returns the same figures. It is safe to call while Run runs.
-func (w *Window) Close() schema.GPUStats {
-	r := w.r
-	end := r.clock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if w.closed {
-		return cloneStats(w.result)
-	}
-	w.closed = true
-	delete(r.windows, w)
-	w.result = w.summarise(end, r.names, r.uuids)
-	return cloneStats(w.result)
-}
-
-// add takes one sampling round (already filtered to the window's GPUs).
-func (w *Window) add(tick time.Time, readings []Reading, procs []*float64) {
-	if len(readings) == 0 {
-		return
-	}
-	w.ticks++
-	var procSum float64
-	procSeen := false
-	for i, rd := range readings {
-		g := w.gpus[rd.Index]
-		if g == nil {
-			g = &gpuAcc{index: rd.Index, throttle: map[string]bool{}}
-			w.gpus[rd.Index] = g
-			at, _ := slices.BinarySearchFunc(w.order, rd.Index, func(a *gpuAcc, i int) int { return a.index - i })
-			w.order = slices.Insert(w.order, at, g)
-		}
-		if g.uuid == "" {
-			g.uuid = rd.UUID
-		}
-		at := rd.At
-		if at.IsZero() {
-			at = tick
-		}
-		g.n++
-		g.mem.addp(at, rd.MemUsedMB)
-		g.temp.addp(at, rd.TempC)
-		g.power.addp(at, rd.PowerW)
-		g.util.addp(at, rd.UtilPct)
-		g.memUtil.addp(at, rd.MemUtilPct)
-		g.sm.addp(at, rd.SMClockMHz)
-		g.energy.addp(at, rd.EnergyMJ)
-		g.proc.addp(at, procs[i])
-		for _, t := range rd.ThrottleReasons {
-			g.throttle[t] = true
-		}
-		if procs[i] != nil {
-			procSum += *procs[i]
-			procSeen = true
-		}
-	}
-	var vram float64
-	vramSeen := false
-	for _, g := range w.order {
-		if g.mem.n > 0 { // a GPU missing the field this round keeps its last value
-			vram += g.mem.last
-			vramSeen = true
-		}
-	}
-	if vramSeen {
-		w.vram.add(tick, vram)
-	}
-	if procSeen {
-		w.proc.add(tick, procSum)
-	}
-}
-
-func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GPUStats {
-	st := schema.GPUStats{
-		Samples:      w.ticks,
-		WindowS:      max(end.Sub(w.opened).Seconds(), 0),
-		SampleErrors: w.errs,
-	}
-	switch {
-	case w.errs > 0:
-		st.Error = fmt.Sprintf("%d of %d sampling rounds failed, last: %s", w.errs, w.errs+w.ticks, w.lastErr)
-	case w.ticks == 0 && w.r.Indexes != nil:
-		st.Error = fmt.Sprintf("no reading of GPUs %v in the window", w.r.Indexes)
-	case w.ticks == 0:
-		st.Error = "no GPU reading in the window"
-	}
-	st.PeakVRAMUsedMB = w.vram.peakp()
-	st.AvgVRAMUsedMB = w.vram.avg(end)
-	st.ProcessVRAMMB = w.proc.peakp()
-
-	var temps, powers, utils, peakTemps, peakPowers, peakUtils, energies []float64
-	throttle := map[string]bool{}
-	for _, g := range w.order {
-		gw := schema.GPUWindow{
-			Index:          g.index,
-			UUID:           g.uuid,
-			Name:           names[g.index],
-			Samples:        g.n,
-			PeakVRAMUsedMB: g.mem.peakp(),
-			AvgVRAMUsedMB:  g.mem.avg(end),
-			PeakTempC:      g.temp.peakp(),
-			AvgTempC:       g.temp.avg(end),
-			PeakPowerW:     g.power.peakp(),
-			AvgPowerW:      g.power.avg(end),
-			AvgUtilPct:     g.util.avg(end),
-			PeakUtilPct:    g.util.peakp(),
-			AvgMemUtilPct:  g.memUtil.avg(end),
-			AvgSMClockMHz:  g.sm.avg(end),
-			EnergyJ:        g.energyJ(end),
-			ProcessVRAMMB:  g.proc.peakp(),
-		}
-		if gw.UUID == "" {
-			gw.UUID = uuids[g.index]
-		}
-		gw.ThrottleReasons = sortedKeys(g.throttle)
-		for t := range g.throttle {
-			throttle[t] = true
-		}
-		collect(&temps, gw.AvgTempC)
-		collect(&powers, gw.AvgPowerW)
-		collect(&utils, gw.AvgUtilPct)
-		collect(&peakTemps, gw.PeakTempC)
-		collect(&peakPowers, gw.PeakPowerW)
-		collect(&peakUtils, gw.PeakUtilPct)
-		collect(&energies, gw.EnergyJ)
-		st.PerGPU = append(st.PerGPU, gw)
-	}
-	st.PeakTempC = maxOf(peakTemps)
-	st.AvgTempC = meanOf(temps)
-	st.PeakPowerW = maxOf(peakPowers)
-	st.AvgPowerW = meanOf(powers)
-	st.PeakUtilPct = maxOf(peakUtils)
-	st.AvgUtilPct = meanOf(utils)
-	st.EnergyJ = sumOf(energies)
-	st.ThrottleReasons = sortedKeys(throttle)
-	roundStats(&st)
-	return st
-}
-
-// roundStats rounds the figures of a summary to two decimals (window_s to
-// milliseconds): finer digits are noise in a record.
-func roundStats(st *schema.GPUStats) {
-	for _, p := range []*float64{st.PeakVRAMUsedMB, st.AvgVRAMUsedMB, st.PeakTempC, st.AvgTempC, st.PeakPowerW,
-		st.AvgPowerW, st.AvgUtilPct, st.PeakUtilPct, st.EnergyJ, st.ProcessVRAMMB} {
-		round2(p)
-	}
-	st.WindowS = math.Round(st.WindowS*1000) / 1000
-	for i := range st.PerGPU {
-		g := &st.PerGPU[i]
-		for _, p := range []*float64{g.PeakVRAMUsedMB, g.AvgVRAMUsedMB, g.PeakTempC, g.AvgTempC, g.PeakPowerW,
-			g.AvgPowerW, g.AvgUtilPct, g.PeakUtilPct, g.AvgMemUtilPct, g.AvgSMClockMHz, g.EnergyJ, g.ProcessVRAMMB} {
-			round2(p)
-		}
-	}
-}
-
-func round2(p *float64) {
-	if p != nil {
-		*p = math.Round(*p*100) / 100
-	}
-}
-
-// energyJ is the card's energy over the window: from its energy counter when it
-// has two readings of it that go forward, else power integrated over time.
-func (g *gpuAcc) energyJ(end time.Time) *float64 {
-	if g.energy.n >= 2 && g.energy.last >= g.energy.first {
-		j := (g.energy.last - g.energy.first) / 1000
-		return &j
-	}
-	if g.power.n == 0 {
-		return nil
-	}
-	integral, span := g.power.upTo(end)
-	if span <= 0 {
-		return nil
-	}
-	return &integral
-}
-
-// series accumulates one figure of one GPU (or of a sum over GPUs) over a window:
-// peak, and the step-wise time integral (each value holds until the next).
-type series struct {
-	n        int
-	first    float64
-	last     float64
-	peak     float64
-	lastAt   time.Time
-	integral float64 // ∫ value dt between the first and the last reading
-	span     float64 // seconds between the first and the last reading
-	sum      float64 // plain sum, for a window whose readings share one instant
-}
-
-func (s *series) add(at time.Time, v float64) {
-	if s.n == 0 {
-		s.first, s.peak = v, v
-	} else {
-		if dt := at.Sub(s.lastAt).Seconds(); dt > 0 {
-			s.integral += s.last * dt
-			s.span += dt
-		}
-		s.peak = max(s.peak, v)
-	}
-	s.last, s.lastAt = v, at
-	s.sum += v
-	s.n++
-}
-
-// addp adds a reported value; nil (not reported) and NaN are skipped.
-func (s *series) addp(at time.Time, v *float64) {
-	if v != nil && !math.IsNaN(*v) && !math.IsInf(*v, 0) {
-		s.add(at, *v)
-	}
-}
-
-// upTo returns the integral and its span with the last value held until end.
-func (s *series) upTo(end time.Time) (integral, span float64) {
-	integral, span = s.integral, s.span
-	if dt := end.Sub(s.lastAt).Seconds(); dt > 0 {
-		integral += s.last * dt
-		span += dt
-	}
-	return integral, span
-}
-
-func (s *series) peakp() *float64 {
-	if s.n == 0 {
-		return nil
-	}
-	v := s.peak
-	return &v
-}
-
-// avg is the time-weighted average up to end; when the readings cover no time
-// at all it is their plain mean.
-func (s *series) avg(end time.Time) *float64 {
-	if s.n == 0 {
-		return nil
-	}
-	integral, span := s.upTo(end)
-	v := s.sum / float64(s.n)
-	if span > 0 {
-		v = integral / span
-	}
-	return &v
-}
-
-func collect(dst *[]float64, v *float64) {
-	if v != nil {
-		*dst = append(*dst, *v)
-	}
-}
-
-func maxOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	v := slices.Max(vs)
-	return &v
-}
-
-func sumOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	var s float64
-	for _, v := range vs {
-		s += v
-	}
-	return &s
-}
-
-func meanOf(vs []float64) *float64 {
-	s := sumOf(vs)
-	if s == nil {
-		return nil
-	}
-	v := *s / float64(len(vs))
-	return &v
-}
-
-// cloneStats copies the slices of a result so that callers cannot alter the
-// window's cached copy.
-func cloneStats(st schema.GPUStats) schema.GPUStats {
-	st.ThrottleReasons = slices.Clone(st.ThrottleReasons)
-	if st.PerGPU != nil {
-		per := make([]schema.GPUWindow, len(st.PerGPU))
-		for i, g := range st.PerGPU {
-			g.ThrottleReasons = slices.Clone(g.ThrottleReasons)
-			per[i] = g
-		}
-		st.PerGPU = per
-	}
-	return st
 }

@@ -286,3 +286,35 @@ func checkHost(t *testing.T, p schema.Profile) {
 		t.Errorf("OS = %+v, want name %s, arch %s", p.OS, runtime.GOOS, runtime.GOARCH)
 	}
 }
+
+func TestRecorderPartialRounds(t *testing.T) {
+	t.Parallel()
+	// Two GPUs, each with its server process; GPU 1 is lost after two rounds and
+	// the sampler then reports it beside GPU 0's reading.
+	both := []gpu.Reading{
+		{Index: 0, PowerW: gputest.F(100), ProcessMemMB: map[int]float64{4242: 100}},
+		{Index: 1, PowerW: gputest.F(250), ProcessMemMB: map[int]float64{4242: 100}},
+	}
+	s := &gputest.Sampler{Script: []gputest.Step{
+		{Readings: both},
+		{Readings: both},
+		{Readings: both[:1], Err: errors.New("nvml: GPU 1 power: GPU is lost")},
+	}}
+	r := &gpu.Recorder{Sampler: s, Interval: time.Millisecond, PIDs: []int{4242}}
+	w := r.Open()
+	stop := startRecorder(t, r)
+	waitFor(t, "ten samples", func() bool { return s.Calls() >= 10 })
+	st := w.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st.PartialErrors == 0 || !strings.Contains(st.Error, "GPU is lost") {
+		t.Errorf("partial_errors %d, error %q; want the lost GPU counted", st.PartialErrors, st.Error)
+	}
+	if len(st.PerGPU) != 2 || st.PerGPU[1].LostAtS == nil {
+		t.Fatalf("per_gpu = %+v, want GPU 1 with lost_at_s", st.PerGPU)
+	}
+	if st.GPUSelection != gpu.SelectServer {
+		t.Errorf("gpu_selection = %q, want %q", st.GPUSelection, gpu.SelectServer)
+	}
+}

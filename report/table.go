@@ -43,6 +43,9 @@ func (c Comparison) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(bw)
+	if c.Method != "" {
+		fmt.Fprintf(bw, "method: %s\n", c.Method)
+	}
 	fmt.Fprintf(bw, "verdict: %s\n", verdictLine(c))
 	return bw.Flush()
 }

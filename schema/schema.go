@@ -40,6 +40,43 @@ const (
 	ErrKindBadResponse       = "bad_response"       // the server answered something that is not a completion
 )
 
+// Reasons a run is excluded from the averages and comparisons
+// (RunSample.Excluded): its decode speed cannot be measured honestly. The run
+// keeps its figures.
+const (
+	// ExcludedStoppedEarly: fewer output tokens than asked (end of sequence).
+	ExcludedStoppedEarly = "stopped_early"
+	// ExcludedTruncated: the server took far fewer prompt tokens than were sent.
+	ExcludedTruncated = "truncated"
+	// ExcludedBuffered: the tokens came in one burst (under 0.1 ms per token, or
+	// in one read): a buffering proxy or a server that does not flush.
+	ExcludedBuffered = "buffered"
+	// ExcludedTokenMismatch: the chunks' token counts and usage disagree beyond
+	// the tolerance (1 token or 2%).
+	ExcludedTokenMismatch = "token_mismatch"
+	// ExcludedCacheHit: more prompt tokens came from the server's cache than
+	// the chat template's fixed prefix, although the request was made unique.
+	ExcludedCacheHit = "cache_hit"
+)
+
+// Memory wall kinds (MemoryWall.WallKind).
+const (
+	// WallContextLimit: the server's configured or trained context stops it.
+	WallContextLimit = "context_limit"
+	// WallMemory: it failed below its context for lack of memory (or crashed).
+	WallMemory = "memory"
+	// WallNone: no wall within the search's bound.
+	WallNone = "none"
+)
+
+// Failure classes of a memory wall step (MemoryWallStep.FailureClass).
+const (
+	FailContextRefused = "context_refused" // the server refused the size, in its own words
+	FailOutOfMemory    = "out_of_memory"   // out of memory, or the server crashed
+	FailTransient      = "transient"       // a 5xx or timeout that a retry may cure
+	FailTruncated      = "truncated"       // answered with far fewer prompt tokens than sent
+)
+
 // Result is one benchmark run: the "result" of a job and the record on disk.
 type Result struct {
 	SchemaVersion   int         `json:"schema_version"`
@@ -115,19 +152,42 @@ type Benchmark struct {
 	// wall time, from its first request sent to its last one finished, averaged
 	// over the rounds in which any request succeeded.
 	AggregateTPS float64 `json:"aggregate_tps,omitempty"`
+
+	// ValidRuns is how many timed runs the averages and statistics use: the
+	// successful runs that are not excluded (RunSample.Excluded).
+	ValidRuns int `json:"valid_runs"`
+	// AggregateTPSRounds is each round's aggregate_tps (concurrency tests): the
+	// round, not the request, is the sample of a comparison.
+	AggregateTPSRounds []float64 `json:"aggregate_tps_rounds,omitempty"`
+	// TemplatePrefixTokens is the chat template's fixed prefix in tokens
+	// (measured once per server; 0 when unknown): cached prompt tokens up to it
+	// still make a cold run.
+	TemplatePrefixTokens int `json:"template_prefix_tokens,omitempty"`
 }
 
-// Stats are distribution figures over the successful timed runs.
+// Stats are distribution figures over the valid timed runs (valid_runs). A
+// percentile is given only where n is large enough for it (p90 from 10 values,
+// p99 from 100), else omitted; the 95% confidence intervals of the mean need two.
 type Stats struct {
+	// N is the number of runs behind the tps and ttft figures.
+	N         int     `json:"n"`
 	TPSMin    float64 `json:"tps_min"`
 	TPSMedian float64 `json:"tps_median"`
 	TPSStdev  float64 `json:"tps_stdev"`
-	TTFTP50S  float64 `json:"ttft_p50_s"`
-	TTFTP90S  float64 `json:"ttft_p90_s"`
-	TTFTP99S  float64 `json:"ttft_p99_s"`
-	ITLP50MS  float64 `json:"itl_p50_ms,omitempty"`
-	ITLP90MS  float64 `json:"itl_p90_ms,omitempty"`
-	ITLP99MS  float64 `json:"itl_p99_ms,omitempty"`
+	// TPSCI95Low and TPSCI95High bound the mean decode speed at 95% (Student's t).
+	TPSCI95Low  float64 `json:"tps_ci95_low,omitempty"`
+	TPSCI95High float64 `json:"tps_ci95_high,omitempty"`
+	TTFTMedianS float64 `json:"ttft_median_s,omitempty"`
+	TTFTCI95Low float64 `json:"ttft_ci95_low_s,omitempty"`
+	TTFTCI95Hi  float64 `json:"ttft_ci95_high_s,omitempty"`
+	TTFTP50S    float64 `json:"ttft_p50_s"`
+	TTFTP90S    float64 `json:"ttft_p90_s,omitempty"`
+	TTFTP99S    float64 `json:"ttft_p99_s,omitempty"`
+	// ITLN is the number of inter-token gaps behind the itl percentiles.
+	ITLN     int     `json:"itl_n,omitempty"`
+	ITLP50MS float64 `json:"itl_p50_ms,omitempty"`
+	ITLP90MS float64 `json:"itl_p90_ms,omitempty"`
+	ITLP99MS float64 `json:"itl_p99_ms,omitempty"`
 }
 
 // RunSample is one request: a warmup or a timed run. Failed runs are kept with
@@ -166,6 +226,16 @@ type RunSample struct {
 	CacheState         string  `json:"cache_state,omitempty"` // cold, warm, unknown
 	LoadS              float64 `json:"load_s,omitempty"`
 
+	// Excluded says why the run stays out of the averages and comparisons
+	// (stopped_early, truncated, buffered, token_mismatch, cache_hit); empty for
+	// a valid run. The run keeps its figures.
+	Excluded string `json:"excluded,omitempty"`
+	// ComputedPromptTokens is the prompt tokens the server computed (prompt
+	// tokens less cached ones), what prefill_tps counts, when cached is known.
+	ComputedPromptTokens int `json:"computed_prompt_tokens,omitempty"`
+	// Round is the concurrency round (from 1) the request belongs to.
+	Round int `json:"round,omitempty"`
+
 	StartedAt time.Time `json:"started_at,omitzero"`
 	Warnings  []string  `json:"warnings,omitempty"`
 }
@@ -175,8 +245,25 @@ type MemoryWall struct {
 	LastOKPromptTokens int              `json:"last_ok_prompt_tokens"`
 	FailedPromptTokens int              `json:"failed_prompt_tokens,omitempty"`
 	FailureKind        string           `json:"failure_kind,omitempty"`
-	Failure            string           `json:"failure,omitempty"`
+	Failure            string           `json:"failure,omitempty"` // the server's own words
 	Steps              []MemoryWallStep `json:"steps"`
+
+	// WallKind is context_limit, memory or none (see the Wall constants).
+	WallKind string `json:"wall_kind,omitempty"`
+	// WallTokens is the largest prompt that worked (prompt tokens).
+	WallTokens int `json:"wall_tokens"`
+	// FailureClass classifies the failure at failed_prompt_tokens.
+	FailureClass string `json:"failure_class,omitempty"`
+	// BoundTokens is the largest prompt the search could try: the server's
+	// advertised context, Ollama's trained context, or the plan's cap.
+	BoundTokens int `json:"bound_tokens,omitempty"`
+	// Bound says where bound_tokens comes from.
+	Bound string `json:"bound,omitempty"`
+	// ContextTokens is the context (Ollama num_ctx) at the wall, when the search
+	// set it per request.
+	ContextTokens int `json:"context_tokens,omitempty"`
+	// ElapsedS is how long the search took.
+	ElapsedS float64 `json:"elapsed_s,omitempty"`
 }
 
 // MemoryWallStep is one probe of the memory wall search.
@@ -187,6 +274,20 @@ type MemoryWallStep struct {
 	Error        string   `json:"error,omitempty"`
 	TTFTS        float64  `json:"ttft_s,omitempty"`
 	PeakVRAMMB   *float64 `json:"peak_vram_used_mb,omitempty"`
+
+	// PromptTokensSent is the prompt the step sent (Typhon's count);
+	// prompt_tokens is what the server says it took.
+	PromptTokensSent int `json:"prompt_tokens_sent,omitempty"`
+	// CtxSize is the context the step asked for (Ollama num_ctx), 0 when none.
+	CtxSize int `json:"ctx_size,omitempty"`
+	// LoadS is the model load the server reported for the step's untimed
+	// warm-up request (Ollama reloads the model when num_ctx changes); ttft_s
+	// is from the timed request after it, free of the load.
+	LoadS float64 `json:"load_s,omitempty"`
+	// FailureClass classifies a failed step (see the Fail constants).
+	FailureClass string `json:"failure_class,omitempty"`
+	// Retried: the step failed transiently once and was sent again.
+	Retried bool `json:"retried,omitempty"`
 }
 
 // SeriesPoint is one point of a stress test's time series.
@@ -222,6 +323,23 @@ type GPUStats struct {
 	// Error says why figures are missing or partial (sampling failed, no reading in
 	// the window), empty when every round succeeded.
 	Error string `json:"error,omitempty"`
+	// PartialErrors counts the rounds of the window in which some GPU gave no
+	// reading or an error while others answered (a GPU lost mid-window).
+	PartialErrors int `json:"partial_errors,omitempty"`
+	// ThrottleShare maps each clock event reason to the share (0-1) of the window
+	// during which it held, on the most throttled GPU.
+	ThrottleShare map[string]float64 `json:"throttle_share,omitempty"`
+	// GPUSelection says which GPUs the figures cover: "given" (GPUs named in the
+	// job), "server" (those whose process lists hold the server's processes) or
+	// "all" (every GPU of the host: the server's could not be told, see
+	// gpu_selection_note).
+	GPUSelection     string `json:"gpu_selection,omitempty"`
+	GPUSelectionNote string `json:"gpu_selection_note,omitempty"`
+	// ProcessVRAMNote says why process_vram_used_mb is absent.
+	ProcessVRAMNote string `json:"process_vram_note,omitempty"`
+	// EnergyPerOutputTokenJ is energy_j over the output tokens of the test's
+	// timed runs (joules per generated token).
+	EnergyPerOutputTokenJ *float64 `json:"energy_per_output_token_j,omitempty"`
 }
 
 // GPUWindow is one GPU's figures over a window.
@@ -243,6 +361,12 @@ type GPUWindow struct {
 	EnergyJ         *float64 `json:"energy_j,omitempty"`
 	ProcessVRAMMB   *float64 `json:"process_vram_used_mb,omitempty"`
 	ThrottleReasons []string `json:"throttle_reasons,omitempty"`
+	// ThrottleShare maps each clock event reason to the share (0-1) of the window
+	// during which it held on this GPU.
+	ThrottleShare map[string]float64 `json:"throttle_share,omitempty"`
+	// LostAtS is when, in seconds from the window's start, the GPU stopped
+	// answering; its figures end there.
+	LostAtS *float64 `json:"lost_at_s,omitempty"`
 }
 
 // Profile is the hardware profile snapshot taken at the start of a run.
@@ -265,6 +389,9 @@ type GPUInfo struct {
 	CUDAVersion       string  `json:"cuda_version,omitempty"`
 	ComputeCapability string  `json:"compute_capability,omitempty"`
 	PowerLimitW       float64 `json:"power_limit_w,omitempty"`
+	// MIGParentIndex is, for a MIG instance, the index of the GPU it is a slice
+	// of; absent for a whole GPU.
+	MIGParentIndex *int `json:"mig_parent_index,omitempty"`
 }
 
 // CPUInfo describes the host processor.

@@ -7,6 +7,7 @@
 package enginetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,8 +41,11 @@ func (r Request) PromptTokens() int { return Tokens(r.User) + TemplateTokens }
 
 // Chunk is one server-sent event of a scripted response.
 type Chunk struct {
-	Delay time.Duration // wait before sending it
+	Delay time.Duration // wait before sending it, from when the previous chunk was due
 	Data  string        // the event's data, sent as "data: <Data>\n\n"
+	// Hold leaves the chunk unflushed: it goes out with the next flushed chunk,
+	// as from a buffering proxy or a server that does not flush.
+	Hold bool
 }
 
 // Response is the scripted answer to one request.
@@ -54,6 +58,11 @@ type Response struct {
 	Chunks      []Chunk
 	// Hang keeps the stream open after the chunks until the client goes away.
 	Hang bool
+	// Drop closes the connection without an answer, as a server that crashed.
+	Drop bool
+	// Sent, when set, is called after chunk i was written and flushed, with the
+	// time: the stream's real timeline, for tests that need the truth.
+	Sent func(i int, at time.Time)
 }
 
 // Script answers a request.
@@ -177,6 +186,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 
 	resp := s.script(req)
 	ctx := r.Context()
+	if resp.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if !sleep(ctx.Done(), resp.HeaderDelay) {
 		return
 	}
@@ -186,6 +204,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, resp.Body)
 		return
 	}
+	streamChunks(ctx, w, resp)
+	if resp.Hang {
+		<-ctx.Done()
+	}
+}
+
+// streamChunks sends the chunks of resp as server-sent events on their schedule.
+func streamChunks(ctx context.Context, w http.ResponseWriter, resp Response) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -193,19 +219,28 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if fl != nil {
 		fl.Flush()
 	}
-	for _, c := range resp.Chunks {
-		if !sleep(ctx.Done(), c.Delay) {
+	// Each chunk is due Delay after the previous one was due, so that the
+	// sleeps' overshoot does not add up over a stream: the script's timeline holds.
+	// A chunk more than its Delay late (the process was not scheduled) moves the
+	// timeline instead: the chunks after it are not sent in a burst to catch up.
+	due := time.Now()
+	for i, c := range resp.Chunks {
+		due = due.Add(c.Delay)
+		if now := time.Now(); c.Delay > 0 && now.Sub(due) > c.Delay {
+			due = now
+		}
+		if !sleep(ctx.Done(), time.Until(due)) {
 			return
 		}
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", c.Data); err != nil {
 			return
 		}
-		if fl != nil {
+		if fl != nil && !c.Hold {
 			fl.Flush()
 		}
-	}
-	if resp.Hang {
-		<-ctx.Done()
+		if resp.Sent != nil {
+			resp.Sent(i, time.Now())
+		}
 	}
 }
 
@@ -234,7 +269,11 @@ type Stream struct {
 	Tokens         int           // output tokens; 0 means the request's max_tokens
 	TokensPerChunk int           // 0 means 1
 	FirstDelay     time.Duration // before the first token (the prefill)
-	Interval       time.Duration // between token chunks
+	// Interval is the time between token chunks; 0 means DefaultInterval.
+	Interval time.Duration
+	// Burst sends every chunk at once, without Interval: a stream that a
+	// buffering proxy held back, which the engine excludes as buffered.
+	Burst bool
 	// PromptTokens reported in usage; 0 means the toy tokenizer's count.
 	PromptTokens int
 	RoleChunk    bool // a role-only chunk first
@@ -249,24 +288,38 @@ type Stream struct {
 	Hang         bool   // keep the stream open after the last chunk (see Response.Hang)
 }
 
-// Response builds the scripted response to r.
-func (s Stream) Response(r Request) Response {
-	n := s.Tokens
-	if n <= 0 {
-		n = r.MaxTokens
+// DefaultInterval is the time between token chunks of a Stream whose Interval is
+// 0: short, but a real decode's pace, not a burst.
+const DefaultInterval = 250 * time.Microsecond
+
+// resolved is the Stream with its defaults for request r filled in.
+func (s Stream) resolved(r Request) Stream {
+	switch {
+	case s.Burst:
+		s.Interval = 0
+	case s.Interval == 0:
+		s.Interval = DefaultInterval
 	}
-	per := max(s.TokensPerChunk, 1)
-	prompt := s.PromptTokens
-	if prompt <= 0 {
-		prompt = r.PromptTokens()
+	if s.Tokens <= 0 {
+		s.Tokens = r.MaxTokens
 	}
-	finish := s.FinishReason
-	if finish == "" {
-		finish = "stop"
-		if n >= r.MaxTokens {
-			finish = "length"
+	s.TokensPerChunk = max(s.TokensPerChunk, 1)
+	if s.PromptTokens <= 0 {
+		s.PromptTokens = r.PromptTokens()
+	}
+	if s.FinishReason == "" {
+		s.FinishReason = "stop"
+		if s.Tokens >= r.MaxTokens {
+			s.FinishReason = "length"
 		}
 	}
+	return s
+}
+
+// Response builds the scripted response to r.
+func (s Stream) Response(r Request) Response {
+	s = s.resolved(r)
+	n, per, prompt, finish := s.Tokens, s.TokensPerChunk, s.PromptTokens, s.FinishReason
 	var out []Chunk
 	add := func(d time.Duration, v any) {
 		b, _ := json.Marshal(v)

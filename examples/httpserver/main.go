@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,9 @@ type config struct {
 	queue      int
 	jobTimeout time.Duration
 	verbose    bool
+	gpus       []int // GPUs the server uses; nil: found from its processes
+	serverPIDs []int
+	cgroup     string // the server's cgroup
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
@@ -82,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queue, "queue", typhon.DefaultQueueLimit, "maximum pending jobs")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", typhon.DefaultJobTimeout, "maximum duration of one job")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	fs.Func("gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)", numFlag(&c.gpus))
+	fs.Func("server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)", numFlag(&c.serverPIDs))
+	fs.StringVar(&c.cgroup, "server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -157,20 +164,17 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			DataDir: c.data,
 			Detect:  det,
 			Logger:  logger,
+
+			GPUIndexes:   c.gpus,
+			ServerPIDs:   c.serverPIDs,
+			ServerCgroup: c.cgroup,
 		},
 		QueueLimit: c.queue,
 		JobTimeout: c.jobTimeout,
 	}
 	api := newAPI(mgr, c.token, logger)
 	api.guard.listen = host
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      time.Minute,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := newHTTPServer(api)
 	fmt.Fprintf(stdout, "listening on %s\n", self)
 	logger.Info("serving", "addr", self, "data", c.data, "url", c.url, "model", c.model,
 		"token", c.token != "", "api_key", c.apiKey != "", "queue", c.queue, "job_timeout", c.jobTimeout)
@@ -195,6 +199,19 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// newHTTPServer serves h with every timeout set: a client that is slow to send
+// its headers or body, or idle, gives its connection back (see maxConns).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // dataDir is the one data directory of the jobs and the API alike, resolved
@@ -243,4 +260,16 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// numFlag parses one value of a repeatable flag of non-negative integers.
+func numFlag(dst *[]int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad number %q", s)
+		}
+		*dst = append(*dst, n)
+		return nil
+	}
 }

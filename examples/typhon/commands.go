@@ -31,6 +31,19 @@ func (l *intList) Set(s string) error {
 	return nil
 }
 
+// numList is a repeatable flag of non-negative integers (GPU indexes, PIDs).
+type numList []int
+
+func (l *numList) String() string { return fmt.Sprint(*l) }
+func (l *numList) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("bad number %q", s)
+	}
+	*l = append(*l, n)
+	return nil
+}
+
 type strList []string
 
 func (l *strList) String() string     { return strings.Join(*l, ",") }
@@ -49,14 +62,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "debug logging")
 	var ports intList
 	fs.Var(&ports, "port", "extra loopback port to probe (repeatable)")
+	var gpus, pids numList
+	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
+	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
+	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := typhon.ValidMode(*mode); err != nil {
-		return usageError(stderr, fs, "%v", err)
-	}
-	key, err := apiKey()
-	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
 	*data = orDefaultData(*data)
@@ -68,11 +81,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Mode:    *mode,
 		URL:     *url,
 		Model:   *model,
-		APIKey:  key,
+		APIKey:  orEnvKey(*apiKey),
 		DataDir: *data,
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+
+		GPUIndexes:   gpus,
+		ServerPIDs:   pids,
+		ServerCgroup: *cgroup,
 	}
 	if *demo {
 		fmt.Fprintln(stderr, "demo: starting llama-server with the generated tiny model...")

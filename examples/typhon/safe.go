@@ -96,35 +96,34 @@ func tame(res *typhon.Result) {
 	}
 }
 
-// apiKeyFlags defines -api-key and -api-key-file on fs; the returned function
-// gives the key once fs is parsed (see apiKeyFrom).
-func apiKeyFlags(fs *flag.FlagSet) func() (string, error) {
+// apiKeyFlags defines -api-key and -api-key-file on fs and returns the key they
+// give: the flag's value, or the file's content without its surrounding white
+// space (both given is an error of the command line).
+func apiKeyFlags(fs *flag.FlagSet) *string {
 	key := fs.String("api-key", "", "bearer token for the server (default $TYPHON_API_KEY; never stored; visible in the process list: prefer -api-key-file or the environment)")
-	file := fs.String("api-key-file", "", "read the server's bearer token from this file")
-	return func() (string, error) { return apiKeyFrom(*key, *file) }
-}
-
-// apiKeyFrom is the API key: the flag, else the file (its surrounding white
-// space dropped), else $TYPHON_API_KEY. The environment is read here, not as
-// the flag's default, so that -h never prints it.
-func apiKeyFrom(flagValue, file string) (string, error) {
-	switch {
-	case flagValue != "" && file != "":
-		return "", errors.New("both -api-key and -api-key-file given")
-	case file != "":
+	fs.Func("api-key-file", "read the server's bearer token from this file", func(file string) error {
+		if *key != "" {
+			return errors.New("both -api-key and -api-key-file given")
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", err
+			return err
 		}
-		k := strings.TrimSpace(string(b))
-		if k == "" {
-			return "", fmt.Errorf("-api-key-file %s is empty", file)
+		if *key = strings.TrimSpace(string(b)); *key == "" {
+			return fmt.Errorf("%s is empty", file)
 		}
-		return k, nil
-	case flagValue != "":
-		return flagValue, nil
+		return nil
+	})
+	return key
+}
+
+// orEnvKey is the API key, else $TYPHON_API_KEY: read here, not as the flag's
+// default, so that -h never prints it.
+func orEnvKey(key string) string {
+	if key == "" {
+		return os.Getenv("TYPHON_API_KEY")
 	}
-	return os.Getenv("TYPHON_API_KEY"), nil
+	return key
 }
 
 // orDefaultData is -data with "" meaning the default directory.

@@ -27,7 +27,8 @@ import (
 
 var _ gpu.Sampler = (*Sampler)(nil)
 
-// Step is what one call of Sample returns.
+// Step is what one call of Sample returns: Readings, Err, or both (a partial
+// round: some GPUs answered, others failed).
 type Step struct {
 	Readings []gpu.Reading
 	Err      error
@@ -87,7 +88,7 @@ func (s *Sampler) Sample(ctx context.Context) ([]gpu.Reading, error) {
 		}
 	}
 	step := s.Script[n]
-	if step.Err != nil {
+	if step.Err != nil && len(step.Readings) == 0 {
 		return nil, step.Err
 	}
 	now := time.Now
@@ -104,7 +105,7 @@ func (s *Sampler) Sample(ctx context.Context) ([]gpu.Reading, error) {
 		}
 		out[i] = rd
 	}
-	return out, nil
+	return out, step.Err
 }
 
 // Calls returns how many times Sample was called.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/dl"
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -43,6 +42,7 @@ type Options struct {
 // Sampler reads NVML. It is safe for concurrent use; Close shuts NVML down.
 type Sampler struct {
 	lib nv.Interface
+	log *slog.Logger
 
 	mu     sync.Mutex
 	devs   []*device
@@ -64,10 +64,12 @@ const (
 	fEnergy
 	fCompute
 	fGraphics
+	fInstant
 	nFields
 )
 
-var fieldNames = [nFields]string{"memory", "temperature", "power", "utilization", "SM clock", "throttle reasons", "energy counter", "compute processes", "graphics processes"}
+var fieldNames = [nFields]string{"memory", "temperature", "power", "utilization", "SM clock", "throttle reasons",
+	"energy counter", "compute processes", "graphics processes", "instant power"}
 
 type device struct {
 	index       int
@@ -76,6 +78,27 @@ type device struct {
 	memV2       bool
 	eventReason bool // nvmlDeviceGetCurrentClocksEventReasons exists
 	unsupported [nFields]bool
+	mig         bool // a MIG instance: memory and processes are its own, the rest is the parent GPU's
+}
+
+// symbols says which optional NVML calls the loaded library has. go-nvml binds
+// symbols lazily: calling one the library lacks aborts the process, so every
+// call newer than NVML's oldest supported API is asked for here first.
+type symbols struct {
+	memV2, eventReason, energy, fieldValues, mig bool
+}
+
+func lookupSymbols(lib nv.Interface) symbols {
+	ext := lib.Extensions()
+	has := func(symbol string) bool { return ext.LookupSymbol(symbol) == nil }
+	return symbols{
+		memV2:       has("nvmlDeviceGetMemoryInfo_v2"),
+		eventReason: has("nvmlDeviceGetCurrentClocksEventReasons"),
+		energy:      has("nvmlDeviceGetTotalEnergyConsumption"),
+		fieldValues: has("nvmlDeviceGetFieldValues"),
+		mig: has("nvmlDeviceGetMigMode") && has("nvmlDeviceGetMaxMigDeviceCount") &&
+			has("nvmlDeviceGetMigDeviceHandleByIndex"),
+	}
 }
 
 // Open opens NVML with default options; it is what the package registers with
@@ -115,7 +138,7 @@ func newSampler(lib nv.Interface, log *slog.Logger) (*Sampler, error) {
 	if ret := lib.Init(); ret != nv.SUCCESS {
 		return nil, fmt.Errorf("%w: NVML init: %s", gpu.ErrGPUUnavailable, errorString(lib, ret))
 	}
-	s := &Sampler{lib: lib}
+	s := &Sampler{lib: lib, log: log}
 	ok := false
 	defer func() {
 		if !ok {
@@ -130,18 +153,15 @@ func newSampler(lib nv.Interface, log *slog.Logger) (*Sampler, error) {
 	if count == 0 {
 		return nil, fmt.Errorf("%w: NVML sees no GPU", gpu.ErrGPUUnavailable)
 	}
-
-	driver, _ := lib.SystemGetDriverVersion()
-	cuda := ""
+	base := schema.GPUInfo{}
+	base.DriverVersion, _ = lib.SystemGetDriverVersion()
 	if v, ret := lib.SystemGetCudaDriverVersion_v2(); ret == nv.SUCCESS && v > 0 {
-		cuda = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+		base.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
 	}
-	ext := lib.Extensions()
-	has := func(symbol string) bool { return ext.LookupSymbol(symbol) == nil }
-	memV2 := has("nvmlDeviceGetMemoryInfo_v2")
-	eventReason := has("nvmlDeviceGetCurrentClocksEventReasons")
-	energy := has("nvmlDeviceGetTotalEnergyConsumption")
-
+	sym := lookupSymbols(lib)
+	if !sym.memV2 {
+		s.note("the driver has no nvmlDeviceGetMemoryInfo_v2; memory used comes from GetMemoryInfo (v1), which also counts memory the driver reserves")
+	}
 	var failures []string
 	for i := range count {
 		h, ret := lib.DeviceGetHandleByIndex(i)
@@ -149,37 +169,7 @@ func newSampler(lib nv.Interface, log *slog.Logger) (*Sampler, error) {
 			failures = append(failures, fmt.Sprintf("GPU %d: %s", i, errorString(lib, ret)))
 			continue
 		}
-		d := &device{index: i, h: h, eventReason: eventReason}
-		d.unsupported[fEnergy] = !energy
-		info := schema.GPUInfo{Index: i, DriverVersion: driver, CUDAVersion: cuda}
-		info.Name, _ = h.GetName()
-		info.UUID, _ = h.GetUUID()
-		d.uuid = info.UUID
-
-		if memV2 {
-			m, ret := h.GetMemoryInfo_v2()
-			if ret == nv.SUCCESS {
-				d.memV2 = true
-				info.MemoryTotalMB = float64(m.Total) / mib
-			} else {
-				s.note(log, fmt.Sprintf("GPU %d: GetMemoryInfo_v2 failed (%s); memory used comes from GetMemoryInfo (v1), which also counts memory the driver reserves", i, errorString(lib, ret)))
-			}
-		} else if i == 0 {
-			s.note(log, "the driver has no nvmlDeviceGetMemoryInfo_v2; memory used comes from GetMemoryInfo (v1), which also counts memory the driver reserves")
-		}
-		if !d.memV2 {
-			if m, ret := h.GetMemoryInfo(); ret == nv.SUCCESS {
-				info.MemoryTotalMB = float64(m.Total) / mib
-			}
-		}
-		if major, minor, ret := h.GetCudaComputeCapability(); ret == nv.SUCCESS {
-			info.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)
-		}
-		if mw, ret := h.GetEnforcedPowerLimit(); ret == nv.SUCCESS {
-			info.PowerLimitW = float64(mw) / 1000
-		} else if mw, ret := h.GetPowerManagementLimit(); ret == nv.SUCCESS {
-			info.PowerLimitW = float64(mw) / 1000
-		}
+		d, info := s.describe(h, i, base, sym)
 		s.devs = append(s.devs, d)
 		s.infos = append(s.infos, info)
 	}
@@ -187,15 +177,52 @@ func newSampler(lib nv.Interface, log *slog.Logger) (*Sampler, error) {
 		return nil, fmt.Errorf("%w: NVML cannot open any of its %d GPUs: %v", gpu.ErrGPUUnavailable, count, failures)
 	}
 	for _, f := range failures {
-		s.note(log, "skipped "+f)
+		s.note("skipped " + f)
 	}
+	s.addMIG(sym, count)
 	ok = true
 	return s, nil
 }
 
-func (s *Sampler) note(log *slog.Logger, msg string) {
+// describe opens GPU i: what a reading may ask of it, and its description.
+func (s *Sampler) describe(h nv.Device, i int, base schema.GPUInfo, sym symbols) (*device, schema.GPUInfo) {
+	d := &device{index: i, h: h, eventReason: sym.eventReason}
+	d.unsupported[fEnergy] = !sym.energy
+	d.unsupported[fInstant] = !sym.fieldValues
+	info := base
+	info.Index = i
+	info.Name, _ = h.GetName()
+	info.UUID, _ = h.GetUUID()
+	d.uuid = info.UUID
+	if sym.memV2 {
+		m, ret := h.GetMemoryInfo_v2()
+		if ret == nv.SUCCESS {
+			d.memV2 = true
+			info.MemoryTotalMB = float64(m.Total) / mib
+		} else {
+			s.note(fmt.Sprintf("GPU %d: GetMemoryInfo_v2 failed (%s); memory used comes from GetMemoryInfo (v1), which also counts memory the driver reserves", i, errorString(s.lib, ret)))
+		}
+	}
+	if !d.memV2 {
+		if m, ret := h.GetMemoryInfo(); ret == nv.SUCCESS {
+			info.MemoryTotalMB = float64(m.Total) / mib
+		}
+	}
+	if major, minor, ret := h.GetCudaComputeCapability(); ret == nv.SUCCESS {
+		info.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)
+	}
+	if mw, ret := h.GetEnforcedPowerLimit(); ret == nv.SUCCESS {
+		info.PowerLimitW = float64(mw) / 1000
+	} else if mw, ret := h.GetPowerManagementLimit(); ret == nv.SUCCESS {
+		info.PowerLimitW = float64(mw) / 1000
+	}
+	return d, info
+}
+
+// note keeps what the driver lacks and logs it; the caller holds s.mu or owns s.
+func (s *Sampler) note(msg string) {
 	s.notes = append(s.notes, msg)
-	log.Warn("nvml: " + msg)
+	s.log.Warn("nvml: " + msg)
 }
 
 func errorString(lib nv.Interface, ret nv.Return) string {
@@ -223,7 +250,9 @@ func (s *Sampler) Devices(ctx context.Context) ([]schema.GPUInfo, error) {
 	return slices.Clone(s.infos), nil
 }
 
-// Sample reads every GPU. A field the card does not support is nil; Sample fails
+// Sample reads every GPU (and MIG instance). A field the card does not support
+// is nil. When some GPUs answer and others fail (or a field fails), Sample
+// returns the readings with an error saying what failed; it fails outright
 // only when no GPU gave any figure.
 func (s *Sampler) Sample(ctx context.Context) ([]gpu.Reading, error) {
 	if err := ctx.Err(); err != nil {
@@ -251,101 +280,7 @@ func (s *Sampler) Sample(ctx context.Context) ([]gpu.Reading, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	return out, nil
-}
-
-// read takes one GPU's reading. got says whether any figure was read; err is the
-// first failure other than "not supported".
-func (s *Sampler) read(d *device) (rd gpu.Reading, got bool, err error) {
-	rd = gpu.Reading{Index: d.index, UUID: d.uuid, At: time.Now()}
-	// check records the outcome of one call: true when the value can be used.
-	check := func(f field, ret nv.Return) bool {
-		switch ret {
-		case nv.SUCCESS:
-			got = true
-			return true
-		case nv.ERROR_NOT_SUPPORTED, nv.ERROR_FUNCTION_NOT_FOUND:
-			d.unsupported[f] = true
-		default:
-			if err == nil {
-				err = fmt.Errorf("nvml: GPU %d %s: %s", d.index, fieldNames[f], errorString(s.lib, ret))
-			}
-		}
-		return false
-	}
-	h := d.h
-	if !d.unsupported[fMem] {
-		if d.memV2 {
-			if m, ret := h.GetMemoryInfo_v2(); check(fMem, ret) {
-				rd.MemUsedMB = ptr(float64(m.Used) / mib)
-			}
-		} else if m, ret := h.GetMemoryInfo(); check(fMem, ret) {
-			rd.MemUsedMB = ptr(float64(m.Used) / mib)
-		}
-	}
-	if !d.unsupported[fTemp] {
-		if t, ret := h.GetTemperature(nv.TEMPERATURE_GPU); check(fTemp, ret) {
-			rd.TempC = ptr(float64(t))
-		}
-	}
-	if !d.unsupported[fPower] {
-		if mw, ret := h.GetPowerUsage(); check(fPower, ret) {
-			rd.PowerW = ptr(float64(mw) / 1000)
-		}
-	}
-	if !d.unsupported[fUtil] {
-		if u, ret := h.GetUtilizationRates(); check(fUtil, ret) {
-			rd.UtilPct = ptr(float64(u.Gpu))
-			rd.MemUtilPct = ptr(float64(u.Memory))
-		}
-	}
-	if !d.unsupported[fClock] {
-		if mhz, ret := h.GetClockInfo(nv.CLOCK_SM); check(fClock, ret) {
-			rd.SMClockMHz = ptr(float64(mhz))
-		}
-	}
-	if !d.unsupported[fThrottle] {
-		var mask uint64
-		var ret nv.Return
-		if d.eventReason {
-			mask, ret = h.GetCurrentClocksEventReasons()
-		} else {
-			mask, ret = h.GetCurrentClocksThrottleReasons()
-		}
-		if check(fThrottle, ret) {
-			rd.ThrottleReasons = DecodeThrottleReasons(mask &^ idleReason)
-		}
-	}
-	if !d.unsupported[fEnergy] {
-		if mj, ret := h.GetTotalEnergyConsumption(); check(fEnergy, ret) {
-			rd.EnergyMJ = ptr(float64(mj))
-		}
-	}
-	var procs map[int]float64
-	add := func(list []nv.ProcessInfo) {
-		if procs == nil {
-			procs = make(map[int]float64, len(list))
-		}
-		for _, p := range list {
-			if p.UsedGpuMemory == notAvailable {
-				continue
-			}
-			// A process can be in both lists with the same figure: keep the larger.
-			procs[int(p.Pid)] = max(procs[int(p.Pid)], float64(p.UsedGpuMemory)/mib)
-		}
-	}
-	if !d.unsupported[fCompute] {
-		if list, ret := h.GetComputeRunningProcesses(); check(fCompute, ret) {
-			add(list)
-		}
-	}
-	if !d.unsupported[fGraphics] {
-		if list, ret := h.GetGraphicsRunningProcesses(); check(fGraphics, ret) {
-			add(list)
-		}
-	}
-	rd.ProcessMemMB = procs
-	return rd, got, err
+	return out, errors.Join(errs...)
 }
 
 // Close shuts NVML down. Calling it again does nothing.
@@ -361,5 +296,3 @@ func (s *Sampler) Close() error {
 	}
 	return nil
 }
-
-func ptr(v float64) *float64 { return &v }

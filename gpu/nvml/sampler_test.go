@@ -4,6 +4,7 @@ package nvml
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -23,8 +24,9 @@ func f(v float64) *float64 { return &v }
 type fakeGPU struct {
 	name, uuid                                           string
 	memV2, memV1, temp, power, util, clock, event, throt nv.Return
-	energy, compute, graphics                            nv.Return
+	energy, compute, graphics, instant                   nv.Return
 	usedV2, usedV1, total                                uint64
+	migs                                                 []*mock.Device // MIG instances; nil: MIG off
 	mask                                                 uint64
 	computeProcs, graphicsProcs                          []nv.ProcessInfo
 }
@@ -58,6 +60,31 @@ func (g fakeGPU) device() *mock.Device {
 		},
 		GetGraphicsRunningProcessesFunc: func() ([]nv.ProcessInfo, nv.Return) {
 			return g.graphicsProcs, g.graphics
+		},
+		GetFieldValuesFunc: func(vals []nv.FieldValue) nv.Return {
+			for i := range vals {
+				if vals[i].FieldId != nv.FI_DEV_POWER_INSTANT {
+					vals[i].NvmlReturn = uint32(nv.ERROR_NOT_SUPPORTED)
+					continue
+				}
+				vals[i].ValueType = uint32(nv.VALUE_TYPE_UNSIGNED_INT)
+				binary.NativeEndian.PutUint32(vals[i].Value[:], 230_000)
+				vals[i].NvmlReturn = uint32(g.instant)
+			}
+			return nv.SUCCESS
+		},
+		GetMigModeFunc: func() (int, int, nv.Return) {
+			if g.migs == nil {
+				return nv.DEVICE_MIG_DISABLE, nv.DEVICE_MIG_DISABLE, nv.SUCCESS
+			}
+			return nv.DEVICE_MIG_ENABLE, nv.DEVICE_MIG_ENABLE, nv.SUCCESS
+		},
+		GetMaxMigDeviceCountFunc: func() (int, nv.Return) { return len(g.migs) + 1, nv.SUCCESS },
+		GetMigDeviceHandleByIndexFunc: func(i int) (nv.Device, nv.Return) {
+			if i >= len(g.migs) {
+				return nil, nv.ERROR_NOT_FOUND // an empty slot
+			}
+			return g.migs[i], nv.SUCCESS
 		},
 	}
 }
@@ -133,7 +160,7 @@ func TestSamplerFullSupport(t *testing.T) {
 	want := []gpu.Reading{{
 		Index: 0, UUID: "GPU-1234",
 		MemUsedMB: f(8192), // v2, not v1's 9216
-		TempC:     f(65), PowerW: f(215.5), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520),
+		TempC:     f(65), PowerW: f(215.5), PowerInstantW: f(230), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520),
 		EnergyMJ:        f(123_456_789),
 		ThrottleReasons: []string{"sw_power_cap"},
 		ProcessMemMB:    map[int]float64{10: 6144, 11: 512},
@@ -157,19 +184,20 @@ func TestSamplerFallbacks(t *testing.T) {
 		gpu       fakeGPU
 		want      gpu.Reading
 		wantNote  string // substring of Notes; "" = no note
+		wantErr   string // substring of Sample's error (a partial round); "" = none
 		wantCalls map[string]int
 	}{
 		{
 			name:     "driver without GetMemoryInfo_v2 uses v1 and says so",
 			missing:  []string{"nvmlDeviceGetMemoryInfo_v2"},
 			gpu:      fakeGPU{usedV2: 8 * gib, usedV1: 9 * gib, total: 24 * gib},
-			want:     gpu.Reading{MemUsedMB: f(9216), TempC: f(65), PowerW: f(215.5), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ProcessMemMB: map[int]float64{}},
+			want:     gpu.Reading{MemUsedMB: f(9216), TempC: f(65), PowerW: f(215.5), PowerInstantW: f(230), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ProcessMemMB: map[int]float64{}},
 			wantNote: "v1",
 		},
 		{
 			name:     "GetMemoryInfo_v2 not supported by the card uses v1 and says so",
 			gpu:      fakeGPU{memV2: nv.ERROR_NOT_SUPPORTED, usedV2: 8 * gib, usedV1: 9 * gib, total: 24 * gib},
-			want:     gpu.Reading{MemUsedMB: f(9216), TempC: f(65), PowerW: f(215.5), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ProcessMemMB: map[int]float64{}},
+			want:     gpu.Reading{MemUsedMB: f(9216), TempC: f(65), PowerW: f(215.5), PowerInstantW: f(230), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ProcessMemMB: map[int]float64{}},
 			wantNote: "GPU 0: GetMemoryInfo_v2 failed (ERROR_NOT_SUPPORTED)",
 		},
 		{
@@ -180,7 +208,7 @@ func TestSamplerFallbacks(t *testing.T) {
 				temp: nv.ERROR_NOT_SUPPORTED, power: nv.ERROR_NOT_SUPPORTED, clock: nv.ERROR_NOT_SUPPORTED,
 				compute: nv.ERROR_NOT_SUPPORTED, graphics: nv.ERROR_NOT_SUPPORTED,
 			},
-			want: gpu.Reading{MemUsedMB: f(1024), UtilPct: f(97), MemUtilPct: f(41)},
+			want: gpu.Reading{MemUsedMB: f(1024), UtilPct: f(97), MemUtilPct: f(41), PowerInstantW: f(230)},
 			wantCalls: map[string]int{
 				"GetTemperature": 1, "GetPowerUsage": 1, "GetTotalEnergyConsumption": 0,
 				"GetMemoryInfo_v2": 3, // one at open, two samples
@@ -190,13 +218,14 @@ func TestSamplerFallbacks(t *testing.T) {
 			name:      "driver without clock event reasons uses throttle reasons",
 			missing:   []string{"nvmlDeviceGetCurrentClocksEventReasons"},
 			gpu:       fakeGPU{usedV2: gib, total: 8 * gib, event: nv.ERROR_FUNCTION_NOT_FOUND, mask: 0x40},
-			want:      gpu.Reading{MemUsedMB: f(1024), TempC: f(65), PowerW: f(215.5), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ThrottleReasons: []string{"hw_thermal_slowdown"}, ProcessMemMB: map[int]float64{}},
+			want:      gpu.Reading{MemUsedMB: f(1024), TempC: f(65), PowerW: f(215.5), PowerInstantW: f(230), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ThrottleReasons: []string{"hw_thermal_slowdown"}, ProcessMemMB: map[int]float64{}},
 			wantCalls: map[string]int{"GetCurrentClocksEventReasons": 0, "GetCurrentClocksThrottleReasons": 2},
 		},
 		{
 			name:      "a transient failure leaves the field nil this round only",
 			gpu:       fakeGPU{usedV2: gib, total: 8 * gib, power: nv.ERROR_UNKNOWN},
-			want:      gpu.Reading{MemUsedMB: f(1024), TempC: f(65), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), ProcessMemMB: map[int]float64{}},
+			want:      gpu.Reading{MemUsedMB: f(1024), TempC: f(65), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520), EnergyMJ: f(123_456_789), PowerInstantW: f(230), ProcessMemMB: map[int]float64{}},
+			wantErr:   "GPU 0 power: ERROR_UNKNOWN",
 			wantCalls: map[string]int{"GetPowerUsage": 2},
 		},
 	}
@@ -211,8 +240,12 @@ func TestSamplerFallbacks(t *testing.T) {
 			defer s.Close()
 			var got []gpu.Reading
 			for range 2 {
-				if got, err = s.Sample(context.Background()); err != nil {
+				got, err = s.Sample(context.Background())
+				if tt.wantErr == "" && err != nil {
 					t.Fatalf("Sample() error = %v", err)
+				}
+				if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+					t.Fatalf("Sample() error = %v, want one containing %q (readings kept beside it)", err, tt.wantErr)
 				}
 			}
 			if diff := cmp.Diff([]gpu.Reading{tt.want}, got, ignoreAt); diff != "" {
@@ -247,7 +280,7 @@ var lost = fakeGPU{
 	memV2: nv.ERROR_GPU_IS_LOST, memV1: nv.ERROR_GPU_IS_LOST, temp: nv.ERROR_GPU_IS_LOST,
 	power: nv.ERROR_GPU_IS_LOST, util: nv.ERROR_GPU_IS_LOST, clock: nv.ERROR_GPU_IS_LOST,
 	event: nv.ERROR_GPU_IS_LOST, energy: nv.ERROR_GPU_IS_LOST, compute: nv.ERROR_GPU_IS_LOST,
-	graphics: nv.ERROR_GPU_IS_LOST,
+	graphics: nv.ERROR_GPU_IS_LOST, instant: nv.ERROR_GPU_IS_LOST,
 }
 
 func TestSamplerLostGPU(t *testing.T) {
@@ -259,7 +292,8 @@ func TestSamplerLostGPU(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "the only GPU is lost", gpus: []fakeGPU{lost}, wantErr: "ERROR_GPU_IS_LOST"},
-		{name: "one of two GPUs is lost", gpus: []fakeGPU{lost, {usedV2: gib, total: 8 * gib}}, wantIndexes: []int{1}},
+		{name: "one of two GPUs is lost: the other's reading and the loss", gpus: []fakeGPU{lost, {usedV2: gib, total: 8 * gib}},
+			wantIndexes: []int{1}, wantErr: "GPU 0 memory: ERROR_GPU_IS_LOST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,13 +308,10 @@ func TestSamplerLostGPU(t *testing.T) {
 			}
 			defer s.Close()
 			got, err := s.Sample(context.Background())
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Sample() error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Sample() error = %v, want one containing %q", err, tt.wantErr)
 			}
-			if err != nil {
+			if tt.wantErr == "" && err != nil {
 				t.Fatalf("Sample() error = %v", err)
 			}
 			var idx []int
