@@ -104,14 +104,15 @@ type budget struct {
 	tokens int
 }
 
-// budgetFor derives a request's budget from its max_tokens: the tokens asked
-// plus an eighth (at least 16) for servers that count a token or two more, and
-// StreamBytesPerToken per token on top of StreamBaseBytes.
+// budgetFor derives a request's budget from its max_tokens: twice the tokens
+// asked plus 64 (a count that merely disagrees with the stream is measured and
+// judged, not cut: see token_mismatch), and StreamBytesPerToken per token on top
+// of StreamBaseBytes.
 func budgetFor(maxTokens int) budget {
 	if maxTokens <= 0 {
 		maxTokens = 1 << 16
 	}
-	tokens := maxTokens + max(16, maxTokens/8)
+	tokens := 2*maxTokens + 64
 	return budget{bytes: StreamBaseBytes + int64(tokens)*StreamBytesPerToken, tokens: tokens}
 }
 
