@@ -73,6 +73,9 @@ var (
 const (
 	ModeQuick = "quick"
 	ModeFull  = "full"
+	// ModeZeus is the long-context torture test: prompts filling 131,072 and
+	// 262,144 tokens of context (see engine.ZeusPlan).
+	ModeZeus = engine.ModeZeus
 )
 
 // Defaults of a zero Runner.
@@ -99,7 +102,7 @@ type Progress struct {
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
-	// Mode is ModeQuick or ModeFull; "" means DefaultMode. Ignored when Plan is set.
+	// Mode is ModeQuick, ModeFull or ModeZeus; "" means DefaultMode. Ignored when Plan is set.
 	Mode string
 	// Plan replaces the built plan when not nil.
 	Plan *engine.Plan
@@ -172,10 +175,10 @@ func DefaultDataDir() string {
 // ValidMode reports whether mode names a plan ("" is the default mode).
 func ValidMode(mode string) error {
 	switch mode {
-	case "", ModeQuick, ModeFull:
+	case "", ModeQuick, ModeFull, ModeZeus:
 		return nil
 	}
-	return fmt.Errorf("%w %q: want %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull)
+	return fmt.Errorf("%w %q: want %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus)
 }
 
 // NewRunID returns a new record id: UTC time to the second and 8 random hex
@@ -362,7 +365,9 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 				return nil
 			}
 			send(Progress{Done: i, Total: total, CurrentTest: t.Name})
+			stopWatch := r.watchLongTest(ctx, eng, t, Progress{Done: i, Total: total, CurrentTest: t.Name}, send)
 			b := eng.RunTest(ctx, t)
+			stopWatch()
 			res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
 			if err := ctx.Err(); err != nil {
 				runErr = fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)

@@ -232,7 +232,7 @@ func ExampleValidMode() {
 	fmt.Println(typhon.ValidMode("turbo"))
 	// Output:
 	// <nil>
-	// invalid mode "turbo": want quick or full
+	// invalid mode "turbo": want quick, full or zeus
 }
 
 func ExampleManager_Submit() {

@@ -76,6 +76,9 @@ type Test struct {
 	// Concurrency, in the concurrency category, is how many requests each round
 	// sends at once (Runs is then the number of rounds).
 	Concurrency int
+	// WarmupPromptTokens, when above 0, is the warmup's prompt length instead of
+	// PromptTokens (a long-context test need not prefill twice).
+	WarmupPromptTokens int
 }
 
 // Plan is the ordered list of tests of one run.
@@ -108,7 +111,7 @@ func SweepSizes(vramMB float64) []int {
 	return sizes
 }
 
-// BuildPlan builds the quick or full plan. serverCtx is the largest context a
+// BuildPlan builds the quick or full plan (mode zeus: ZeusPlan). serverCtx is the largest context a
 // request can get (0 = unknown): tests that need more are kept in the plan as
 // skipped, with the reason. For Ollama, which allocates the num_ctx a request asks
 // for, pass the model's own context length (or 0), not the server's default.
@@ -121,9 +124,12 @@ func SweepSizes(vramMB float64) []int {
 // besides. WithConcurrency sets other concurrency levels, e.g. those of the
 // server's slot count.
 func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
+	if mode == ModeZeus {
+		return ZeusPlan(serverCtx), nil
+	}
 	r, ok := runs[mode]
 	if !ok {
-		return Plan{}, fmt.Errorf("%w %q: want quick or full", ErrInvalidMode, mode)
+		return Plan{}, fmt.Errorf("%w %q: want quick, full or zeus", ErrInvalidMode, mode)
 	}
 	if serverCtx < 0 {
 		serverCtx = 0

@@ -134,13 +134,13 @@ func TestBuildPlanSkipReason(t *testing.T) {
 
 func TestBuildPlanInvalidMode(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"", "Quick", "zeus", "full "} {
+	for _, mode := range []string{"", "Quick", "Zeus", "full "} {
 		_, err := BuildPlan(mode, 0, 0)
 		if !errors.Is(err, ErrInvalidMode) {
 			t.Errorf("BuildPlan(%q) error = %v, want ErrInvalidMode", mode, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "want quick or full") || !strings.Contains(err.Error(), `"`+mode+`"`) {
+		if !strings.Contains(err.Error(), "want quick, full or zeus") || !strings.Contains(err.Error(), `"`+mode+`"`) {
 			t.Errorf("BuildPlan(%q) error = %q, want the bad value and the choices", mode, err)
 		}
 	}

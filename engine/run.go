@@ -173,6 +173,9 @@ func (e *Engine) prepareRun(ctx context.Context, t Test, o runOpts, nonce string
 	}
 	if o.warmup {
 		p.maxTokens = min(p.maxTokens, WarmupMaxTokens)
+		if t.WarmupPromptTokens > 0 {
+			p.target = t.WarmupPromptTokens
+		}
 	}
 	text, words, userTokens, predicted, err := e.buildPrompt(ctx, nonce, seed, p.target)
 	if err != nil {

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/typhonbench/typhon/internal/testbed"
+	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -160,5 +163,32 @@ func TestIntegrationTruthOllama(t *testing.T) {
 		if r.LoadS > 0.05 {
 			t.Errorf("step %d: the timed request reports a load of %.3f s: its TTFT holds it", i, r.LoadS)
 		}
+	}
+	checkWallFinding(t, &schema.Result{Server: schema.ServerInfo{Kind: srv.Kind, CtxSize: 2048}, Benchmarks: []schema.Benchmark{b}})
+}
+
+// checkWallFinding: the shared findings of a record with a memory wall say
+// where it stopped from wall_kind and wall_tokens, with the rule of its kind.
+func checkWallFinding(t *testing.T, res *schema.Result) {
+	t.Helper()
+	mw := res.Benchmarks[0].MemoryWall
+	rules := map[string][]string{
+		schema.WallContextLimit: {report.RuleWallAtLimit, report.RuleWallBelowContext},
+		schema.WallMemory:       {report.RuleWallBelowContext, report.RuleWallClose, report.RuleWallMemory},
+		schema.WallNone:         {report.RuleWallNone},
+	}[mw.WallKind]
+	var n int
+	for _, f := range report.Findings(res) {
+		if !strings.HasPrefix(f.Rule, "wall_") {
+			continue
+		}
+		n++
+		t.Logf("finding %s (%s, %v %s): %s", f.Rule, f.Severity, f.Value, f.Unit, f.Text)
+		if !slices.Contains(rules, f.Rule) || f.Value != float64(mw.WallTokens) || !strings.Contains(f.Text, "`wall_kind` "+mw.WallKind) {
+			t.Errorf("wall finding %s of %v tokens for wall_kind %s at %d tokens: want one of %v", f.Rule, f.Value, mw.WallKind, mw.WallTokens, rules)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d wall findings, want 1", n)
 	}
 }

@@ -24,7 +24,8 @@ const BenchstatBenchmark = "BenchmarkTyphon"
 
 // Benchstat writes a run in the Go benchmark format, so that `benchstat
 // old.txt new.txt` compares two runs: configuration lines (goos, goarch, cpu,
-// gpu, model, server) and one line per successful timed run of every test,
+// gpu, model, server) and one line per valid timed run of every test
+// (successful and not excluded: schema.RunSample.Excluded),
 // named BenchmarkTyphon/test=<test_id>, with decode speed (tok/s), time to
 // first token (ttft-s) and prefill speed (prefill-tok/s). A test without its
 // runs writes one line of its averages. benchstat keeps runs whose
@@ -46,13 +47,13 @@ func Benchstat(w io.Writer, res *schema.Result) error {
 		name := BenchstatBenchmark + "/test=" + benchName(b.TestID)
 		n := 0
 		for _, r := range b.Runs {
-			if r.Success {
+			if r.Success && r.Excluded == "" {
 				fmt.Fprintf(bw, "%s 1%s\n", name, benchValues(r.TPS, r.TTFTS, r.PrefillTPS))
 				n++
 			}
 		}
-		if n == 0 {
-			fmt.Fprintf(bw, "%s 1%s\n", name, benchValues(b.AvgTPS, b.AvgTTFTS, b.AvgPrefillTPS))
+		if v := benchValues(b.AvgTPS, b.AvgTTFTS, b.AvgPrefillTPS); n == 0 && v != "" {
+			fmt.Fprintf(bw, "%s 1%s\n", name, v)
 		}
 	}
 	return bw.Flush()

@@ -88,6 +88,17 @@ type SweepPoint struct {
 	ServerTPS      *float64 `json:"avg_server_tps,omitempty"`
 	PeakVRAMUsedMB *float64 `json:"peak_vram_used_mb,omitempty"`
 	Reason         string   `json:"reason,omitempty"` // why it is not ok
+
+	// ValidRuns is the runs behind the figures (successful and not excluded),
+	// absent in records made before valid_runs.
+	ValidRuns *int `json:"valid_runs,omitempty"`
+	// MedianTPS is the median decode speed of the valid runs, with the 95%
+	// confidence interval of the mean where there are two or more.
+	MedianTPS   *float64 `json:"median_tps,omitempty"`
+	TPSCI95Low  *float64 `json:"tps_ci95_low,omitempty"`
+	TPSCI95High *float64 `json:"tps_ci95_high,omitempty"`
+	// Excluded counts the runs kept out of the figures, by reason.
+	Excluded map[string]int `json:"excluded,omitempty"`
 }
 
 // LoadPoint is one test with several users at once.
@@ -179,6 +190,15 @@ func sweepPoints(res *schema.Result) []SweepPoint {
 			NRuns: b.NRuns, PromptTokens: meanPromptTokens(b), PeakVRAMUsedMB: b.GPUStats.PeakVRAMUsedMB, Reason: benchmarkReason(b)}
 		if b.SuccessfulRuns > 0 {
 			p.TPS, p.TTFTS, p.PrefillTPS, p.ServerTPS = pos(b.AvgTPS), pos(b.AvgTTFTS), pos(b.AvgPrefillTPS), pos(b.AvgServerTPS)
+		}
+		if validKnown(b) {
+			p.ValidRuns = &b.ValidRuns
+		}
+		if s := b.Stats; s != nil {
+			p.MedianTPS, p.TPSCI95Low, p.TPSCI95High = pos(s.TPSMedian), pos(s.TPSCI95Low), pos(s.TPSCI95High)
+		}
+		if c := excludedCounts(b); len(c) > 0 {
+			p.Excluded = c
 		}
 		out = append(out, p)
 	}

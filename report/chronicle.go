@@ -64,7 +64,7 @@ func BenchmarkStatus(b *schema.Benchmark) string {
 	switch {
 	case b.Skipped:
 		return OutcomeSkipped
-	case b.Category == schema.CategoryMemoryWall && b.MemoryWall != nil && b.MemoryWall.LastOKPromptTokens > 0:
+	case b.Category == schema.CategoryMemoryWall && b.MemoryWall != nil && wallTokens(b.MemoryWall) > 0:
 		return OutcomeOK
 	case b.SuccessfulRuns <= 0 && (b.NRuns > 0 || b.Error != "" || len(b.Runs) > 0):
 		return OutcomeFailed

@@ -78,7 +78,8 @@ type textPart struct {
 }
 
 type testView struct {
-	ID, Name, Ctx, Runs, Median, Spread, TTFT, Prefill, Server, Load, VRAM, Status, Reason string
+	ID, Name, Ctx, Runs, Valid, Median, CI, Spread, TTFT, Prefill, Server, Load, VRAM, Status, Reason string
+	Excluded                                                                                          string // runs excluded, by reason
 }
 
 type compareView struct {
@@ -197,8 +198,8 @@ func prefix(p, s string) string {
 
 func testViewOf(b *schema.Benchmark) testView {
 	st := BenchmarkStatus(b)
-	t := testView{ID: clean(b.TestID), Name: clean(orText(b.Name, b.TestID)), Status: st, Ctx: "—", Runs: "—", Median: "—",
-		Spread: "—", TTFT: "—", Prefill: "—", Server: "—", Load: "—", VRAM: "—"}
+	t := testView{ID: clean(b.TestID), Name: clean(orText(b.Name, b.TestID)), Status: st, Ctx: "—", Runs: "—", Valid: "—", Median: "—",
+		CI: "—", Spread: "—", TTFT: "—", Prefill: "—", Server: "—", Load: "—", VRAM: "—"}
 	if t.Name == t.ID {
 		t.ID = ""
 	}
@@ -215,6 +216,7 @@ func testViewOf(b *schema.Benchmark) testView {
 		return t
 	}
 	t.Runs = fmt.Sprintf("%d/%d", b.SuccessfulRuns, max(b.NRuns, len(b.Runs), b.SuccessfulRuns))
+	t.Valid, t.Excluded = validText(b), clean(excludedText(b))
 	if b.SuccessfulRuns <= 0 {
 		return t
 	}
@@ -226,9 +228,10 @@ func testViewOf(b *schema.Benchmark) testView {
 		}
 		return "—"
 	}
-	t.Median, t.TTFT, t.Prefill, t.Server = fig(b.AvgTPS), fig(b.AvgTTFTS), fig(b.AvgPrefillTPS), fig(b.AvgServerTPS)
+	t.Median, t.CI = medianText(b, num), ciText(b, num)
+	t.TTFT, t.Prefill, t.Server = fig(b.AvgTTFTS), fig(b.AvgPrefillTPS), fig(b.AvgServerTPS)
 	if s := b.Stats; s != nil {
-		t.Median, t.TTFT = fig(s.TPSMedian, b.AvgTPS), fig(s.TTFTP50S, b.AvgTTFTS)
+		t.TTFT = fig(s.TTFTMedianS, s.TTFTP50S, b.AvgTTFTS)
 		if s.TPSStdev > 0 && finite(s.TPSStdev) {
 			t.Spread = "±" + num(s.TPSStdev)
 		}

@@ -66,7 +66,7 @@ func promptCharts(runs []dashRun) []*chart {
 					continue
 				}
 				s.Pts = append(s.Pts, xy{X: p.tokens, Y: v,
-					Title: fmt.Sprintf("%s: %s %s at %s prompt tokens (%d runs)", p.b.TestID, num(v), sp.unit, commas(p.tokens), p.b.SuccessfulRuns)})
+					Title: fmt.Sprintf("%s: %s %s at %s prompt tokens (mean of %d valid runs)", p.b.TestID, num(v), sp.unit, commas(p.tokens), statsN(p.b))})
 			}
 			if sp.id == "ttft" {
 				ss = append(ss, s, wallSteps(run))
@@ -159,10 +159,12 @@ func seriesCharts(runs []dashRun) []*chart {
 	return out
 }
 
-// wallChart: the memory wall's probes in order, worked or failed, with the
-// server's configured context as a line.
+// wallChart: the memory wall's probes in order, worked or failed with their
+// failure class, with the server's configured context as a line and each
+// wall's kind and size in the caption.
 func wallChart(runs []dashRun) *chart {
 	var ss []dataSeries
+	var walls []string
 	ctx := 0.0
 	for _, run := range runs {
 		for _, b := range run.res.Benchmarks {
@@ -171,15 +173,11 @@ func wallChart(runs []dashRun) *chart {
 			}
 			s := dataSeries{Name: run.label, Color: run.color}
 			for i, st := range b.MemoryWall.Steps {
-				what := "worked"
-				if !st.Success {
-					what = "failed: " + oneLine(orText(st.ErrorKind+" "+st.Error, "no reason recorded"))
-				}
-				s.Pts = append(s.Pts, xy{X: float64(i + 1), Y: float64(st.PromptTokens), Failed: !st.Success,
-					Title: fmt.Sprintf("probe %d: %s prompt tokens %s", i+1, commas(float64(st.PromptTokens)), what)})
+				s.Pts = append(s.Pts, wallStepPoint(i, st))
 			}
 			ss = append(ss, s)
 			ctx = max(ctx, float64(run.res.Server.CtxSize))
+			walls = append(walls, wallCaption(run.label, len(runs) > 1, b.MemoryWall))
 		}
 	}
 	c := plot(newChart("memory_wall", "Memory wall search", "probe", "prompt tokens"), ss, false, ctx)
@@ -187,13 +185,55 @@ func wallChart(runs []dashRun) *chart {
 		return nil
 	}
 	intTicks(c)
-	c.Caption = "Filled: the prompt worked; crossed: it failed."
+	c.Caption = "Filled: the prompt worked; crossed: it failed, labelled with its failure class. " + strings.Join(walls, " ")
 	if ctx > 0 {
 		y := c.scaleY.px(ctx)
 		c.Marks = append(c.Marks, mark{X1: c.L, X2: c.R, Y1: y, Y2: y, LX: c.L + 4, LY: y - 4,
 			Label: fmt.Sprintf("configured context %s", commas(ctx))})
 	}
 	return c
+}
+
+// wallStepPoint is probe i of a memory wall search.
+func wallStepPoint(i int, st schema.MemoryWallStep) xy {
+	what := "worked"
+	if !st.Success {
+		what = "failed (" + orText(st.FailureClass, "unclassified") + "): " + oneLine(orText(strings.TrimSpace(st.ErrorKind+" "+st.Error), "no reason recorded"))
+	}
+	if st.Retried {
+		what += ", retried once after a transient failure"
+	}
+	title := fmt.Sprintf("probe %d: %s prompt tokens %s", i+1, commas(float64(st.PromptTokens)), what)
+	if st.TTFTS > 0 {
+		title += fmt.Sprintf("; TTFT %s s", num(st.TTFTS))
+	}
+	if st.LoadS > 0 {
+		title += fmt.Sprintf(" (model load %s s before it, untimed)", num(st.LoadS))
+	}
+	if st.CtxSize > 0 {
+		title += fmt.Sprintf("; context %s", commas(float64(st.CtxSize)))
+	}
+	p := xy{X: float64(i + 1), Y: float64(st.PromptTokens), Failed: !st.Success, Title: title}
+	if !st.Success {
+		p.Label = st.FailureClass
+	}
+	return p
+}
+
+// wallCaption says where a wall stopped and why.
+func wallCaption(label string, multi bool, w *schema.MemoryWall) string {
+	s := fmt.Sprintf("Wall: %s at %s tokens", wallKind(w), commas(float64(wallTokens(w))))
+	if multi {
+		s = label + ": " + s
+	}
+	if w.FailedPromptTokens > 0 {
+		s += fmt.Sprintf(", %s tokens failed (%s)", commas(float64(w.FailedPromptTokens)),
+			orText(strings.Join(nonEmpty(w.FailureClass, w.FailureKind), ", "), "failure"))
+	}
+	if w.BoundTokens > 0 {
+		s += fmt.Sprintf("; bound %s tokens", commas(float64(w.BoundTokens)))
+	}
+	return s + "."
 }
 
 // loadCharts: aggregate throughput against TTFT p90 and ITL p90, one point per

@@ -55,6 +55,10 @@ func hostileResult() *schema.Result {
 		}
 		if w := b.MemoryWall; w != nil {
 			w.Failure, w.Steps[0].Error, w.Steps[0].ErrorKind = h, h, h
+			w.FailureClass, w.Bound, w.Steps[0].FailureClass, w.WallKind = h, h, h, h
+		}
+		if len(b.Runs) > 0 && b.Runs[0].Success {
+			b.Runs[0].Excluded = h
 		}
 	}
 	r.Benchmarks[3].TestID = "ctx_sweep_" + h
@@ -140,11 +144,22 @@ func TestDashboardContent(t *testing.T) {
 		"16,384 tokens per slot, 1 slot", "NVIDIA GeForce RTX 4090 (24,564 MiB)", "550.54.14, CUDA 12.4", "2025-06-01 14:22 UTC",
 		`<li class="warning"><span class="sev">warning</span><b>Speed at long context:</b> decode speed goes from 82.5 tok/s`,
 		`<code>baseline_short</code>`, "llama-server -m MODEL.gguf -c 8192", "Content-Security-Policy",
-		"<td>82.40</td><td>±0.46</td><td>0.118</td><td>406.9</td><td>82.90</td>", "timeout: no token for 200 s",
+		"<td>3/3</td><td>3</td><td>82.40 (n=3)</td><td>81.36–83.64</td><td>±0.46</td><td>0.118</td><td>406.9</td><td>82.90</td>",
+		"<td>2/3</td><td>2</td><td>54.90 (n=2)</td><td>52.36–57.44</td>", "timeout: no token for 200 s",
+		"Wall: context_limit at 16,120 tokens, 16,640 tokens failed (context_refused, http_400); bound 16,384 tokens.",
+		"probe 1: 16,640 prompt tokens failed (context_refused): http_400", ">context_refused</text>",
+		"<code>wall_kind</code> context_limit",
 		"configured context 16,384", "GPU memory 24,564 MiB", "sw_thermal_slowdown",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
+		}
+	}
+	troubled := dashboard(t, troubledResult())
+	for _, want := range []string{"<td>3/3</td><td>2</td><td>290.5 (n=2)</td><td>284.1–296.9</td>", "<td>3/3</td><td>—</td><td>310.4 (mean, n=3)</td><td>—</td>",
+		`<span class="muted">excluded: buffered 1</span>`, "<b>Runs excluded: buffered:</b> 1 run excluded as <code>buffered</code>"} {
+		if !strings.Contains(troubled, want) {
+			t.Errorf("troubled page lacks %q", want)
 		}
 	}
 	two := dashboard(t, fullResult(), healthyResult())

@@ -24,11 +24,14 @@ const (
 	RuleWallBelowContext = "wall_below_context" // the memory wall is below the configured context
 	RuleWallClose        = "wall_close"         // the memory wall is close above the configured context
 	RuleWallAtLimit      = "wall_at_limit"      // the server refused prompts beyond its context, not for memory
+	RuleWallMemory       = "wall_memory"        // memory ran out well above the configured context
+	RuleWallNone         = "wall_none"          // no wall within the search's bound
 	RuleVRAMHeadroom     = "vram_headroom"      // peak VRAM against the card's memory
 	RuleThermal          = "thermal"            // peak temperature, power and throttle reasons
 	RuleThrottled        = "gpu_throttled"      // the GPU throttled during a stress test and speed fell with it
 	RuleDrift            = "drift"              // decode speed over a stress test
-	RuleStoppedEarly     = "stopped_early"      // runs ended before max_tokens
+	RuleStoppedEarly     = "stopped_early"      // runs ended before max_tokens and were averaged (records before excluded)
+	RuleExcluded         = "excluded"           // runs kept out of the averages, one finding per reason
 	RuleMoreUsers        = "more_users"         // throughput still grew at the highest concurrency tested
 	RuleSaturated        = "saturated"          // throughput stopped growing with more users
 	RuleNoGPU            = "gpu_not_sampled"    // GPU figures are absent and why
@@ -80,7 +83,7 @@ func Findings(res *schema.Result) []Finding {
 	var fs []Finding
 	for _, rule := range []func(*schema.Result) []Finding{
 		contextSpeedFindings, prefillFindings, wallFindings, vramFindings,
-		thermalFindings, stressFindings, stoppedEarlyFindings, loadFindings,
+		thermalFindings, stressFindings, excludedFindings, stoppedEarlyFindings, loadFindings,
 		noGPUFindings, failureFindings,
 	} {
 		fs = append(fs, rule(res)...)
@@ -140,41 +143,6 @@ func prefillFindings(r *schema.Result) []Finding {
 	return nil
 }
 
-// contextLimitFailure tells a refusal for the context size (an HTTP 400 or a
-// message about the context) from a failure of memory or of the server.
-func contextLimitFailure(w *schema.MemoryWall) bool {
-	msg := strings.ToLower(w.Failure)
-	return w.FailureKind == "http_400" || strings.Contains(msg, "context") && !strings.Contains(msg, "memory")
-}
-
-// wallFindings places the memory wall against the server's configured context.
-func wallFindings(r *schema.Result) []Finding {
-	ctx := r.Server.CtxSize
-	var out []Finding
-	for i := range r.Benchmarks {
-		b := &r.Benchmarks[i]
-		w := b.MemoryWall
-		if w == nil || ctx <= 0 || w.FailedPromptTokens <= 0 {
-			continue
-		}
-		failed := float64(w.FailedPromptTokens)
-		what := fmt.Sprintf("`%s`: %s tokens failed (%s), %s tokens worked; the server is configured for %s tokens per slot",
-			code(b.TestID), commas(failed), orText(w.FailureKind, "failure"), commas(float64(w.LastOKPromptTokens)), commas(float64(ctx)))
-		switch {
-		case w.FailedPromptTokens < int(0.9*float64(ctx)):
-			out = append(out, finding(RuleWallBelowContext, SeverityWarning, "Memory wall below the context", failed, "tokens", b.TestID,
-				"%s: prompts fail %s short of the configured context; set the context to what works.", what, commas(float64(ctx)-failed)))
-		case contextLimitFailure(w):
-			out = append(out, finding(RuleWallAtLimit, SeverityInfo, "Memory wall at the context limit", failed, "tokens", b.TestID,
-				"%s: the server refused the prompt for its context size, not for memory; the VRAM headroom says whether a larger context fits.", what))
-		case failed <= (1+WallCloseShare)*float64(ctx):
-			out = append(out, finding(RuleWallClose, SeverityWarning, "Memory wall close to the context", failed, "tokens", b.TestID,
-				"%s: the wall is %s above the configured context, little room to raise it.", what, pct(failed, float64(ctx))))
-		}
-	}
-	return out
-}
-
 // failureFindings: failed and skipped tests with their reasons.
 func failureFindings(r *schema.Result) []Finding {
 	var out []Finding
@@ -195,29 +163,6 @@ func failureFindings(r *schema.Result) []Finding {
 		}
 	}
 	return out
-}
-
-// stoppedEarlyFindings: timed runs that ended before max_tokens.
-func stoppedEarlyFindings(r *schema.Result) []Finding {
-	var n int
-	var tests []string
-	for _, b := range r.Benchmarks {
-		c := 0
-		for _, run := range b.Runs {
-			if run.StoppedEarly {
-				c++
-			}
-		}
-		if c > 0 {
-			n += c
-			tests = append(tests, fmt.Sprintf("`%s` (%d)", code(b.TestID), c))
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	return []Finding{finding(RuleStoppedEarly, SeverityWarning, "Stopped early", float64(n), "runs", "",
-		"%d run%s ended before max_tokens: %s; their speed covers fewer tokens than planned.", n, plural(n), strings.Join(tests, ", "))}
 }
 
 // noGPUFindings: why GPU figures are absent.

@@ -70,20 +70,22 @@ func ruleCases() []ruleCase {
 		{"decode slowdown", func(r *schema.Result) { benchOf(r, "ctx_sweep_16384").AvgTPS = 41.25 }, RuleDecodeSlowdown, -50, "fell by more than a third"},
 		{"prefill collapse", func(r *schema.Result) { benchOf(r, "ctx_sweep_16384").AvgPrefillTPS = 2000 }, RulePrefillCollapse, 16384, "prefill speed falls to 2,000 tok/s at 16,384 tokens"},
 		{"memory wall below the context", func(r *schema.Result) {
-			w := benchOf(r, "memory_wall").MemoryWall
-			w.LastOKPromptTokens, w.FailedPromptTokens, w.FailureKind, w.Failure = 8000, 9000, "connection_refused", "server crashed"
-		}, RuleWallBelowContext, 9000, "9,000 tokens failed (connection_refused)"},
+			*benchOf(r, "memory_wall").MemoryWall = memoryWall(schema.WallMemory, 8000, 9000, schema.FailOutOfMemory, "server crashed")
+		}, RuleWallBelowContext, 8000, "memory runs out 8,384 tokens short of the configured context"},
 		{"memory wall close above the context", func(r *schema.Result) {
-			w := benchOf(r, "memory_wall").MemoryWall
-			w.FailedPromptTokens, w.FailureKind, w.Failure = 18000, "http_500", "out of memory"
-		}, RuleWallClose, 18000, "+9.9% above the configured context"},
+			*benchOf(r, "memory_wall").MemoryWall = memoryWall(schema.WallMemory, 18000, 18432, schema.FailOutOfMemory, "out of memory")
+		}, RuleWallClose, 18000, "memory runs out +9.9% from the configured context"},
 		{"GPU throttled and speed fell", func(r *schema.Result) {
 			b := benchOf(r, "long_gen")
 			b.GPUStats.ThrottleReasons = []string{"hw_thermal_slowdown"}
 			b.Series[3].TPS, b.Series[4].TPS = 70, 70
 		}, RuleThrottled, 100 * (70 - 81.0) / 81.0, "hw_thermal_slowdown"},
 		{"drift", func(r *schema.Result) { benchOf(r, "long_gen").Series[4].TPS = 60 }, RuleDrift, 100 * (60 - 81.0) / 81.0, "60.0 tok/s in the last"},
-		{"stopped early", func(r *schema.Result) {
+		{"runs excluded", func(r *schema.Result) {
+			b := benchOf(r, "ctx_sweep_4096")
+			b.Runs[0].StoppedEarly, b.Runs[0].Excluded, b.ValidRuns = true, schema.ExcludedStoppedEarly, 2
+		}, RuleExcluded, 1, "1 run excluded as `stopped_early` (fewer output tokens than asked"},
+		{"stopped early and averaged (a record before excluded)", func(r *schema.Result) {
 			b := benchOf(r, "ctx_sweep_4096")
 			b.Runs[0].StoppedEarly, b.Runs[2].StoppedEarly = true, true
 		}, RuleStoppedEarly, 2, "2 runs ended before max_tokens: `ctx_sweep_4096` (2)"},
@@ -186,12 +188,21 @@ func TestBrief(t *testing.T) {
 	if b.PeakVRAMUsedMB == nil || *b.PeakVRAMUsedMB != 9410 || b.Hardware.GPU != "NVIDIA GeForce RTX 4090" {
 		t.Errorf("peak VRAM %v, GPU %q", b.PeakVRAMUsedMB, b.Hardware.GPU)
 	}
+	if p := b.ContextSweep[2]; p.ValidRuns == nil || *p.ValidRuns != 2 || p.MedianTPS == nil || *p.MedianTPS != 54.9 ||
+		p.TPSCI95Low == nil || *p.TPSCI95Low != 52.36 || p.TPSCI95High == nil || *p.TPSCI95High != 57.44 || p.Excluded != nil {
+		t.Errorf("16,384-token sweep point = %+v", p)
+	}
+	if p := NewBrief(troubledResult()).ContextSweep[0]; p.ValidRuns == nil || *p.ValidRuns != 2 || p.SuccessfulRuns != 3 ||
+		p.Excluded[schema.ExcludedBuffered] != 1 || len(p.Excluded) != 1 {
+		t.Errorf("sweep point with an excluded run = %+v", p)
+	}
 	// The JSON keeps the seed's names, with null for what was not measured.
 	raw, err := json.Marshal(NewBrief(troubledResult()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"baseline_tps":310.4`, `"context_sweep":[`, `"findings":[`, `"suggested_ctx_size":2048`, `"suggested_command":"llama-server`} {
+	for _, k := range []string{`"baseline_tps":310.4`, `"context_sweep":[`, `"findings":[`, `"suggested_ctx_size":2048`, `"suggested_command":"llama-server`,
+		`"valid_runs":2,"median_tps":290.5,"tps_ci95_low":284.15,"tps_ci95_high":296.85,"excluded":{"buffered":1}`} {
 		if !strings.Contains(string(raw), k) {
 			t.Errorf("brief JSON lacks %s: %s", k, raw)
 		}

@@ -102,38 +102,39 @@ func fullResult() *schema.Result {
 		Benchmarks: []schema.Benchmark{
 			{
 				TestID: "baseline_short", Name: "Baseline (short prompt)", Category: schema.CategoryBaseline,
-				CtxSize: 2048, MaxTokens: 64, NRuns: 3, SuccessfulRuns: 3,
+				CtxSize: 2048, MaxTokens: 64, NRuns: 3, SuccessfulRuns: 3, ValidRuns: 3,
 				AvgTPS: 82.5, BestTPS: 83.0, AvgElapsedS: 0.886, AvgTTFTS: 0.118, AvgPrefillTPS: 406.9, AvgServerTPS: 82.9,
 				PromptTokensTarget: 48, StartedAt: at(1), FinishedAt: at(6),
 				GPUStats:  gpu(8240, 8180, 71, 218, 412),
 				WarmupRun: &warm,
 				Runs:      []schema.RunSample{baseRun, okRun(83.0, 0.114, 48, 64), okRun(82.4, 0.118, 48, 64)},
-				Stats: &schema.Stats{TPSMin: 82.1, TPSMedian: 82.4, TPSStdev: 0.46, TTFTP50S: 0.118, TTFTP90S: 0.121, TTFTP99S: 0.121,
+				Stats: &schema.Stats{N: 3, TPSMin: 82.1, TPSMedian: 82.4, TPSStdev: 0.46, TPSCI95Low: 81.36, TPSCI95High: 83.64,
+					TTFTMedianS: 0.118, TTFTCI95Low: 0.108, TTFTCI95Hi: 0.127, TTFTP50S: 0.118, TTFTP90S: 0.121, TTFTP99S: 0.121,
 					ITLP50MS: 12.1, ITLP90MS: 12.9, ITLP99MS: 14.2},
 			},
 			{
 				TestID: "ctx_sweep_4096", Name: "Context sweep — 4,096 tokens", Category: schema.CategoryContextSweep,
-				CtxSize: 4096, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, AvgTPS: 75.8, BestTPS: 76.0, AvgElapsedS: 3.95, AvgTTFTS: 0.59,
+				CtxSize: 4096, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, ValidRuns: 3, AvgTPS: 75.8, BestTPS: 76.0, AvgElapsedS: 3.95, AvgTTFTS: 0.59,
 				AvgPrefillTPS: 6305, PromptTokensTarget: 3712, StartedAt: at(7), FinishedAt: at(24),
 				GPUStats: gpu(8610, 8590, 73, 281, 1890),
 				Runs:     []schema.RunSample{okRun(76.0, 0.58, 3712, 256), okRun(75.6, 0.60, 3712, 256), okRun(75.8, 0.59, 3712, 256)},
-				Stats:    &schema.Stats{TPSMin: 75.6, TPSMedian: 75.8, TPSStdev: 0.2, TTFTP50S: 0.59, TTFTP90S: 0.60, TTFTP99S: 0.60},
+				Stats:    &schema.Stats{N: 3, TPSMin: 75.6, TPSMedian: 75.8, TPSStdev: 0.2, TPSCI95Low: 75.3, TPSCI95High: 76.3, TTFTP50S: 0.59, TTFTP90S: 0.60, TTFTP99S: 0.60},
 			},
 			{
 				TestID: "ctx_sweep_8192", Name: "Context sweep — 8,192 tokens", Category: schema.CategoryContextSweep,
-				CtxSize: 8192, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, AvgTPS: 68.0, BestTPS: 68.2, AvgElapsedS: 5.1, AvgTTFTS: 1.35,
+				CtxSize: 8192, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, ValidRuns: 3, AvgTPS: 68.0, BestTPS: 68.2, AvgElapsedS: 5.1, AvgTTFTS: 1.35,
 				AvgPrefillTPS: 5783, PromptTokensTarget: 7808, StartedAt: at(25), FinishedAt: at(48),
 				GPUStats: gpu(9120, 9080, 75, 302, 2610),
 				Runs:     []schema.RunSample{okRun(68.2, 1.34, 7808, 256), okRun(67.8, 1.36, 7808, 256), okRun(68.0, 1.35, 7808, 256)},
-				Stats:    &schema.Stats{TPSMin: 67.8, TPSMedian: 68.0, TPSStdev: 0.2, TTFTP50S: 1.35, TTFTP90S: 1.36, TTFTP99S: 1.36},
+				Stats:    &schema.Stats{N: 3, TPSMin: 67.8, TPSMedian: 68.0, TPSStdev: 0.2, TPSCI95Low: 67.5, TPSCI95High: 68.5, TTFTP50S: 1.35, TTFTP90S: 1.36, TTFTP99S: 1.36},
 			},
 			{
 				TestID: "ctx_sweep_16384", Name: "Context sweep — 16,384 tokens", Category: schema.CategoryContextSweep,
-				CtxSize: 16384, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 2, AvgTPS: 54.9, BestTPS: 55.1, AvgElapsedS: 7.9, AvgTTFTS: 3.26,
+				CtxSize: 16384, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 2, ValidRuns: 2, AvgTPS: 54.9, BestTPS: 55.1, AvgElapsedS: 7.9, AvgTTFTS: 3.26,
 				AvgPrefillTPS: 4908, PromptTokensTarget: 16000, StartedAt: at(49), FinishedAt: at(290),
 				GPUStats: gpu(9380, 9350, 78, 318, 4170),
 				Runs:     []schema.RunSample{okRun(55.1, 3.25, 16000, 256), timeout, okRun(54.7, 3.27, 16000, 256)},
-				Stats:    &schema.Stats{TPSMin: 54.7, TPSMedian: 54.9, TPSStdev: 0.28, TTFTP50S: 3.26, TTFTP90S: 3.27, TTFTP99S: 3.27},
+				Stats:    &schema.Stats{N: 2, TPSMin: 54.7, TPSMedian: 54.9, TPSStdev: 0.28, TPSCI95Low: 52.36, TPSCI95High: 57.44, TTFTP50S: 3.26, TTFTP90S: 3.27, TTFTP99S: 3.27},
 				Notes:    []string{"1 of 3 runs timed out"},
 			},
 			{
@@ -143,7 +144,7 @@ func fullResult() *schema.Result {
 			},
 			{
 				TestID: "long_gen", Name: "Long generation stress", Category: schema.CategoryStress,
-				CtxSize: 2048, MaxTokens: 1024, NRuns: 2, SuccessfulRuns: 2, AvgTPS: 79.1, BestTPS: 80.3, AvgElapsedS: 13.1, AvgTTFTS: 0.12,
+				CtxSize: 2048, MaxTokens: 1024, NRuns: 2, SuccessfulRuns: 2, ValidRuns: 2, AvgTPS: 79.1, BestTPS: 80.3, AvgElapsedS: 13.1, AvgTTFTS: 0.12,
 				StartedAt: at(291), FinishedAt: at(340), GPUStats: longGPU,
 				Runs: []schema.RunSample{okRun(80.3, 0.12, 48, 1024), okRun(77.9, 0.12, 48, 1024)},
 				Series: []schema.SeriesPoint{
@@ -156,14 +157,17 @@ func fullResult() *schema.Result {
 			},
 			{
 				TestID: "memory_wall", Name: "Memory wall detection", Category: schema.CategoryMemoryWall,
-				CtxSize: 16384, MaxTokens: 512, NRuns: 1, SuccessfulRuns: 1, AvgTPS: 52.2, BestTPS: 52.2, AvgElapsedS: 13.2, AvgTTFTS: 3.4,
+				CtxSize: 16384, MaxTokens: 512, NRuns: 1, SuccessfulRuns: 1, ValidRuns: 1, AvgTPS: 52.2, BestTPS: 52.2, AvgElapsedS: 13.2, AvgTTFTS: 3.4,
 				StartedAt: at(341), FinishedAt: at(579), GPUStats: gpu(9402, 9380, 79, 320, 1330),
 				Runs: []schema.RunSample{okRun(52.2, 3.4, 16120, 512)},
 				MemoryWall: &schema.MemoryWall{
 					LastOKPromptTokens: 16120, FailedPromptTokens: 16640, FailureKind: "http_400",
-					Failure: "http_400: the request exceeds the available context size",
+					Failure:  "http_400: the request exceeds the available context size",
+					WallKind: schema.WallContextLimit, WallTokens: 16120, FailureClass: schema.FailContextRefused,
+					BoundTokens: 16384, Bound: "the server's context per request", ElapsedS: 238,
 					Steps: []schema.MemoryWallStep{
-						{PromptTokens: 16640, Success: false, ErrorKind: "http_400", Error: "the request exceeds the available context size"},
+						{PromptTokens: 16640, PromptTokensSent: 16640, Success: false, ErrorKind: "http_400", Error: "the request exceeds the available context size",
+							FailureClass: schema.FailContextRefused},
 						{PromptTokens: 16120, Success: true, TTFTS: 3.4, PeakVRAMMB: f64(9402)},
 					},
 				},
@@ -177,6 +181,8 @@ func fullResult() *schema.Result {
 func troubledResult() *schema.Result {
 	refused := schema.RunSample{Success: false, ElapsedS: 0.002, ErrorKind: schema.ErrKindConnectionRefused,
 		Error: "dial tcp 127.0.0.1:41234: connect: connection refused", PromptTokensTarget: 3712, MaxTokens: 256}
+	buffered := okRun(41000, 0.21, 1664, 256)
+	buffered.Excluded, buffered.Chunks = schema.ExcludedBuffered, 1
 	notRun := "not run: server at http://127.0.0.1:41234 stopped accepting connections during ctx_sweep_4096 (connection_refused: crashed or out of memory?)"
 	return &schema.Result{
 		SchemaVersion: schema.Version,
@@ -204,8 +210,10 @@ func troubledResult() *schema.Result {
 			},
 			{
 				TestID: "ctx_sweep_2048", Name: "Context sweep — 2,048 tokens", Category: schema.CategoryContextSweep,
-				CtxSize: 2048, MaxTokens: 256, NRuns: 2, SuccessfulRuns: 2, AvgTPS: 290.5, BestTPS: 291.0, AvgElapsedS: 1.1, AvgTTFTS: 0.21,
-				Runs: []schema.RunSample{okRun(291.0, 0.21, 1664, 256), okRun(290.0, 0.21, 1664, 256)},
+				CtxSize: 2048, MaxTokens: 256, NRuns: 3, SuccessfulRuns: 3, ValidRuns: 2, AvgTPS: 290.5, BestTPS: 291.0, AvgElapsedS: 1.1, AvgTTFTS: 0.21,
+				Runs:  []schema.RunSample{okRun(291.0, 0.21, 1664, 256), okRun(290.0, 0.21, 1664, 256), buffered},
+				Stats: &schema.Stats{N: 2, TPSMin: 290.0, TPSMedian: 290.5, TPSStdev: 0.71, TPSCI95Low: 284.15, TPSCI95High: 296.85, TTFTMedianS: 0.21, TTFTP50S: 0.21},
+				Notes: []string{"1 of 3 successful runs excluded from the averages (buffered 1): their decode speed cannot be measured honestly"},
 			},
 			{
 				TestID: "ctx_sweep_4096", Name: "Context sweep — 4,096 tokens", Category: schema.CategoryContextSweep,

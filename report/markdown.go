@@ -220,8 +220,8 @@ func (m *mdWriter) results() {
 			title = orText(cat, "Other")
 		}
 		m.p("### %s\n\n", oneLine(title))
-		m.p("| Test | Context | Runs ok | Avg tok/s | Best tok/s | TTFT s | Prefill tok/s | Peak VRAM MiB | Peak °C | Status |\n")
-		m.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		m.p("| Test | Context | Runs ok | Valid | Median tok/s | 95%% CI tok/s | Avg tok/s | Best tok/s | TTFT s | Prefill tok/s | Peak VRAM MiB | Peak °C | Status |\n")
+		m.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, b := range bs {
 			m.benchRow(b)
 		}
@@ -260,7 +260,7 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 		ctx = commas(float64(b.CtxSize))
 	}
 	if status == OutcomeSkipped {
-		m.p("| %s | %s | — | — | — | — | — | — | — | skipped |\n", name, ctx)
+		m.p("| %s | %s | — | — | — | — | — | — | — | — | — | — | skipped |\n", name, ctx)
 		return
 	}
 	runs := fmt.Sprintf("%d/%d", b.SuccessfulRuns, max(b.NRuns, len(b.Runs), b.SuccessfulRuns))
@@ -271,8 +271,9 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 		return fmt.Sprintf(f, v)
 	}
 	ok := b.SuccessfulRuns > 0
-	tps, best, ttft, prefill := "—", "—", "—", "—"
+	valid, median, ci, tps, best, ttft, prefill := validText(b), "—", "—", "—", "—", "—", "—"
 	if ok {
+		median, ci = medianText(b, fmt1), ciText(b, fmt1)
 		tps, best, ttft, prefill = num(b.AvgTPS, "%.1f"), num(b.BestTPS, "%.1f"), num(b.AvgTTFTS, "%.3f"), "—"
 		if b.AvgPrefillTPS > 0 {
 			prefill = commas(b.AvgPrefillTPS)
@@ -291,27 +292,34 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 			st = fmt.Sprintf("%s (%d failed)", status, f)
 		}
 	}
-	m.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, ctx, runs, tps, best, ttft, prefill, vram, temp, st)
+	if x := excludedText(b); x != "" {
+		st += "; " + cell(x)
+	}
+	m.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, ctx, runs, valid, median, ci, tps, best, ttft, prefill, vram, temp, st)
 }
 
 func wallText(w *schema.MemoryWall) string {
-	if w.LastOKPromptTokens <= 0 {
+	if wallTokens(w) <= 0 {
 		s := "no prompt size worked"
 		if w.Failure != "" {
 			s += " (" + oneLine(w.Failure) + ")"
 		}
 		return s
 	}
-	s := fmt.Sprintf("the largest prompt that worked was %s tokens", commas(float64(w.LastOKPromptTokens)))
-	if w.FailedPromptTokens > 0 {
-		s += fmt.Sprintf("; %s tokens failed", commas(float64(w.FailedPromptTokens)))
-		if w.Failure != "" {
-			s += " (" + oneLine(w.Failure) + ")"
-		} else if w.FailureKind != "" {
-			s += " (" + w.FailureKind + ")"
-		}
+	s := fmt.Sprintf("`wall_kind` %s: the largest prompt that worked was %s tokens", code(wallKind(w)), commas(float64(wallTokens(w))))
+	if f := wallFailure(w); f != "" {
+		s += "; " + f
 	}
-	return s
+	if w.BoundTokens > 0 {
+		s += fmt.Sprintf("; bound %s tokens (%s)", commas(float64(w.BoundTokens)), oneLine(orText(w.Bound, "no reason recorded")))
+	}
+	if w.ContextTokens > 0 {
+		s += fmt.Sprintf("; context %s tokens per request at the wall", commas(float64(w.ContextTokens)))
+	}
+	if len(w.Steps) > 0 && w.ElapsedS > 0 {
+		s += fmt.Sprintf("; %d steps in %.1f s", len(w.Steps), w.ElapsedS)
+	}
+	return oneLine(s)
 }
 
 func (m *mdWriter) findings() {

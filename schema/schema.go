@@ -29,6 +29,9 @@ const (
 	CategoryMemoryWall   = "memory_wall"
 	// CategoryConcurrency: several users at once; see Benchmark.Concurrency.
 	CategoryConcurrency = "concurrency"
+	// CategoryZeus: a long-context torture test (mode zeus), one prompt filling
+	// most of 131,072 or 262,144 tokens of context.
+	CategoryZeus = "zeus"
 )
 
 // Error kinds of a failed request (RunSample.ErrorKind). HTTP errors are "http_<status>".

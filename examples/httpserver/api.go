@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/advice"
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/gpu"
 	"github.com/typhonbench/typhon/report"
@@ -55,6 +56,7 @@ type api struct {
 	routes []route
 	public map[string]bool // paths served without a token
 	mux    *http.ServeMux
+	askCfg askConfig
 }
 
 func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
@@ -78,6 +80,7 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/results/{run_id}", methods: map[string]http.HandlerFunc{"GET": a.getResult}},
 		{pattern: "/results/{run_id}/dashboard", methods: map[string]http.HandlerFunc{"GET": a.getDashboard}},
 		{pattern: "/report", methods: map[string]http.HandlerFunc{"GET": a.getReport}},
+		{pattern: "/ask", methods: map[string]http.HandlerFunc{"GET": a.ask}},
 	}
 	a.public = map[string]bool{}
 	for _, rt := range a.routes {
@@ -326,6 +329,8 @@ var statusOf = []struct {
 	{errNotFound, http.StatusNotFound},
 	{typhon.ErrJobFinished, http.StatusConflict},
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+	{advice.ErrServer, http.StatusBadGateway},
+	{advice.ErrNoTarget, http.StatusBadGateway},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An

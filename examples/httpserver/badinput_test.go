@@ -49,10 +49,10 @@ func TestBadInput(t *testing.T) {
 		wantStatus         int
 		wantDetail         string
 	}{
-		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick or full`},
+		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick, full or zeus`},
 		{"empty mode", "POST", "/jobs/run?mode=", "", nil, 400, "invalid mode: empty mode"},
-		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick or full`},
-		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick or full`},
+		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick, full or zeus`},
+		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick, full or zeus`},
 		{"mode twice", "POST", "/jobs/run?mode=quick&mode=full", "", nil, 400, "bad request: mode given 2 times"},
 		{"queue full", "POST", "/jobs/run?mode=quick", "", nil, 429, "job queue full: 1 jobs pending"},
 		{"limit 0", "GET", "/results?limit=0", "", nil, 400, `bad request: limit must be an integer from 1 to 500, got "0"`},

@@ -64,6 +64,7 @@ type config struct {
 	gpus       []int // GPUs the server uses; nil: found from its processes
 	serverPIDs []int
 	cgroup     string // the server's cgroup
+	ask        askConfig
 
 	// plan, when set, replaces the plan of every job (tests use tiny plans).
 	plan *engine.Plan
@@ -89,6 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Func("gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)", numFlag(&c.gpus))
 	fs.Func("server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)", numFlag(&c.serverPIDs))
 	fs.StringVar(&c.cgroup, "server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
+	fs.StringVar(&c.ask.url, "ask-url", "", "OpenAI-compatible server GET /ask asks (default: the server of the last run)")
+	fs.StringVar(&c.ask.model, "ask-model", "", "model GET /ask asks (default: the model of the last run)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -174,6 +177,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	api := newAPI(mgr, c.token, logger)
 	api.guard.listen = host
+	api.askCfg = c.ask
 	srv := newHTTPServer(api)
 	fmt.Fprintf(stdout, "listening on %s\n", self)
 	logger.Info("serving", "addr", self, "data", c.data, "url", c.url, "model", c.model,

@@ -58,6 +58,21 @@ func TestReportRealServer(t *testing.T) {
 	if len(b.ContextSweep) == 0 || b.ContextSweep[0].CtxSize != 2048 || b.ContextSweep[0].TPS == nil {
 		t.Errorf("context_sweep = %+v, want the 2,048-token sweep first, measured", b.ContextSweep)
 	}
+	for _, p := range b.ContextSweep {
+		t.Logf("sweep %s: %s, %d of %d ok, valid %v, median %v tok/s, CI %v-%v, excluded %v", p.TestID, p.Status, p.SuccessfulRuns, p.NRuns,
+			derefInt(p.ValidRuns), deref(p.MedianTPS), deref(p.TPSCI95Low), deref(p.TPSCI95High), p.Excluded)
+		if p.Status == report.OutcomeSkipped {
+			continue
+		}
+		excluded := 0
+		for _, n := range p.Excluded {
+			excluded += n
+		}
+		if p.ValidRuns == nil || *p.ValidRuns+excluded != p.SuccessfulRuns || *p.ValidRuns > 0 && p.MedianTPS == nil ||
+			*p.ValidRuns >= 2 && (p.TPSCI95Low == nil || p.TPSCI95High == nil || *p.TPSCI95Low > *p.TPSCI95High) {
+			t.Errorf("sweep point %s: valid_runs, median_tps, CI or excluded do not add up: %+v", p.TestID, p)
+		}
+	}
 	for _, f := range b.Findings {
 		t.Logf("finding %s (%s): %s", f.Rule, f.Severity, f.Text)
 		if f.Rule == "" || f.Severity == "" || f.Text == "" {

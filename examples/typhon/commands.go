@@ -51,7 +51,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", typhon.DefaultMode, "plan: quick or full")
+	mode := fs.String("mode", typhon.DefaultMode, "plan: quick, full or zeus (131,072 and 262,144-token contexts)")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")

@@ -1,11 +1,13 @@
 // Command typhon benchmarks the LLM server on this machine from a terminal.
 //
-//	typhon run [-mode quick|full] [-url U] [-model M] [-data DIR] [-json] [-demo]
+//	typhon run [-mode quick|full|zeus] [-url U] [-model M] [-data DIR] [-json] [-demo]
 //	typhon scan [-json] [-port N] [-url U]
 //	typhon history [-data DIR] [-limit N] [-offset N] [-json]
 //	typhon compare OLD.json NEW.json [-tolerance 5%] [-json] [-allow-different-model|server|gpu|mode]
 //	typhon summary [-format markdown|benchstat|json] RUN.json
 //	typhon dashboard [-o FILE] [-data DIR] [RUN.json ...]
+//	typhon export [-data DIR] [-o FILE] [RUN.json ...] | typhon export -check FILE
+//	typhon ask [-url U] [-model M] [-q "question"] [-data DIR] [RUN.json]
 //
 // run writes an HTML dashboard beside the record (DATA/runs/<run_id>.html) and
 // prints its path. dashboard renders one or more records (default: the last
@@ -92,6 +94,8 @@ commands:
   compare   compare two records; exit 1 on regression
   summary   print a summary of a record: Markdown, benchstat or JSON
   dashboard write an HTML dashboard of one or more records
+  export    write anonymised community data (or -check a file)
+  ask       ask an LLM server for advice on a run (default: the last run)
 
 "typhon <command> -h" lists a command's flags.
 `
@@ -119,6 +123,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSummary(rest, stdout, stderr)
 	case "dashboard":
 		return cmdDashboard(rest, stdout, stderr)
+	case "export":
+		return cmdExport(ctx, rest, stdout, stderr)
+	case "ask":
+		return cmdAsk(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/typhonbench/typhon/schema"
+)
+
+// ModeZeus is the long-context torture plan: see ZeusPlan.
+const ModeZeus = "zeus"
+
+// Zeus tests.
+const (
+	// ZeusPrefix precedes the context size in a zeus test's ID: zeus_131072.
+	ZeusPrefix = "zeus_"
+	// ZeusMaxTokens is the output of a zeus test: enough to measure decode speed
+	// at the depth of the prompt.
+	ZeusMaxTokens = 128
+	// ZeusReserve is how much of the context a zeus prompt leaves free: the
+	// output and a margin for the chat template.
+	ZeusReserve = ZeusMaxTokens + 256
+	// ZeusBaselineRuns is how many timed runs the zeus plan's baseline has: it
+	// warms the server up and gives the decode speed at a short context.
+	ZeusBaselineRuns = 3
+)
+
+// ZeusSizes are the contexts of the zeus tests: 131,072 and 262,144 tokens.
+var ZeusSizes = []int{131072, 262144}
+
+// ZeusPlan builds the zeus plan: baseline_short (the decode speed at a short
+// context, and the model warmed up), then one test per size of ZeusSizes whose
+// single timed request fills the context but ZeusReserve tokens and decodes
+// ZeusMaxTokens at that depth. Its warmup sends a short prompt (the model is
+// loaded and, on Ollama, the context allocated, without a second long
+// prefill).
+//
+// serverCtx is the largest context a request can get (0 = unknown), as for
+// BuildPlan: llama-server's context per slot; for Ollama, which allocates the
+// num_ctx a request asks for, the model's training context. A size beyond it is
+// recorded as skipped, never sent, with the limit as the reason.
+func ZeusPlan(serverCtx int) Plan {
+	p := Plan{Mode: ModeZeus}
+	small := BaselineCtx
+	if serverCtx > 0 && serverCtx < small {
+		small = serverCtx
+	}
+	p.Tests = append(p.Tests, Test{
+		ID: TestBaseline, Name: "Baseline (short prompt)", Category: schema.CategoryBaseline,
+		CtxSize: small, PromptTokens: BaselinePromptTokens, MaxTokens: 64, Runs: ZeusBaselineRuns,
+	})
+	skipUnfit(&p.Tests[0], serverCtx)
+	for _, n := range ZeusSizes {
+		t := Test{
+			ID:                 ZeusPrefix + strconv.Itoa(n),
+			Name:               "Zeus — " + Thousands(n) + " tokens",
+			Category:           schema.CategoryZeus,
+			CtxSize:            n,
+			PromptTokens:       n - ZeusReserve,
+			MaxTokens:          ZeusMaxTokens,
+			Runs:               1,
+			WarmupPromptTokens: BaselinePromptTokens,
+		}
+		if serverCtx > 0 && n > serverCtx {
+			t.SkipReason = fmt.Sprintf("needs %s tokens of context; the server gives a request at most %s", Thousands(n), Thousands(serverCtx))
+		}
+		p.Tests = append(p.Tests, t)
+	}
+	return p
+}

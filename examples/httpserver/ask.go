@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/typhonbench/typhon/advice"
+	"github.com/typhonbench/typhon/report"
+)
+
+// Bounds of GET /ask.
+const (
+	// askTimeout bounds the whole answer of the LLM server.
+	askTimeout = 2 * time.Minute
+	// askMaxAnswer bounds the answer's size in bytes.
+	askMaxAnswer = 32 << 10
+	// askMaxQuestion bounds the question's size in bytes.
+	askMaxQuestion = 2000
+)
+
+// askConfig says whom GET /ask asks; the zero value asks the server that was
+// benchmarked for the model that was benchmarked.
+type askConfig struct {
+	url, model string
+	timeout    time.Duration // 0: askTimeout
+}
+
+// askAnswer is the body of a 200 from GET /ask.
+type askAnswer struct {
+	RunID    string `json:"run_id"`
+	Question string `json:"question"`
+	Answer   string `json:"answer"`
+}
+
+// ask answers GET /ask?q=...: advice on the last run from an LLM server. 404
+// without a run; 502 with the LLM server's error when it fails or runs out of
+// time.
+func (a *api) ask(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if len(q["q"]) > 1 {
+		writeError(w, r, a.logger, fmt.Errorf("%w: q given %d times", errBadRequest, len(q["q"])))
+		return
+	}
+	question := q.Get("q")
+	if len(question) > askMaxQuestion {
+		writeError(w, r, a.logger, fmt.Errorf("%w: q is longer than %d bytes", errBadRequest, askMaxQuestion))
+		return
+	}
+	res, err := report.LoadFile(filepath.Join(a.store.Dir, report.LastRunFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		writeError(w, r, a.logger, fmt.Errorf("%w: no run recorded yet", errNotFound))
+		return
+	}
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	timeout := a.askCfg.timeout
+	if timeout <= 0 {
+		timeout = askTimeout
+	}
+	t := advice.Target{BaseURL: a.askCfg.url, Model: a.askCfg.model, Question: question,
+		Secrets: []string{a.store.Dir}, Timeout: timeout, MaxAnswerBytes: askMaxAnswer}
+	if t.BaseURL == "" {
+		t.APIKey = a.mgr.Runner.APIKey // the benchmarked server's key, for that server only
+	}
+	answer, err := advice.Ask(r.Context(), res, t, nil)
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		err = fmt.Errorf("%w: no answer within %v", advice.ErrServer, timeout)
+	}
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	if question == "" {
+		question = advice.DefaultQuestion
+	}
+	writeJSON(w, http.StatusOK, askAnswer{RunID: res.RunID, Question: question, Answer: answer})
+}
