@@ -39,6 +39,7 @@ import (
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/engine"
 	_ "github.com/typhonbench/typhon/gpu/nvml" // registers the NVML GPU sampler
+	"github.com/typhonbench/typhon/report"
 )
 
 func main() {
@@ -134,7 +135,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	data, err := dataDir(c.data)
+	data, err := dataDir(c.data, logger)
 	if err != nil {
 		return err
 	}
@@ -219,14 +220,22 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // dataDir is the one data directory of the jobs and the API alike, resolved
-// once: "" means typhon.DefaultDataDir().
-func dataDir(dir string) (string, error) {
+// once: "" means typhon.DefaultDataDir(). Records left "running" by a process
+// that died are marked interrupted before the first request is served (the
+// Manager's own recovery then finds nothing), so /results never shows them
+// running.
+func dataDir(dir string, logger *slog.Logger) (string, error) {
 	if dir == "" {
 		dir = typhon.DefaultDataDir()
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("bad -data: %w", err)
+	}
+	if ids, err := (&report.Store{Dir: abs, Logger: logger}).Recover(); err != nil {
+		logger.Warn("recover interrupted records", "err", err)
+	} else if len(ids) > 0 {
+		logger.Info("records marked interrupted", "ids", ids)
 	}
 	return abs, nil
 }
