@@ -44,6 +44,19 @@
 // Every timed request is unique at its first token, and prompt caching is turned
 // off where the server allows it, so no prompt cache serves a timed run.
 //
+// # Load: where a server saturates
+//
+// [ModeLoad] runs a load sweep instead of a plan, configured by [Runner.Load]
+// (an engine.LoadOptions): sustained users (closed loop) or a request rate
+// (open loop, Poisson arrivals on a precomputed schedule), level by level, each
+// a ramp-up then a measured window, until output throughput stops growing
+// while TTFT grows, the error rate passes 5%, or the SLOs break. Each level is a
+// [Benchmark] of category load (test_id load_users_8, load_rate_2) with
+// request_throughput, output_tps, total_tps, goodput and latency distributions
+// (ttft_s, itl_s, tpot_s, e2e_s); [Result].Capacity names the peak, the highest
+// level within the SLOs and where saturation began. A full plan ends its
+// tests with a short sweep of users up to four times the server's slots.
+//
 // # Jobs
 //
 // A [Manager] queues jobs and runs them one at a time (two benchmarks on one GPU

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/typhonbench/typhon/engine"
 	"github.com/typhonbench/typhon/report"
 )
 
@@ -74,8 +75,9 @@ type Manager struct {
 
 type jobState struct {
 	job       Job
-	cancel    context.CancelFunc // set while running
-	cancelled bool               // Cancel was called while it ran
+	load      *engine.LoadOptions // a load job's options
+	cancel    context.CancelFunc  // set while running
+	cancelled bool                // Cancel was called while it ran
 }
 
 func (m *Manager) init() {
@@ -94,6 +96,20 @@ func (m *Manager) Submit(mode string) (*Job, error) {
 	if mode == "" {
 		mode = DefaultMode
 	}
+	return m.submit(mode, nil)
+}
+
+// SubmitLoad queues a job of mode load with options o. It returns an error
+// wrapping ErrInvalidLoad when o makes no sense, ErrQueueFull when the queue is
+// full.
+func (m *Manager) SubmitLoad(o engine.LoadOptions) (*Job, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return m.submit(ModeLoad, &o)
+}
+
+func (m *Manager) submit(mode string, load *engine.LoadOptions) (*Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.init()
@@ -109,7 +125,7 @@ func (m *Manager) Submit(mode string) (*Job, error) {
 		id = randomHex(4)
 	}
 	m.trimLocked()
-	st := &jobState{job: Job{ID: id, Status: StatusPending, Mode: mode, SubmittedAt: time.Now().UTC()}}
+	st := &jobState{job: Job{ID: id, Status: StatusPending, Mode: mode, SubmittedAt: time.Now().UTC()}, load: load}
 	m.jobs[id] = st
 	m.order = append(m.order, id)
 	m.pending = append(m.pending, id)
@@ -235,6 +251,9 @@ func (m *Manager) runJob(parent context.Context, id string) {
 	st.job.StartedAt = &now
 	st.cancel = cancel
 	r.Mode = st.job.Mode
+	if st.load != nil {
+		r.Load = *st.load
+	}
 	if r.Plan != nil {
 		plan := *r.Plan // a template plan runs for every job, under the job's mode
 		plan.Mode = st.job.Mode

@@ -67,6 +67,8 @@ var (
 	// ErrServerSilent: the server accepted connections but left
 	// MaxUnansweredTests tests in a row without any answer.
 	ErrServerSilent = errors.New("server does not answer")
+	// ErrInvalidLoad: the load options make no sense (Runner.Load).
+	ErrInvalidLoad = engine.ErrInvalidLoad
 )
 
 // Modes of a plan.
@@ -102,8 +104,12 @@ type Progress struct {
 // the quick plan, samples the default GPU sampler and writes the record under
 // DefaultDataDir.
 type Runner struct {
-	// Mode is ModeQuick, ModeFull or ModeZeus; "" means DefaultMode. Ignored when Plan is set.
+	// Mode is ModeQuick, ModeFull, ModeZeus or ModeLoad; "" means DefaultMode.
+	// Ignored when Plan is set.
 	Mode string
+	// Load configures the sweep of ModeLoad (users, rates, window, SLOs...); the
+	// zero value sweeps users 1, 2, 4, ... until the server saturates.
+	Load engine.LoadOptions
 	// Plan replaces the built plan when not nil.
 	Plan *engine.Plan
 
@@ -175,10 +181,10 @@ func DefaultDataDir() string {
 // ValidMode reports whether mode names a plan ("" is the default mode).
 func ValidMode(mode string) error {
 	switch mode {
-	case "", ModeQuick, ModeFull, ModeZeus:
+	case "", ModeQuick, ModeFull, ModeZeus, ModeLoad:
 		return nil
 	}
-	return fmt.Errorf("%w %q: want %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus)
+	return fmt.Errorf("%w %q: want %s, %s, %s or %s", ErrInvalidMode, mode, ModeQuick, ModeFull, ModeZeus, ModeLoad)
 }
 
 // NewRunID returns a new record id: UTC time to the second and 8 random hex
@@ -228,6 +234,11 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	if r.Plan == nil {
 		if err := ValidMode(mode); err != nil {
 			return nil, err
+		}
+		if mode == ModeLoad {
+			if err := r.Load.Validate(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	start := r.now()
@@ -284,10 +295,12 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	var plan engine.Plan
 	if r.Plan != nil {
 		plan = *r.Plan
+	} else if mode == ModeLoad {
+		plan = engine.LoadPlan(r.Load)
 	} else if plan, err = engine.BuildPlan(mode, planCtx(srv), vramMB); err != nil {
 		return r.fail(res, err)
 	} else if mode == ModeFull {
-		plan = engine.WithConcurrency(plan, engine.ConcurrencyLevels(srv.Slots))
+		plan = engine.WithLoadSweep(plan, srv.Slots)
 	}
 	total := len(plan.Tests)
 	first := ""
@@ -365,6 +378,12 @@ func (r *Runner) runPlan(ctx context.Context, eng *engine.Engine, rec *gpu.Recor
 				return nil
 			}
 			send(Progress{Done: i, Total: total, CurrentTest: t.Name})
+			if t.Load != nil {
+				if runErr = r.runLoad(ctx, eng, t, res, store, send, i, total); runErr != nil {
+					return nil
+				}
+				continue
+			}
 			stopWatch := r.watchLongTest(ctx, eng, t, Progress{Done: i, Total: total, CurrentTest: t.Name}, send)
 			b := eng.RunTest(ctx, t)
 			stopWatch()
@@ -529,8 +548,6 @@ func anySuccess(bs []Benchmark) bool {
 	}
 	return false
 }
-
-func countDone(res *Result) int { return len(res.Benchmarks) }
 
 // failureSummary names each failed test with its first error.
 func failureSummary(bs []Benchmark) string {

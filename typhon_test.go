@@ -232,7 +232,7 @@ func ExampleValidMode() {
 	fmt.Println(typhon.ValidMode("turbo"))
 	// Output:
 	// <nil>
-	// invalid mode "turbo": want quick, full or zeus
+	// invalid mode "turbo": want quick, full, zeus or load
 }
 
 func ExampleManager_Submit() {

@@ -195,8 +195,11 @@ func (e *Engine) httpClient() *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		// Compression would make the transport buffer a stream.
 		tr.DisableCompression = true
-		// A concurrency round keeps up to MaxConcurrency connections busy.
-		tr.MaxIdleConnsPerHost = MaxConcurrency
+		// Every user of a load level keeps its connection between requests.
+		tr.MaxIdleConnsPerHost = DefaultMaxInFlight
+		// Requests are small and answers are read through the stream's own
+		// buffer: small transport buffers keep a thousand streams light.
+		tr.WriteBufferSize, tr.ReadBufferSize = 1<<10, 2<<10
 		e.client = &http.Client{Transport: tr, CheckRedirect: noRedirect}
 	}
 	return e.client

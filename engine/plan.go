@@ -45,10 +45,6 @@ const (
 
 // Concurrency tests.
 const (
-	// MaxConcurrency caps the users of a concurrency test. Past the server's
-	// parallel slots requests only queue, and a larger round costs test time
-	// without telling more.
-	MaxConcurrency = 8
 	// ConcurrencyMaxTokens is each request's output in a concurrency test: long
 	// enough that the users decode together for most of a round.
 	ConcurrencyMaxTokens = 128
@@ -76,6 +72,9 @@ type Test struct {
 	// Concurrency, in the concurrency category, is how many requests each round
 	// sends at once (Runs is then the number of rounds).
 	Concurrency int
+	// Load, in the load category, is a load sweep: Engine.RunLoad runs it and
+	// records one Benchmark per level.
+	Load *LoadOptions
 	// WarmupPromptTokens, when above 0, is the warmup's prompt length instead of
 	// PromptTokens (a long-context test need not prefill twice).
 	WarmupPromptTokens int
@@ -119,10 +118,10 @@ func SweepSizes(vramMB float64) []int {
 //
 // Quick: baseline_short (5 runs), the first three sweep sizes (2 runs each),
 // long_gen (1 run). Full: baseline_short (10), every sweep size of the tier (5),
-// concurrency_2 and concurrency_4 (3 rounds each, the levels of
-// ConcurrencyLevels(0)), long_gen (3) and memory_wall. Every test has one warmup
-// besides. WithConcurrency sets other concurrency levels, e.g. those of the
-// server's slot count.
+// load_sweep (a short sweep of users, 1 to 8 when the slots are unknown), long_gen
+// (3) and memory_wall. Every test has one warmup besides. WithLoadSweep sizes
+// the sweep for the server's slot count; WithConcurrency adds the older
+// concurrency tests of fixed rounds.
 func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 	if mode == ModeZeus {
 		return ZeusPlan(serverCtx), nil
@@ -167,9 +166,7 @@ func BuildPlan(mode string, serverCtx int, vramMB float64) (Plan, error) {
 		p.Tests = append(p.Tests, t)
 	}
 	if mode == ModeFull {
-		for _, n := range ConcurrencyLevels(0) {
-			p.Tests = append(p.Tests, concurrencyTest(n, r.concurrency, smallCtx))
-		}
+		p.Tests = append(p.Tests, planSweep(0, smallCtx))
 	}
 	p.Tests = append(p.Tests, Test{
 		ID: TestLongGen, Name: "Long generation stress", Category: schema.CategoryStress,
@@ -211,23 +208,22 @@ func concurrencyTest(n, rounds, ctx int) Test {
 
 // ConcurrencyLevels returns the numbers of users to test for a server with slots
 // parallel slots (0 = unknown): 2 and 4 always (on a one-slot server they show
-// the queueing), the slot count itself up to MaxConcurrency, and MaxConcurrency
-// (8) when the server has that many slots. Sorted, without repeats.
+// the queueing) and the slot count itself. Sorted, without repeats.
 func ConcurrencyLevels(slots int) []int {
 	levels := []int{2, 4}
 	if slots >= 2 {
-		levels = append(levels, min(slots, MaxConcurrency))
+		levels = append(levels, slots)
 	}
 	return normLevels(levels)
 }
 
-// normLevels caps levels at MaxConcurrency, drops those below 2 (one user is the
-// baseline), sorts them and removes repeats.
+// normLevels drops levels below 2 (one user is the baseline), sorts them and
+// removes repeats.
 func normLevels(levels []int) []int {
 	var out []int
 	for _, n := range levels {
 		if n >= 2 {
-			out = append(out, min(n, MaxConcurrency))
+			out = append(out, n)
 		}
 	}
 	slices.Sort(out)
@@ -235,7 +231,7 @@ func normLevels(levels []int) []int {
 }
 
 // WithConcurrency returns p with its concurrency tests replaced by one test per
-// level (numbers of users; capped at MaxConcurrency, those below 2 dropped,
+// level (numbers of users; those below 2 dropped,
 // repeats removed, in ascending order), placed before the long generation and
 // memory wall tests (where a crash is likeliest). Each has the plan mode's rounds
 // (full 3, quick 2, else 1), the baseline's short prompt and context, and

@@ -321,20 +321,22 @@ func (e *Engine) requestBody(r request) (path string, body []byte, accept string
 }
 
 type chatChunk struct {
-	Choices []struct {
-		Delta struct {
-			Role             *string         `json:"role"`
-			Content          *string         `json:"content"`
-			ReasoningContent *string         `json:"reasoning_content"`
-			Reasoning        *string         `json:"reasoning"`
-			ToolCalls        json.RawMessage `json:"tool_calls"`
-		} `json:"delta"`
-		Text         *string `json:"text"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
+	Choices []chatChoice    `json:"choices"`
 	Usage   *chatUsage      `json:"usage"`
 	Timings *llamaTimings   `json:"timings"`
 	Error   json.RawMessage `json:"error"`
+}
+
+type chatChoice struct {
+	Delta struct {
+		Role             *string         `json:"role"`
+		Content          *string         `json:"content"`
+		ReasoningContent *string         `json:"reasoning_content"`
+		Reasoning        *string         `json:"reasoning"`
+		ToolCalls        json.RawMessage `json:"tool_calls"`
+	} `json:"delta"`
+	Text         *string `json:"text"`
+	FinishReason *string `json:"finish_reason"`
 }
 
 type chatUsage struct {
@@ -378,7 +380,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			return nil
 		}
 		var c chatChunk
-		if err := json.Unmarshal(data, &c); err != nil {
+		if err := decodeChunk(data, &c); err != nil {
 			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
 			return nil
 		}

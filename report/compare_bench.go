@@ -72,6 +72,12 @@ func (k *comparer) benchmark(b, cur *schema.Benchmark) BenchmarkComparison {
 		}
 		return bc
 	}
+	if b.LoadLevel != nil && cur.LoadLevel != nil {
+		if why := k.load(b, cur, add); why != "" {
+			bc.Verdict, bc.Reason = VerdictNotComparable, why
+		}
+		return bc
+	}
 	if j := failures(b, cur); j != nil {
 		add(j)
 	}

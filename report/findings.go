@@ -236,13 +236,13 @@ func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 	return best
 }
 
-// concurrencyLevels is the concurrency tests with an aggregate throughput,
-// by increasing concurrency.
+// concurrencyLevels is the concurrency tests and the load levels of users with
+// an aggregate throughput, by increasing concurrency.
 func concurrencyLevels(r *schema.Result) []*schema.Benchmark {
 	var out []*schema.Benchmark
 	for i := range r.Benchmarks {
 		b := &r.Benchmarks[i]
-		if b.Category == schema.CategoryConcurrency && b.Concurrency > 0 && b.AggregateTPS > 0 {
+		if (b.Category == schema.CategoryConcurrency || b.Category == schema.CategoryLoad) && b.Concurrency > 0 && b.AggregateTPS > 0 {
 			out = append(out, b)
 		}
 	}

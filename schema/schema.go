@@ -97,6 +97,10 @@ type Result struct {
 	GPUUnavailable string `json:"gpu_unavailable,omitempty"`
 	// TyphonVersion is the version of the code that made the record.
 	TyphonVersion string `json:"typhon_version,omitempty"`
+	// Capacity sums up the load sweep of users (or, without one, of rates).
+	Capacity *Capacity `json:"capacity,omitempty"`
+	// RateCapacity sums up the sweep of rates when a run has both.
+	RateCapacity *Capacity `json:"rate_capacity,omitempty"`
 }
 
 // ServerInfo names the server a run measured.
@@ -166,6 +170,11 @@ type Benchmark struct {
 	// (measured once per server; 0 when unknown): cached prompt tokens up to it
 	// still make a cold run.
 	TemplatePrefixTokens int `json:"template_prefix_tokens,omitempty"`
+
+	// LoadLevel (category load) holds one level of a load sweep; its fields sit
+	// inline: users or rate, completed, failed, request_throughput, output_tps,
+	// total_tps, goodput, latency, ...
+	*LoadLevel
 }
 
 // Stats are distribution figures over the valid timed runs (valid_runs). A

@@ -214,7 +214,17 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: empty mode", typhon.ErrInvalidMode))
 		return
 	}
-	job, err := a.mgr.Submit(mode)
+	o, err := loadOptions(q, mode)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	var job *typhon.Job
+	if mode == typhon.ModeLoad {
+		job, err = a.mgr.SubmitLoad(o)
+	} else {
+		job, err = a.mgr.Submit(mode)
+	}
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -321,6 +331,7 @@ var statusOf = []struct {
 	status int
 }{
 	{typhon.ErrInvalidMode, http.StatusBadRequest},
+	{typhon.ErrInvalidLoad, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
 	{errForbidden, http.StatusForbidden},

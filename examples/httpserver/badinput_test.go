@@ -49,11 +49,20 @@ func TestBadInput(t *testing.T) {
 		wantStatus         int
 		wantDetail         string
 	}{
-		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick, full or zeus`},
+		{"unknown mode", "POST", "/jobs/run?mode=turbo", "", nil, 400, `invalid mode "turbo": want quick, full, zeus or load`},
 		{"empty mode", "POST", "/jobs/run?mode=", "", nil, 400, "invalid mode: empty mode"},
-		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick, full or zeus`},
-		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick, full or zeus`},
+		{"mode in capitals", "POST", "/jobs/run?mode=QUICK", "", nil, 400, `invalid mode "QUICK": want quick, full, zeus or load`},
+		{"mode with a NUL", "POST", "/jobs/run?mode=quick%00", "", nil, 400, `invalid mode "quick\x00": want quick, full, zeus or load`},
 		{"mode twice", "POST", "/jobs/run?mode=quick&mode=full", "", nil, 400, "bad request: mode given 2 times"},
+		{"load: no users", "POST", "/jobs/run?mode=load&users=0", "", nil, 400, "invalid load options: users 0: want 1 to 100,000"},
+		{"load: negative rate", "POST", "/jobs/run?mode=load&rate=-1", "", nil, 400, "invalid load options: rate -1: want above 0 and at most 100,000 per second"},
+		{"load: rate not a number", "POST", "/jobs/run?mode=load&rate=fast", "", nil, 400, `invalid load options: rate="fast": want requests per second, e.g. 0.5,1,2`},
+		{"load: users and rate", "POST", "/jobs/run?mode=load&users=1&rate=2", "", nil, 400, "invalid load options: users and rate together: a sweep is of one or the other"},
+		{"load: unknown SLO", "POST", "/jobs/run?mode=load&slo=queue%3D1s", "", nil, 400, `invalid load options: SLO "queue": want ttft, tpot or e2e`},
+		{"load: bad duration", "POST", "/jobs/run?mode=load&duration=soon", "", nil, 400, `invalid load options: duration="soon": want a duration, e.g. 60s`},
+		{"load: duration twice", "POST", "/jobs/run?mode=load&duration=1s&duration=2s", "", nil, 400, "bad request: duration given 2 times"},
+		{"load parameter with quick", "POST", "/jobs/run?mode=quick&users=4", "", nil, 400, "bad request: users is a parameter of mode=load, not of mode=quick"},
+		{"load: valid, queue full", "POST", "/jobs/run?mode=load&users=1,2&duration=5s&slo=ttft%3D2s", "", nil, 429, "job queue full: 1 jobs pending"},
 		{"queue full", "POST", "/jobs/run?mode=quick", "", nil, 429, "job queue full: 1 jobs pending"},
 		{"limit 0", "GET", "/results?limit=0", "", nil, 400, `bad request: limit must be an integer from 1 to 500, got "0"`},
 		{"limit too large", "GET", "/results?limit=501", "", nil, 400, `bad request: limit must be an integer from 1 to 500, got "501"`},

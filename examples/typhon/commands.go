@@ -51,7 +51,7 @@ func (l *strList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	mode := fs.String("mode", typhon.DefaultMode, "plan: quick, full or zeus (131,072 and 262,144-token contexts)")
+	mode := fs.String("mode", typhon.DefaultMode, "plan: quick, full, zeus (131,072 and 262,144-token contexts) or load (a load sweep: see the load flags)")
 	url := fs.String("url", "", "server base URL (default: detect)")
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
@@ -66,6 +66,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&gpus, "gpu", "GPU the server uses, as NVML numbers it (repeatable; default: the GPUs holding the server's processes)")
 	fs.Var(&pids, "server-pid", "process of the server, when Typhon cannot see it listen on its port (repeatable)")
 	cgroup := fs.String("server-cgroup", "", "cgroup of the server's processes (a container's), under /sys/fs/cgroup or absolute")
+	readLoad := loadFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,12 +74,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError(stderr, fs, "%v", err)
 	}
 	*data = orDefaultData(*data)
+	load, err := readLoad(*mode)
+	if err != nil {
+		return usageError(stderr, fs, "%v", err)
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	r := typhon.Runner{
 		Mode:    *mode,
+		Load:    load,
 		URL:     *url,
 		Model:   *model,
 		APIKey:  orEnvKey(*apiKey),
@@ -110,6 +116,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		} else {
 			printResult(stdout, res)
+			printLoad(stdout, res)
 		}
 	}
 	if err != nil {

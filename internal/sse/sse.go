@@ -17,6 +17,11 @@ import (
 // MaxEventSize is the largest event Reader accepts (all its lines together).
 const MaxEventSize = 8 << 20
 
+// ReadBufferSize is a Reader's buffer: a chunk of a token stream fits in it; a
+// longer line is read in pieces. Small, so that a thousand streams at once stay
+// light.
+const ReadBufferSize = 4 << 10
+
 // ErrEventTooLarge is returned when an event exceeds MaxEventSize.
 var ErrEventTooLarge = errors.New("sse: event too large")
 
@@ -38,7 +43,7 @@ type Reader struct {
 
 // NewReader returns a Reader that reads from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{r: bufio.NewReaderSize(r, ReadBufferSize)}
 }
 
 // Next returns the next event. At the end of the stream it returns io.EOF; a stream

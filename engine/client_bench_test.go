@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/typhonbench/typhon/internal/stats"
+)
+
+// The client benchmark: is Typhon's receiving side ever the bottleneck? A fake
+// server in another process (this test binary, pinned to the last core) streams
+// llama-server-like chunks, one token each, flushed one by one; the client (this
+// process, pinned to the first core) measures them as a load level does.
+//
+//	go test -run '^$' -bench Client -benchtime 1x ./engine
+//
+// BenchmarkClientOneStream: one stream at full speed: the client's CPU per
+// 1,000 tokens and the tokens it ingests per second of CPU.
+// BenchmarkClientPaced: ClientStreams (500; TYPHON_BENCH_STREAMS changes it) streams paced at 10 ms per token: the ITL
+// p50 and p99 Typhon records against the true 10 ms, the spread of the server's
+// send times, the client's CPU per 1,000 tokens and its memory per stream.
+
+const (
+	envFakeStream = "TYPHON_FAKE_STREAM_SERVER"
+	envFakePace   = "TYPHON_FAKE_STREAM_PACE"
+	// benchChunk is a content chunk as llama-server sends it.
+	benchChunk = `{"choices":[{"finish_reason":null,"index":0,"delta":{"content":" tok"}}],"created":1764580000,"id":"chatcmpl-4fYq0Zr3kE2vJt8pXo1m","model":"tiny","system_fingerprint":"b7001-Debian","object":"chat.completion.chunk","timings":{"cache_n":0,"prompt_n":81,"prompt_ms":12.5,"prompt_per_second":6480.0,"predicted_n":%d,"predicted_ms":%d.5,"predicted_per_second":98.7}}`
+)
+
+// TestHelperStreamServer is the fake server's process; it does nothing unless
+// run by the benchmarks.
+func TestHelperStreamServer(t *testing.T) {
+	addr := os.Getenv(envFakeStream)
+	if addr == "" {
+		t.Skip("helper process of the client benchmarks")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var late []float64 // each send's lateness against its schedule, ms
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			MaxTokens int `json:"max_tokens"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n := body.MaxTokens
+		pace, _ := time.ParseDuration(os.Getenv(envFakePace))
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		t0 := time.Now()
+		var mine []float64
+		var buf []byte
+		for i := range n {
+			if pace > 0 {
+				due := t0.Add(time.Duration(i) * pace)
+				time.Sleep(time.Until(due))
+				mine = append(mine, float64(time.Since(due))/1e6)
+			}
+			buf = fmt.Appendf(buf[:0], "data: "+benchChunk+"\n\n", i+1, i)
+			_, _ = w.Write(buf)
+			fl.Flush()
+		}
+		fmt.Fprintf(w, "data: {\"choices\":[{\"finish_reason\":\"length\",\"index\":0,\"delta\":{}}]}\n\n")
+		fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"completion_tokens\":%d,\"prompt_tokens\":81,\"total_tokens\":%d}}\n\ndata: [DONE]\n\n", n, n+81)
+		mu.Lock()
+		late = append(late, mine...)
+		mu.Unlock()
+	})
+	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%.3f %.3f %.3f\n", stats.Percentile(late, 50), stats.Percentile(late, 99), slices.Max(append(late, 0)))
+		late = nil
+	})
+	_ = http.Serve(ln, mux)
+}
+
+// startFakeStreamServer runs the helper process and returns its base URL.
+func startFakeStreamServer(b *testing.B, pace time.Duration) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStreamServer$")
+	cmd.Env = append(os.Environ(), envFakeStream+"="+addr, envFakePace+"="+pace.String(), "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cores := runtime.NumCPU()
+	pin(cmd.Process.Pid, cores-1)
+	pin(0, 0)
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatal("the fake server did not start")
+	return ""
+}
+
+// pin binds a process (0: this one, every thread) to one core, when allowed.
+func pin(pid, core int) {
+	var set unix.CPUSet
+	set.Set(core)
+	if pid != 0 {
+		_ = unix.SchedSetaffinity(pid, &set)
+		return
+	}
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			_ = unix.SchedSetaffinity(tid, &set)
+		}
+	}
+}
+
+// benchStreams sends streams requests of n tokens paced at pace at once and
+// returns every chunk gap in ms, the tokens received, the client's CPU and its
+// peak RSS growth in bytes.
+func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, rss int64) {
+	e := &Engine{Target: Target{BaseURL: base, Model: "tiny", Kind: KindLlamaCpp}}
+	e.httpClient()
+	defer e.closeIdle()
+	rss0 := rssBytes()
+	var peak int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			peak = max(peak, rssBytes())
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	ms := make([]*measurement, streams)
+	cpu0 := cpuTime()
+	var sw sync.WaitGroup
+	for i := range ms {
+		sw.Go(func() {
+			ms[i] = e.do(context.Background(), request{user: "x", maxTokens: n})
+		})
+	}
+	sw.Wait()
+	cpu = cpuTime() - cpu0
+	close(stop)
+	wg.Wait()
+	for _, m := range ms {
+		if m.err != nil {
+			b.Fatalf("stream failed: %v", m.err)
+		}
+		tokens += m.completionTokens
+		for i := 1; i < len(m.chunks); i++ {
+			gaps = append(gaps, float64(m.chunks[i].at.Sub(m.chunks[i-1].at))/1e6)
+		}
+	}
+	return gaps, tokens, cpu, peak - rss0
+}
+
+func rssBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func BenchmarkClientOneStream(b *testing.B) {
+	base := startFakeStreamServer(b, 0)
+	const n = 20000
+	benchStreams(b, base, 1, 1000) // connection and warm caches
+	for range b.N {
+		_, tokens, cpu, _ := benchStreams(b, base, 1, n)
+		perK := cpu.Seconds() * 1000 / float64(tokens) * 1000
+		b.ReportMetric(perK, "cpu-ms/1000tok")
+		b.ReportMetric(float64(tokens)/cpu.Seconds(), "tok/s/core")
+		b.Logf("one stream, %d tokens flushed one by one: client CPU %.2f ms per 1,000 tokens (target 1.5), %.0f tokens per second of CPU",
+			tokens, perK, float64(tokens)/cpu.Seconds())
+	}
+}
+
+// ClientStreams is how many paced streams BenchmarkClientPaced runs at once.
+var ClientStreams = 500
+
+func BenchmarkClientPaced(b *testing.B) {
+	const n, pace = 200, 10 * time.Millisecond
+	base := startFakeStreamServer(b, pace)
+	if s := os.Getenv("TYPHON_BENCH_STREAMS"); s != "" {
+		ClientStreams, _ = strconv.Atoi(s)
+	}
+	benchStreams(b, base, 8, 10)
+	for range b.N {
+		gaps, tokens, cpu, rss := benchStreams(b, base, ClientStreams, n)
+		resp, err := http.Get(base + "/late")
+		var late string
+		if err == nil {
+			buf := make([]byte, 128)
+			k, _ := resp.Body.Read(buf)
+			resp.Body.Close()
+			late = strings.TrimSpace(string(buf[:k]))
+		}
+		p50, p99 := stats.Percentile(gaps, 50), stats.Percentile(gaps, 99)
+		perK := cpu.Seconds() * 1000 / float64(tokens) * 1000
+		b.ReportMetric(p50, "itl-p50-ms")
+		b.ReportMetric(p99, "itl-p99-ms")
+		b.ReportMetric(perK, "cpu-ms/1000tok")
+		b.ReportMetric(float64(rss)/1024/float64(ClientStreams), "KB/stream")
+		b.Logf("%d streams of %d tokens paced at %s: ITL p50 %.2f ms, p99 %.2f ms (true %s; target p99 at most +3 ms); server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens; RSS +%.1f KB per stream (target 50)",
+			ClientStreams, n, pace, p50, p99, pace, late, perK, float64(rss)/1024/float64(ClientStreams))
+	}
+}
