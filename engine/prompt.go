@@ -262,8 +262,8 @@ func (e *Engine) tokenizeStyles() []string {
 // it has one (llama.cpp, vLLM, SGLang), else from the prompt_tokens of two short
 // probe requests. Calling it is optional: RunTest calls it when it has not run. An
 // error leaves a default calibration in place (prompt lengths are then less exact,
-// and each run says how far off it was) and is returned again by later calls:
-// only a calibration cut by ctx is tried again.
+// and each run says how far off it was); a later call tries again, unless the
+// server left the calibration without any answer: that error is returned again.
 func (e *Engine) Prepare(ctx context.Context) error {
 	e.mu.Lock()
 	done, calErr := e.prepared, e.calErr
@@ -276,9 +276,11 @@ func (e *Engine) Prepare(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cal = cal
-	if err == nil || ctx.Err() == nil {
-		// A calibration that failed is not tried again before every test: the
-		// prompts are sized from estimates and each test notes it.
+	if err == nil || (ctx.Err() == nil && e.unanswered.Load() > 0) {
+		// A calibration the server left unanswered is not tried again before
+		// every test (each try would wait its whole deadline): the prompts are
+		// sized from estimates and each test notes it. Other failures are
+		// quick and may pass: the next test tries again.
 		e.prepared = true
 		e.calErr = err
 	}
