@@ -82,6 +82,10 @@ type Manager struct {
 	JobTimeout time.Duration
 	// Outcome gives a finished job its status and error; nil means PlainOutcome.
 	Outcome Outcome
+	// JobHistory is how many finished jobs are kept whole; 0 means
+	// DefaultJobHistory. Older ones are dropped at the next Submit: Get then
+	// returns ErrJobNotFound and Archived their run id.
+	JobHistory int
 
 	mu      sync.Mutex
 	jobs    map[string]*jobState
@@ -89,7 +93,8 @@ type Manager struct {
 	pending []string // ids waiting, in submission order
 	wake    chan struct{}
 	store   *report.Store
-	running bool // Run is executing the queue
+	running bool    // Run is executing the queue
+	arch    archive // finished jobs dropped from jobs
 }
 
 type jobState struct {
@@ -158,9 +163,10 @@ func (m *Manager) submit(mode Mode, load *engine.LoadOptions) (*Job, error) {
 		return nil, fmt.Errorf("%w: %d jobs pending", ErrQueueFull, len(m.pending))
 	}
 	id := randomHex(4)
-	for m.jobs[id] != nil {
+	for m.jobs[id] != nil || m.arch.runIDs[id] != "" {
 		id = randomHex(4)
 	}
+	m.trimLocked()
 	st := &jobState{job: Job{ID: id, Status: StatusPending, Mode: mode, SubmittedAt: time.Now().UTC()}, load: load}
 	m.jobs[id] = st
 	m.order = append(m.order, id)
@@ -316,6 +322,7 @@ func (m *Manager) runJob(parent context.Context, id string) {
 	// it), unless the run completed first.
 	cancelled := err != nil && (st.cancelled || (errors.Is(err, context.Canceled) && parent.Err() == nil))
 	st.job.Status, st.job.Error = m.outcome(err, cancelled)
+	m.trimLocked()
 }
 
 // start marks the job running and returns its Runner: a copy of the template

@@ -43,7 +43,7 @@ func (r *Runner) resolveServer(ctx context.Context, res *Result) (detect.Server,
 	return srv, nil
 }
 
-func (r *Runner) findServer(ctx context.Context) (detect.Server, error) {
+func (r *Runner) locateServer(ctx context.Context) (detect.Server, error) {
 	opts := r.Detect
 	if opts.APIKey == "" {
 		opts.APIKey = r.APIKey
@@ -178,6 +178,7 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 	if err := eng.Prepare(ctx); err != nil && ctx.Err() == nil {
 		r.logger().Warn("prepare", "err", err)
 	}
+	silent := 0 // tests in a row the server left unanswered
 	for i, t := range plan.Tests {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("typhon: run cancelled before %s: %w", t.ID, err)
@@ -200,16 +201,12 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 			return err
 		}
 		pr.finished(i)
-		if refused(b) {
-			if err := r.waitServer(ctx, eng); err != nil {
-				reason := fmt.Sprintf("server at %s stopped accepting connections during %s (connection_refused: crashed or out of memory?)",
-					eng.Target.BaseURL, t.ID)
-				for _, rest := range plan.Tests[i+1:] {
-					rest.SkipReason = "not run: " + reason // recorded, never sent
-					res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
-				}
-				return fmt.Errorf("%w: %s", ErrServerDown, reason)
+		if err := r.serverGone(ctx, eng, b, &silent); err != nil {
+			for _, rest := range plan.Tests[i+1:] {
+				rest.SkipReason = "not run: " + err.Error() // recorded, never sent
+				res.Benchmarks = append(res.Benchmarks, eng.RunTest(ctx, rest))
 			}
+			return err
 		}
 	}
 	if !anySuccess(res.Benchmarks) {

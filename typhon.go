@@ -31,6 +31,8 @@ type (
 	Mode = schema.Mode
 	// Kind names a kind of LLM server (ServerInfo.Kind).
 	Kind = schema.Kind
+	// ServerError is an HTTP failure of the server under test (errors.As).
+	ServerError = engine.ServerError
 )
 
 // Sentinel errors. Errors returned by Typhon wrap one of these where one applies.
@@ -57,6 +59,9 @@ var (
 	ErrServerDown = errors.New("server stopped answering")
 	// ErrNoModel: the server lists no model to benchmark.
 	ErrNoModel = errors.New("server lists no model")
+	// ErrServerSilent: the server accepted connections but left
+	// MaxUnansweredTests tests in a row without any answer.
+	ErrServerSilent = errors.New("server does not answer")
 	// ErrInvalidLoad: the load options make no sense (Runner.Load).
 	ErrInvalidLoad = engine.ErrInvalidLoad
 )

@@ -55,6 +55,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/typhonbench/typhon/gpu"
@@ -161,10 +162,14 @@ type Engine struct {
 
 	mu       sync.Mutex
 	prepared bool
+	calErr   error // the calibration's error, once prepared
 	cal      calibration
 	notes    []string // said once per test about how prompts were sized
 	nonce    nonceSource
 	client   *http.Client
+	// unanswered counts the requests in a row that got no chunk before their
+	// deadline (see DefaultNoAnswerTimeout).
+	unanswered atomic.Int32
 	// clock, when set (tests), stamps the chunks instead of time.Now.
 	clock func() time.Time
 	// afterRun, when set (tests), sees every request's measurement.
@@ -180,7 +185,10 @@ func (e *Engine) logger() *slog.Logger {
 
 func (e *Engine) httpClient() *http.Client {
 	if e.Client != nil {
-		return e.Client
+		// The caller's client, with redirects never followed.
+		c := *e.Client
+		c.CheckRedirect = noRedirect
+		return &c
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -193,7 +201,7 @@ func (e *Engine) httpClient() *http.Client {
 		// Requests are small and answers are read through the stream's own
 		// buffer: small transport buffers keep a thousand streams light.
 		tr.WriteBufferSize, tr.ReadBufferSize = 1<<10, 2<<10
-		e.client = &http.Client{Transport: tr}
+		e.client = &http.Client{Transport: tr, CheckRedirect: noRedirect}
 	}
 	return e.client
 }
@@ -305,7 +313,6 @@ func (e *Engine) Alive(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: %s", ErrServerUnavailable, kind, msg)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
@@ -316,8 +323,7 @@ func (e *Engine) Alive(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: GET %s: HTTP %d: %s", ErrServerUnavailable, path, resp.StatusCode,
-		strings.TrimSpace(string(body)))
+	return fmt.Errorf("%w: %w", ErrServerUnavailable, newServerError(resp))
 }
 
 // refusedNow reports whether a TCP connection to host is refused right now.

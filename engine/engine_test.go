@@ -208,6 +208,8 @@ func TestRunTestErrors(t *testing.T) {
 		errContains  string
 		errLacks     string
 		maxErrLength int
+		// warmupOnly: a warmup that timed out ends the test (issue 14).
+		warmupOnly bool
 	}{
 		{
 			name: "http 400 keeps the server's message",
@@ -240,6 +242,7 @@ func TestRunTestErrors(t *testing.T) {
 			engine:      func(e *engine.Engine) { e.RequestTimeout = func(int) time.Duration { return 300 * time.Millisecond } },
 			kind:        schema.ErrKindTimeout,
 			errContains: "response headers came after",
+			warmupOnly:  true,
 			errLacks:    "refused",
 		},
 		{
@@ -248,6 +251,7 @@ func TestRunTestErrors(t *testing.T) {
 			engine:      func(e *engine.Engine) { e.RequestTimeout = func(int) time.Duration { return 200 * time.Millisecond } },
 			kind:        schema.ErrKindTimeout,
 			errContains: "deadline",
+			warmupOnly:  true,
 		},
 		{
 			// Tokens flowed, then the deadline passed: slow, not broken.
@@ -263,6 +267,7 @@ func TestRunTestErrors(t *testing.T) {
 			},
 			kind:        schema.ErrKindTimeout,
 			errContains: "passed after",
+			warmupOnly:  true,
 		},
 		{
 			name: "the stream ends without finishing",
@@ -300,7 +305,14 @@ func TestRunTestErrors(t *testing.T) {
 			}
 			b := e.RunTest(t.Context(), baseTest(60, 16, 2))
 			runs := allRuns(b)
-			want(t, "requests recorded", len(runs), 3)
+			if tc.warmupOnly {
+				want(t, "requests recorded", len(runs), 1)
+				if !strings.Contains(b.Error, "the timed runs were not sent") {
+					t.Errorf("test error = %q, want it to say the timed runs were not sent", b.Error)
+				}
+			} else {
+				want(t, "requests recorded", len(runs), 3)
+			}
 			want(t, "successful_runs", b.SuccessfulRuns, 0)
 			for i, r := range runs {
 				if r.Success {

@@ -83,6 +83,13 @@ type measurement struct {
 	status int // HTTP status
 	kind   string
 	err    error
+	// warnings are figures of the server that were dropped (guard).
+	warnings []string
+	asked    int // max_tokens of the request
+	// noAnswerWait is how long the request waits for its first chunk once the
+	// server has left one unanswered.
+	noAnswerWait time.Duration
+	budget       budget // what the request may receive
 }
 
 func (m *measurement) fail(kind string, err error) {
@@ -146,6 +153,8 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer cancel(nil)
 	deadline := time.AfterFunc(timeout, func() { cancel(errDeadline) })
 	defer deadline.Stop()
+	noAnswer, guarded := e.arm(ctx, m, r, cancel)
+	defer guarded()
 
 	var firstByte atomic.Int64 // since start, ns
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
@@ -169,7 +178,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	}()
 	if err != nil {
 		m.end = time.Now()
-		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout)
+		kind, msg := e.classifyTransport(ctx, rctx, err, req.URL.Host, timeout, m)
 		m.fail(kind, errors.New(msg))
 		return m
 	}
@@ -177,20 +186,20 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody+1))
+		serr := newServerError(resp)
 		m.end = time.Now()
-		m.fail("http_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("HTTP %d from POST %s: %s",
-			resp.StatusCode, path, truncate(errorText(data), MaxErrorBody)))
+		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
 		return m
 	}
-
-	e.readBody(ctx, rctx, cancel, resp.Body, m, r, timeout)
+	e.readBody(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
 	return m
 }
 
-// readBody reads a streaming answer into m, ending it at a stall once data
-// flows, and names how it ended.
-func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement, r request, timeout time.Duration) {
+// readBody reads a streaming answer into m within the request's budget, ending
+// it at a stall once data flows (or, once the server left a request
+// unanswered, when no chunk comes within noAnswer), and names how it ended.
+func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, m *measurement,
+	r request, noAnswer *time.Timer, timeout time.Duration) {
 	// Once data flows, a silence longer than the stall timeout ends the stream
 	// (stream_broken). Before the first chunk only the deadline counts: servers
 	// send their headers before the prefill.
@@ -203,6 +212,10 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	}()
 	alive := func() {
 		m.lastEvent = time.Now()
+		noAnswer.Stop()
+		if m.tokensSoFar() > m.budget.tokens {
+			cancel(errTokenBudget)
+		}
 		if watchdog == nil {
 			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
 			return
@@ -211,10 +224,11 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	}
 
 	var rerr error
+	stream := &limitedBody{r: body, left: m.budget.bytes}
 	if e.kind() == KindOllama {
-		rerr = e.readOllama(body, m, r, alive)
+		rerr = e.readOllama(stream, m, r, alive)
 	} else {
-		rerr = e.readOpenAI(body, m, r, alive)
+		rerr = e.readOpenAI(stream, m, r, alive)
 	}
 	m.end = time.Now()
 	cause := context.Cause(rctx)
@@ -505,12 +519,14 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 }
 
 // classifyTransport names an error that came before the response headers.
-func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host string, timeout time.Duration) (kind, msg string) {
+func (e *Engine) classifyTransport(ctx, rctx context.Context, err error, host string, timeout time.Duration, m *measurement) (kind, msg string) {
 	switch {
 	case ctx.Err() != nil:
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
 	case errors.Is(context.Cause(rctx), errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("no response within the request deadline of %s", timeout)
+	case errors.Is(context.Cause(rctx), errNoAnswer):
+		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	}
 	return classifyTransportError(ctx, err, host)
 }
@@ -538,6 +554,11 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	switch cause := context.Cause(rctx); {
 	case ctx.Err() != nil:
 		return schema.ErrKindCancelled, "cancelled: " + ctx.Err().Error()
+	case errors.Is(err, errByteBudget) || errors.Is(cause, errTokenBudget):
+		return schema.ErrKindBadResponse, fmt.Sprintf("the stream passed its budget for max_tokens %d (%d tokens, %d bytes) after %d chunks (%d tokens): cut",
+			m.asked, m.budget.tokens, m.budget.bytes, m.events, tokens)
+	case errors.Is(cause, errNoAnswer):
+		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	case errors.Is(cause, errStall):
 		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:

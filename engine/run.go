@@ -203,6 +203,7 @@ func (e *Engine) sendRun(ctx context.Context, t Test, o runOpts, p preparedRun) 
 	}
 	rs, itl := m.sample(sampleSpec{promptTarget: p.target, promptPredicted: r.promptTokens, maxTokens: p.maxTokens, warm: t.WarmCache,
 		templatePrefix: e.calibration().prefix})
+	rs.Warnings = append(rs.Warnings, m.warnings...)
 	if e.afterRun != nil {
 		e.afterRun(o.warmup, m, rs)
 	}
@@ -309,6 +310,12 @@ func (e *Engine) warmup(ctx context.Context, t Test, b *schema.Benchmark) (*prom
 	switch warm.ErrorKind {
 	case schema.ErrKindConnectionRefused, schema.ErrKindCancelled:
 		b.Error = "warmup failed: " + warm.Error
+		aggregate(b, nil)
+		return fixed, false
+	case schema.ErrKindTimeout:
+		// A warmup of at most WarmupMaxTokens tokens that ran out of time says
+		// the timed runs would too: they are not sent.
+		b.Error = "warmup failed: " + warm.Error + "; the timed runs were not sent"
 		aggregate(b, nil)
 		return fixed, false
 	}

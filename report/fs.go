@@ -19,6 +19,9 @@ type fileSystem interface {
 	Rename(oldpath, newpath string) error
 	Remove(name string) error
 	ReadFile(name string) ([]byte, error)
+	// ReadFileMax reads at most limit bytes of name (more than limit bytes
+	// read means the file is larger).
+	ReadFileMax(name string, limit int64) ([]byte, error)
 	ReadDir(dir string) ([]fs.DirEntry, error)
 	// SyncDir makes the entries of dir durable (fsync of the directory).
 	SyncDir(dir string) error
@@ -56,9 +59,18 @@ func (osFS) OpenAppend(name string) (file, error) {
 	return f, nil
 }
 
-func (osFS) Rename(oldpath, newpath string) error      { return os.Rename(oldpath, newpath) }
-func (osFS) Remove(name string) error                  { return os.Remove(name) }
-func (osFS) ReadFile(name string) ([]byte, error)      { return os.ReadFile(name) }
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(name string) error             { return os.Remove(name) }
+func (osFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+func (osFS) ReadFileMax(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
 
 func (osFS) SyncDir(dir string) error {

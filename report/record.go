@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -27,7 +28,8 @@ func WriteJSON(w io.Writer, res *schema.Result) error {
 }
 
 // marshalRecord is the bytes of WriteJSON. A zero SchemaVersion is written as the
-// current schema.Version; res itself is not modified.
+// current schema.Version. res itself is not modified, except that a NaN or an
+// infinity anywhere in it, which JSON cannot hold, is set to 0.
 func marshalRecord(res *schema.Result) ([]byte, error) {
 	r := *res
 	if r.SchemaVersion == 0 {
@@ -38,7 +40,13 @@ func marshalRecord(res *schema.Result) ([]byte, error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(&r); err != nil {
-		return nil, fmt.Errorf("report: encode record %q: %w", res.RunID, err)
+		var unsupported *json.UnsupportedValueError
+		if !errors.As(err, &unsupported) || scrubFloats(reflect.ValueOf(res)) == 0 {
+			return nil, fmt.Errorf("report: encode record %q: %w", res.RunID, err)
+		}
+		// A NaN or an infinity (which JSON cannot hold) was set to 0 in res:
+		// the run is kept rather than lost.
+		return marshalRecord(res)
 	}
 	return buf.Bytes(), nil
 }

@@ -29,6 +29,7 @@ func (s *Store) Recover() ([]string, error) {
 	}
 	unlock := s.lock()
 	defer unlock()
+	s.settleLocked()
 	entries, err := s.fsys().ReadDir(s.runsDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

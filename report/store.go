@@ -89,6 +89,7 @@ type cachedSummary struct {
 	size    int64
 	modTime time.Time
 	sum     Summary
+	bad     bool // the file is not a record of its run
 }
 
 // dirLocks serialises the writers of one directory across Store values.
@@ -167,6 +168,8 @@ func (s *Store) Save(res *schema.Result) error {
 	}
 	unlock := s.lock()
 	defer unlock()
+	s.forget(res.RunID) // this write replaces a pending one of the run
+	s.settleLocked()
 	return s.saveLocked(res.RunID, data)
 }
 
@@ -259,20 +262,28 @@ func (s *Store) Finish(res *schema.Result) error {
 	}
 	unlock := s.lock()
 	defer unlock()
+	s.forget(res.RunID) // this write replaces a pending one of the run
+	s.settleLocked()
 	if err := s.saveLocked(res.RunID, data); err != nil {
+		// The record on disk still says "running": it is marked failed as soon
+		// as the disk takes it (Settle), not at the next start.
+		s.markFailedLater(res, err)
 		return err
 	}
+	s.forget(res.RunID)
 	if err := s.appendChronicle(lines); err != nil {
 		// The record says the run ended well, the chronicle has no line of it:
-		// rewrite the record the way the job will show it (best effort; on a full
-		// disk this may fail too, and the record keeps its final status).
+		// rewrite the record the way the job will show it, now or, on a full
+		// disk, as soon as it takes it (the chronicle then gets failed lines).
 		failed := *res
 		failed.Status = schema.StatusFailed
 		failed.Error = err.Error()
-		if b, merr := marshalRecord(&failed); merr == nil {
-			if serr := s.saveLocked(res.RunID, b); serr != nil {
-				s.log().Warn("cannot mark the record failed after the chronicle failed", "run_id", res.RunID, "err", serr)
-			}
+		b, merr := marshalRecord(&failed)
+		if merr == nil {
+			merr = s.saveLocked(res.RunID, b)
+		}
+		if merr != nil {
+			s.markFailedLater(res, err)
 		}
 		return err
 	}
@@ -301,8 +312,11 @@ func (s *Store) appendChronicle(data []byte) (err error) {
 		return &WriteError{Path: path, Err: err}
 	}
 	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = &WriteError{Path: path, Err: cerr}
+		// After a successful fsync the lines are on disk: a failed close does
+		// not undo them, and reporting it would make the record contradict the
+		// chronicle.
+		if cerr := f.Close(); cerr != nil {
+			s.log().Warn("closing the chronicle", "path", path, "err", cerr)
 		}
 	}()
 	fi, err := f.Stat()
@@ -387,7 +401,11 @@ func (s *Store) Load(runID string) (*schema.Result, error) {
 	if !ValidRunID(runID) {
 		return nil, fmt.Errorf("report: load %q: %w (%w)", runID, ErrInvalidRunID, ErrNotFound)
 	}
-	b, err := s.fsys().ReadFile(s.recordPath(runID))
+	if s.Dir == "" {
+		return nil, errors.New("report: Store.Dir is empty")
+	}
+	s.Settle()
+	b, err := s.readRecord(s.recordPath(runID))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("report: load %q: %w", runID, ErrNotFound)
 	}
@@ -399,7 +417,7 @@ func (s *Store) Load(runID string) (*schema.Result, error) {
 		return nil, fmt.Errorf("report: load %q: %w", runID, err)
 	}
 	if res.RunID != runID {
-		s.log().Warn("record file holds another run id", "file", runID, "run_id", res.RunID)
+		return nil, fmt.Errorf("report: load %q: %w: the file holds run id %q", runID, ErrInvalidRecord, cutID(res.RunID))
 	}
 	return res, nil
 }
@@ -452,6 +470,10 @@ func (s *Store) List(offset, limit int) ([]Summary, int, error) {
 	if offset < 0 {
 		return nil, 0, fmt.Errorf("report: list: negative offset %d", offset)
 	}
+	if s.Dir == "" {
+		return nil, 0, errors.New("report: Store.Dir is empty")
+	}
+	s.Settle()
 	entries, err := s.fsys().ReadDir(s.runsDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
@@ -473,29 +495,29 @@ func (s *Store) List(offset, limit int) ([]Summary, int, error) {
 		if ierr == nil {
 			if c, ok := old[e.Name()]; ok && c.size == info.Size() && c.modTime.Equal(info.ModTime()) {
 				fresh[e.Name()] = c
-				all = append(all, c.sum)
+				if !c.bad {
+					all = append(all, c.sum)
+				}
 				continue
 			}
 		}
-		b, err := s.fsys().ReadFile(filepath.Join(s.runsDir(), e.Name()))
+		sum, size, err := s.summaryOf(id, e.Name())
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed since ReadDir
 		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("report: list records: %w", err)
-		}
-		res, err := DecodeResult(b)
-		if err != nil {
+		var bad bool
+		switch {
+		case errors.Is(err, ErrInvalidRecord):
+			// Remembered as bad until the file changes: not read again per call.
 			s.log().Warn("skipping a record that does not decode", "file", e.Name(), "err", err)
-			continue
+			bad = true
+		case err != nil:
+			return nil, 0, fmt.Errorf("report: list records: %w", err)
+		default:
+			all = append(all, sum)
 		}
-		if res.RunID == "" {
-			res.RunID = id
-		}
-		sum := Summarize(res)
-		all = append(all, sum)
-		if ierr == nil && int64(len(b)) == info.Size() {
-			fresh[e.Name()] = cachedSummary{size: info.Size(), modTime: info.ModTime(), sum: sum}
+		if ierr == nil && (size == info.Size() || bad) {
+			fresh[e.Name()] = cachedSummary{size: info.Size(), modTime: info.ModTime(), sum: sum, bad: bad}
 		}
 	}
 	s.cacheMu.Lock()

@@ -28,6 +28,7 @@ type faultFS struct {
 	failAppend bool  // every write to a file opened for appending fails
 	failRename bool
 	failSync   bool
+	failClose  bool // closing a file opened for appending fails (after its writes)
 }
 
 func (f *faultFS) take(n int) int {
@@ -85,6 +86,14 @@ func (f *faultFile) Write(p []byte) (int, error) {
 		return n, &fs.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 	}
 	return n, nil
+}
+
+func (f *faultFile) Close() error {
+	err := f.File.Close()
+	if f.appending && f.fs.failClose && err == nil {
+		return &fs.PathError{Op: "close", Path: f.Name(), Err: syscall.EIO}
+	}
+	return err
 }
 
 func (f *faultFile) Sync() error {

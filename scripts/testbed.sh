@@ -61,6 +61,9 @@ need_pkgs() {
 # 0. A C compiler: go test -race and the cgo GPU sampler need one (and so does the
 #    Ollama build below).
 need_pkgs gcc g++
+# Headless Chromium: the job server's browser test (a cross-origin fetch from a
+# page of another loopback port must not start a job).
+need_pkgs chromium
 
 # 0b. A headless browser: the HTML dashboard is rendered in Debian's Chromium by the
 #     report tests (screenshot, no network request, no console error).

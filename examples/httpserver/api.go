@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,8 +50,10 @@ type api struct {
 	mgr    *typhon.Manager
 	store  *report.Store
 	token  string
+	guard  hostGuard
 	logger *slog.Logger
 	routes []route
+	public map[string]bool // paths served without a token
 	mux    *http.ServeMux
 	askCfg askConfig
 }
@@ -67,9 +68,11 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		mgr:    mgr,
 		store:  mgr.Store(),
 		token:  token,
+		guard:  hostGuard{token: token},
 		logger: logger,
 		mux:    http.NewServeMux(),
 	}
+	encodeLog.Store(logger)
 	a.routes = []route{
 		{pattern: "/health", methods: map[string]http.HandlerFunc{"GET": a.health}, public: true},
 		{pattern: "/openapi.json", methods: map[string]http.HandlerFunc{"GET": a.openAPI}},
@@ -83,8 +86,12 @@ func newAPI(mgr *typhon.Manager, token string, logger *slog.Logger) *api {
 		{pattern: "/report", methods: map[string]http.HandlerFunc{"GET": a.getReport}},
 		{pattern: "/ask", methods: map[string]http.HandlerFunc{"GET": a.ask}},
 	}
+	a.public = map[string]bool{}
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.pattern, a.dispatch(rt))
+		if rt.public {
+			a.public[rt.pattern] = true
+		}
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
@@ -99,6 +106,17 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = maxUploadBytes
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	// Who may ask comes before what is asked: a foreign Host or Origin, then
+	// the token, are checked before any route is looked up.
+	if err := a.guard.check(r); err != nil {
+		writeError(w, r, a.logger, fmt.Errorf("%w: the Host or Origin of the request is not this server's", err))
+		return
+	}
+	if !a.public[r.URL.Path] && !a.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
+		writeError(w, r, a.logger, errUnauthorized)
+		return
+	}
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
 		// ServeMux would answer a redirect in HTML; no route has such a path.
 		writeError(w, r, a.logger, fmt.Errorf("%w: %s", errNotFound, p))
@@ -120,11 +138,6 @@ func (a *api) dispatch(rt route) http.Handler {
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			writeJSON(w, http.StatusMethodNotAllowed, detail(fmt.Sprintf("method %s not allowed on %s", r.Method, rt.pattern)))
-			return
-		}
-		if !rt.public && !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
-			writeError(w, r, a.logger, errUnauthorized)
 			return
 		}
 		if isUpload(r) {
@@ -224,13 +237,30 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": job.ID, "status": job.Status, "mode": job.Mode})
 }
 
+// listJobs answers the jobs held in memory, in submission order, a page at a
+// time (offset, limit); X-Total-Count says how many there are.
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.mgr.List())
+	offset, err := intParam(r, "offset", 0, 0, 1<<30)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	limit, err := intParam(r, "limit", maxJobsPage, 1, maxJobsPage)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	jobs, total := a.mgr.Page(offset, limit)
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	writeJSON(w, http.StatusOK, jobs)
 }
 
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	job, err := a.mgr.Get(id)
+	if errors.Is(err, typhon.ErrJobNotFound) {
+		job, err = a.archivedJob(id, err)
+	}
 	if err != nil {
 		err = named("Job", id, err)
 		writeError(w, r, a.logger, err)
@@ -305,6 +335,7 @@ var statusOf = []struct {
 	{typhon.ErrInvalidLoad, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
+	{errForbidden, http.StatusForbidden},
 	{typhon.ErrJobNotFound, http.StatusNotFound},
 	{report.ErrNotFound, http.StatusNotFound},
 	{errNotFound, http.StatusNotFound},
@@ -333,9 +364,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	writeJSON(w, http.StatusInternalServerError, detail("internal error"))
 }
 
-// publicText is an error's text for a client.
-func publicText(err error) string { return err.Error() }
-
 // notFoundError words a missing job or record as the job contract does:
 // "Job '<id>' not found.".
 type notFoundError struct {
@@ -362,11 +390,3 @@ func named(what, id string, err error) error {
 }
 
 func detail(msg string) map[string]string { return map[string]string{"detail": msg} }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}

@@ -1,14 +1,19 @@
 // Command httpserver serves Typhon's HTTP job API (spec/jobs.md): submit a
 // benchmark job, poll its progress, read its result and the records on disk.
 //
-//	go run ./examples/httpserver [-addr 127.0.0.1:8000] [-data DIR] [-token T] [-url URL] [-api-key K]
+//	go run ./examples/httpserver [-addr 127.0.0.1:8000] [-data DIR] [-token-file F] [-url URL] [-api-key-file F]
 //
 // It listens on loopback by default and refuses any other address unless a
-// token is set (-token or TYPHON_TOKEN); with a token every endpoint but
-// /health requires "Authorization: Bearer <token>". The API key of the server
-// under test (-api-key or TYPHON_API_KEY) is sent to that server only; it is
-// never written to a record, the chronicle or the log. The endpoints are
-// described by the OpenAPI document served at /openapi.json.
+// token is set; with a token every endpoint but /health requires
+// "Authorization: Bearer <token>". Without a token it serves only requests whose
+// Host names a loopback address, localhost or the listen address, and refuses
+// (403) a state-changing request from another origin, so that no web page can
+// start a job or read the results. Secrets are best passed in a file
+// (-token-file, -api-key-file) or the environment (TYPHON_TOKEN,
+// TYPHON_API_KEY): -token and -api-key show in the process list. The API key
+// of the server under test is sent to that server only; it is never written to
+// a record, the chronicle or the log. The endpoints are described by the
+// OpenAPI document served at /openapi.json.
 package main
 
 import (
@@ -22,7 +27,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +39,7 @@ import (
 	"github.com/typhonbench/typhon/detect"
 	"github.com/typhonbench/typhon/engine"
 	_ "github.com/typhonbench/typhon/gpu/nvml" // registers the NVML GPU sampler
+	"github.com/typhonbench/typhon/report"
 )
 
 func main() {
@@ -71,7 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "listen address (loopback unless -token is set)")
 	fs.StringVar(&c.data, "data", typhon.DefaultDataDir(), "directory for records and the chronicle")
-	fs.StringVar(&c.token, "token", "", "bearer token required on every endpoint but /health (default $TYPHON_TOKEN)")
+	fs.StringVar(&c.token, "token", "", "bearer token required on every endpoint but /health (default $TYPHON_TOKEN; visible in the process list: prefer -token-file)")
+	tokenFile := fs.String("token-file", "", "read the bearer token from this file")
+	apiKeyFile := fs.String("api-key-file", "", "read the API key of the server under test from this file")
 	fs.StringVar(&c.url, "url", "", "benchmark this server base URL instead of detecting one")
 	fs.StringVar(&c.model, "model", "", "model to request (default: the server's loaded model)")
 	fs.StringVar(&c.apiKey, "api-key", "", "API key of the server under test, sent as a bearer token to it (default $TYPHON_API_KEY)")
@@ -90,12 +100,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	// Read here, not as the flags' defaults, so that -h never prints a secret.
-	if c.token == "" {
-		c.token = os.Getenv("TYPHON_TOKEN")
+	var err error
+	if c.token, err = secret("token", c.token, *tokenFile, "TYPHON_TOKEN"); err != nil {
+		return c, err
 	}
-	if c.apiKey == "" {
-		c.apiKey = os.Getenv("TYPHON_API_KEY")
+	if c.apiKey, err = secret("api-key", c.apiKey, *apiKeyFile, "TYPHON_API_KEY"); err != nil {
+		return c, err
 	}
+
 	if c.queue < 1 {
 		return c, fmt.Errorf("bad -queue %d: want at least 1", c.queue)
 	}
@@ -123,6 +135,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	data, err := dataDir(c.data, logger)
+	if err != nil {
+		return err
+	}
+	c.data = data
 	host, _, err := net.SplitHostPort(c.addr)
 	if err != nil {
 		return fmt.Errorf("bad -addr %q: %w", c.addr, err)
@@ -135,6 +152,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	self := "http://" + ln.Addr().String()
+	ln = limitConns(ln, maxConns)
 
 	det := c.detect
 	det.Exclude = append(det.Exclude[:len(det.Exclude):len(det.Exclude)], self)
@@ -159,13 +177,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		JobTimeout: c.jobTimeout,
 	}
 	api := newAPI(mgr, c.token, logger)
+	api.guard.listen = host
 	api.askCfg = c.ask
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newHTTPServer(api)
 	fmt.Fprintf(stdout, "listening on %s\n", self)
 	logger.Info("serving", "addr", self, "data", c.data, "url", c.url, "model", c.model,
 		"token", c.token != "", "api_key", c.apiKey != "", "queue", c.queue, "job_timeout", c.jobTimeout)
@@ -190,6 +204,67 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// newHTTPServer serves h with every timeout set: a client that is slow to send
+// its headers or body, or idle, gives its connection back (see maxConns).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// dataDir is the one data directory of the jobs and the API alike, resolved
+// once: "" means typhon.DefaultDataDir(). Records left "running" by a process
+// that died are marked interrupted before the first request is served (the
+// Manager's own recovery then finds nothing), so /results never shows them
+// running.
+func dataDir(dir string, logger *slog.Logger) (string, error) {
+	if dir == "" {
+		dir = typhon.DefaultDataDir()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("bad -data: %w", err)
+	}
+	if ids, err := (&report.Store{Dir: abs, Logger: logger}).Recover(); err != nil {
+		logger.Warn("recover interrupted records", "err", err)
+	} else if len(ids) > 0 {
+		logger.Info("records marked interrupted", "ids", ids)
+	}
+	return abs, nil
+}
+
+// secret is a secret flag's value: the flag itself, else the file, else the
+// environment variable. Surrounding white space (a file's newline) is dropped;
+// a secret that is empty after that, or holds white space, is refused.
+func secret(name, flagValue, file, env string) (string, error) {
+	v, from := flagValue, "-"+name
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("both -%s and -%s-file given", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("-%s-file: %w", name, err)
+		}
+		v, from = string(b), "-"+name+"-file"
+	case v == "":
+		v, from = os.Getenv(env), "$"+env
+		if v == "" {
+			return "", nil
+		}
+	}
+	v = strings.TrimSpace(v)
+	if v == "" || strings.ContainsAny(v, " \t\r\n") {
+		return "", fmt.Errorf("bad %s: the %s is empty or holds white space", from, name)
+	}
+	return v, nil
 }
 
 func isLoopback(host string) bool {

@@ -56,7 +56,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	model := fs.String("model", "", "model to request (default: the server's loaded model)")
 	kind := fs.String("kind", "", "when several servers are found, pick this kind (llama.cpp, ollama, vllm, ...)")
 	data := fs.String("data", typhon.DefaultDataDir(), "directory for records and the chronicle")
-	apiKey := fs.String("api-key", os.Getenv("TYPHON_API_KEY"), "bearer token for the server (default $TYPHON_API_KEY; never stored)")
+	apiKey := apiKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	demo := fs.Bool("demo", false, "start the test bed's llama-server with the tiny model, benchmark it, stop it")
 	verbose := fs.Bool("v", false, "debug logging")
@@ -73,6 +73,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := typhon.ValidMode(typhon.Mode(*mode)); err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
+	*data = orDefaultData(*data)
 	load, err := readLoad(*mode)
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
@@ -86,7 +87,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Load:    load,
 		URL:     *url,
 		Model:   *model,
-		APIKey:  *apiKey,
+		APIKey:  orEnvKey(*apiKey),
 		DataDir: *data,
 		Detect:  detect.Options{Ports: ports},
 		Prefer:  detect.Preference{Kind: *kind},
@@ -174,6 +175,9 @@ func showProgress(w io.Writer, ch <-chan typhon.Progress) {
 }
 
 func isTerminal(w io.Writer) bool {
+	if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
+		w = u.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -183,7 +187,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func printResult(w io.Writer, res *typhon.Result) {
-	fmt.Fprintf(w, "%s  %s  model %s  mode %s  status %s\n", res.Server.Name, res.Server.APIBase, res.Model, res.Mode, res.Status)
+	fmt.Fprintf(w, "%s  %s  model %s  mode %s  status %s\n", shown(res.Server.Name), shown(res.Server.APIBase), shown(res.Model), res.Mode, res.Status)
 	if res.GPUUnavailable != "" {
 		fmt.Fprintf(w, "GPU: not sampled (%s)\n", res.GPUUnavailable)
 	}
@@ -265,7 +269,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if *limit <= 0 || *offset < 0 {
 		return usageError(stderr, fs, "-limit must be positive and -offset not negative")
 	}
-	page, err := (&report.Store{Dir: *data}).ListPage(*offset, *limit)
+	page, err := (&report.Store{Dir: orDefaultData(*data)}).ListPage(*offset, *limit)
 	if err != nil {
 		return err
 	}
@@ -276,8 +280,8 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN ID\tRUN AT\tSTATUS\tMODE\tSERVER\tMODEL\tTESTS\tFAILED\tERROR")
 	for _, s := range items {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.RunID, s.RunAt.Format("2006-01-02 15:04:05"), s.Status, s.Mode,
-			s.Server, s.Model, s.Benchmarks, s.Failed, s.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.RunID, s.RunAt.Format("2006-01-02 15:04:05"), shown(s.Status), shown(s.Mode),
+			shown(s.Server), shown(s.Model), s.Benchmarks, s.Failed, shown(s.Error))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -371,6 +375,7 @@ func cmdSummary(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tame(res)
 	switch *format {
 	case "benchstat":
 		return report.Benchstat(stdout, res)

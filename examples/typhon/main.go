@@ -104,6 +104,9 @@ commands:
 
 // run dispatches a command; it is main without the exits.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// Names and errors come from servers and records: never let them reach a
+	// terminal as escape sequences.
+	stdout, stderr = escaper{stdout}, escaper{stderr}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
