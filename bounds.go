@@ -96,15 +96,22 @@ func (r *Runner) findServer(ctx context.Context) (detect.Server, error) {
 	if err != nil {
 		return srv, err
 	}
-	model := r.Model
-	if model == "" {
-		model = srv.LoadedModel
-	}
-	if model == "" && len(srv.Models) > 0 {
-		model = srv.Models[0]
-	}
-	if err := checkModel(model); err != nil {
+	if err := checkModel(r.modelOf(srv)); err != nil {
 		return detect.Server{}, err
 	}
 	return boundServer(srv), nil
+}
+
+// modelOf is the model a run asks srv for: Runner.Model, else the loaded one,
+// else the first listed; "" when there is none.
+func (r *Runner) modelOf(srv detect.Server) string {
+	switch {
+	case r.Model != "":
+		return r.Model
+	case srv.LoadedModel != "":
+		return srv.LoadedModel
+	case len(srv.Models) > 0:
+		return srv.Models[0]
+	}
+	return ""
 }

@@ -27,13 +27,7 @@ func (r *Runner) resolveServer(ctx context.Context, res *Result) (detect.Server,
 	if err != nil {
 		return srv, err
 	}
-	model := r.Model
-	if model == "" {
-		model = srv.LoadedModel
-	}
-	if model == "" && len(srv.Models) > 0 {
-		model = srv.Models[0]
-	}
+	model := r.modelOf(srv)
 	if model == "" {
 		return srv, fmt.Errorf("%w at %s", ErrNoModel, srv.BaseURL)
 	}
