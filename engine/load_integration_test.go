@@ -109,6 +109,38 @@ func checkServerTokens(t *testing.T, levels []schema.Benchmark) {
 	}
 }
 
+// checkSaturation checks the capacity against the figures: requests queue beyond
+// the server's slots (TTFT p50 at twice the slots above that at the slots), and
+// the saturation named is the lowest level within 5% of the peak's output
+// throughput. Where that level lies depends on how much the server gains from
+// a queue (on two shared cores Ollama gained 10% from 4 to 8 users in one run),
+// so it is printed against the slots, not pinned to them.
+func checkSaturation(t *testing.T, levels []schema.Benchmark, c *schema.Capacity, slots int) {
+	t.Helper()
+	if c == nil || c.Saturation == nil || c.Peak == nil {
+		t.Fatalf("capacity %+v: want a saturation point and a peak", c)
+	}
+	at, beyond := byUsers(levels, slots), byUsers(levels, 2*slots)
+	if at == nil || beyond == nil {
+		t.Fatalf("the sweep has no level at %d or %d users", slots, 2*slots)
+	}
+	if beyond.Latency.TTFTS.P50 <= at.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at %d: want queueing beyond the slots",
+			beyond.Latency.TTFTS.P50, 2*slots, at.Latency.TTFTS.P50, slots)
+	}
+	for _, b := range levels {
+		l := b.LoadLevel
+		if l.Completed > 0 && l.OutputTPS >= 0.95*c.Peak.OutputTPS {
+			if l.Users != c.Saturation.Users {
+				t.Errorf("saturation named at %d users; the lowest level within 5%% of the peak %.1f is %d (%.1f)",
+					c.Saturation.Users, c.Peak.OutputTPS, l.Users, l.OutputTPS)
+			}
+			break
+		}
+	}
+	t.Logf("figure: saturation at %d users on a server with %d slots", c.Saturation.Users, slots)
+}
+
 func byUsers(levels []schema.Benchmark, n int) *schema.LoadLevel {
 	for _, b := range levels {
 		if b.LoadLevel.Users == n {
@@ -147,9 +179,7 @@ func TestIntegrationLoadLlamaSweep(t *testing.T) {
 	if four := byUsers(levels, slots); four != nil {
 		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, four.OutputTPS/one.OutputTPS, four.OutputTPS, one.OutputTPS)
 	}
-	if c.Saturation == nil || c.Saturation.Users > 2*slots {
-		t.Fatalf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
-	}
+	checkSaturation(t, levels, c, slots)
 	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
 		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
 			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
@@ -227,9 +257,7 @@ func TestIntegrationLoadOllamaSweep(t *testing.T) {
 	if two := byUsers(levels, slots); two != nil {
 		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, two.OutputTPS/one.OutputTPS, two.OutputTPS, one.OutputTPS)
 	}
-	if c.Saturation == nil || c.Saturation.Users > 2*slots {
-		t.Fatalf("saturation %+v, want %d (or the level the figures support)", c.Saturation, slots)
-	}
+	checkSaturation(t, levels, c, slots)
 	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
 		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
 			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
