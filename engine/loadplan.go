@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"time"
 
 	"github.com/typhonbench/typhon/schema"
@@ -57,29 +56,6 @@ func planSweep(slots, ctx int) Test {
 // parallel slots; 0 when unknown), placed before the long generation and memory
 // wall tests. p itself is not modified.
 func WithLoadSweep(p Plan, slots int) Plan {
-	ctx := BaselineCtx
-	for _, t := range p.Tests {
-		if t.Category == schema.CategoryBaseline && t.CtxSize > 0 {
-			ctx = t.CtxSize
-			break
-		}
-	}
-	out := Plan{Mode: p.Mode}
-	at := -1
-	for _, t := range p.Tests {
-		if t.Category == schema.CategoryConcurrency || t.Category == schema.CategoryLoad {
-			continue
-		}
-		if at < 0 && (t.Category == schema.CategoryStress || t.Category == schema.CategoryMemoryWall) {
-			at = len(out.Tests)
-		}
-		out.Tests = append(out.Tests, t)
-	}
-	if at < 0 {
-		at = len(out.Tests)
-	}
-	t := planSweep(slots, ctx)
-	skipUnfit(&t, ctx)
-	out.Tests = slices.Insert(out.Tests, at, t)
-	return out
+	drop := func(c string) bool { return c == schema.CategoryConcurrency || c == schema.CategoryLoad }
+	return spliceBeforeStress(p, drop, func(ctx int) []Test { return []Test{planSweep(slots, ctx)} })
 }

@@ -245,6 +245,21 @@ func WithConcurrency(p Plan, levels []int) Plan {
 	if r, ok := runs[p.Mode]; ok {
 		rounds = r.concurrency
 	}
+	drop := func(c string) bool { return c == schema.CategoryConcurrency }
+	return spliceBeforeStress(p, drop, func(ctx int) []Test {
+		var add []Test
+		for _, n := range normLevels(levels) {
+			add = append(add, concurrencyTest(n, rounds, ctx))
+		}
+		return add
+	})
+}
+
+// spliceBeforeStress returns p without the tests whose category drop names and
+// with the tests of add placed before the long generation and memory wall tests
+// (where a crash is likeliest). add is given the baseline's context, and a test
+// that does not fit it is recorded as skipped. p itself is not modified.
+func spliceBeforeStress(p Plan, drop func(category string) bool, add func(ctx int) []Test) Plan {
 	ctx := BaselineCtx
 	for _, t := range p.Tests {
 		if t.Category == schema.CategoryBaseline && t.CtxSize > 0 {
@@ -252,10 +267,10 @@ func WithConcurrency(p Plan, levels []int) Plan {
 			break
 		}
 	}
-	out := Plan{Mode: p.Mode, Tests: make([]Test, 0, len(p.Tests)+len(levels))}
+	out := Plan{Mode: p.Mode, Tests: make([]Test, 0, len(p.Tests)+1)}
 	at := -1
 	for _, t := range p.Tests {
-		if t.Category == schema.CategoryConcurrency {
+		if drop(t.Category) {
 			continue
 		}
 		if at < 0 && (t.Category == schema.CategoryStress || t.Category == schema.CategoryMemoryWall) {
@@ -266,13 +281,11 @@ func WithConcurrency(p Plan, levels []int) Plan {
 	if at < 0 {
 		at = len(out.Tests)
 	}
-	var add []Test
-	for _, n := range normLevels(levels) {
-		t := concurrencyTest(n, rounds, ctx)
-		skipUnfit(&t, ctx)
-		add = append(add, t)
+	tests := add(ctx)
+	for i := range tests {
+		skipUnfit(&tests[i], ctx)
 	}
-	out.Tests = slices.Insert(out.Tests, at, add...)
+	out.Tests = slices.Insert(out.Tests, at, tests...)
 	return out
 }
 
