@@ -34,11 +34,15 @@ type request struct {
 	onTokens func(at time.Time, tokens int)
 }
 
-// tokenChunk is one chunk that carried generated tokens.
+// tokenChunk is one chunk that carried generated tokens: 16 bytes, so that a
+// thousand streams of long answers stay light.
 type tokenChunk struct {
-	at time.Time
-	n  int // tokens in the chunk; 0 when the server did not say
+	at time.Duration // when it arrived, since the first token chunk (firstToken)
+	n  int           // tokens in the chunk; 0 when the server did not say
 }
+
+// chunkPrealloc bounds the token chunks a request reserves room for at once.
+const chunkPrealloc = 256
 
 // serverFigures are what the server reported about the request.
 type serverFigures struct {
@@ -121,12 +125,15 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 	}
 	if m.firstToken.IsZero() {
 		m.firstToken = at
+		if m.chunks == nil {
+			m.chunks = make([]tokenChunk, 0, min(max(m.asked, 1), chunkPrealloc))
+		}
 	}
 	if isContent && m.firstContent.IsZero() {
 		m.firstContent = at
 	}
 	m.lastToken = at
-	m.chunks = append(m.chunks, tokenChunk{at: at, n: n})
+	m.chunks = append(m.chunks, tokenChunk{at: at.Sub(m.firstToken), n: n})
 }
 
 // tokensSoFar is the output-token count at the latest chunk.
@@ -204,23 +211,19 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	// (stream_broken). Before the first chunk only the deadline counts: servers
 	// send their headers before the prefill.
 	stall := e.stallTimeout()
-	var watchdog *time.Timer
-	defer func() {
-		if watchdog != nil {
-			watchdog.Stop()
+	watch := newStallWatch(stall, cancel)
+	defer watch.stop()
+	// alive is called at each chunk with the time (time.Now) of the read that
+	// delivered it.
+	alive := func(read time.Time) {
+		m.lastEvent = read
+		if m.events == 0 {
+			noAnswer.Stop()
 		}
-	}()
-	alive := func() {
-		m.lastEvent = time.Now()
-		noAnswer.Stop()
 		if m.tokensSoFar() > m.budget.tokens {
 			cancel(errTokenBudget)
 		}
-		if watchdog == nil {
-			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
-			return
-		}
-		watchdog.Reset(stall)
+		watch.seen(read)
 	}
 
 	var rerr error
@@ -360,7 +363,7 @@ type llamaTimings struct {
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
-func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
+func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
 	stamp := &stampReader{r: body, clock: e.clock}
 	sr := sse.NewReader(stamp)
 	for {
@@ -372,7 +375,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			}
 			return err
 		}
-		alive()
+		alive(stamp.readAt())
 		m.events++
 		data := bytes.TrimSpace(ev.Data)
 		if string(data) == "[DONE]" {
@@ -453,7 +456,7 @@ type ollamaChunk struct {
 }
 
 // readOllama reads Ollama's NDJSON stream into m.
-func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
+func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
 	stamp := &stampReader{r: body, clock: e.clock}
 	br := bufio.NewReaderSize(stamp, 64<<10)
 	for {
@@ -461,7 +464,7 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 		now := stamp.at()
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
-			alive()
+			alive(stamp.readAt())
 			m.events++
 			var c ollamaChunk
 			if jerr := json.Unmarshal(line, &c); jerr != nil {

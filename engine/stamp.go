@@ -8,17 +8,23 @@ import (
 // stampReader remembers when the latest read from the network returned data.
 // A chunk is stamped with the read that delivered it, not with when it was
 // parsed: chunks that came in one read (a buffering proxy, a server that does not
-// flush) share one time, and a busy client does not spread them apart.
+// flush) share one time, and a busy client does not spread them apart. It reads
+// the clock once per read, however many chunks the read holds.
 type stampReader struct {
 	r     io.Reader
-	last  time.Time
+	last  time.Time        // the stamp of the latest read (clock)
+	real  time.Time        // the same read by time.Now
 	clock func() time.Time // nil: time.Now (tests script it)
 }
 
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if n > 0 {
-		s.last = s.now()
+		s.real = time.Now()
+		s.last = s.real
+		if s.clock != nil {
+			s.last = s.clock()
+		}
 	}
 	return n, err
 }
@@ -36,4 +42,12 @@ func (s *stampReader) at() time.Time {
 		return s.now()
 	}
 	return s.last
+}
+
+// readAt is at by time.Now, whatever the clock: what timers compare against.
+func (s *stampReader) readAt() time.Time {
+	if s.real.IsZero() {
+		return time.Now()
+	}
+	return s.real
 }
