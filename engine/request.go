@@ -366,6 +366,8 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
 	stamp := &stampReader{r: body, clock: e.clock}
 	sr := sse.NewReader(stamp)
+	var store chunkStore
+	var c chatChunk
 	for {
 		ev, err := sr.Next()
 		now := stamp.at()
@@ -382,8 +384,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			m.finished = true
 			return nil
 		}
-		var c chatChunk
-		if err := decodeChunk(data, &c); err != nil {
+		if err := store.decode(data, &c); err != nil {
 			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
 			return nil
 		}
@@ -397,8 +398,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			m.promptTokens = c.Usage.PromptTokens
 			m.completionTokens = c.Usage.CompletionTokens
 			if d := c.Usage.PromptTokensDetails; d != nil && d.CachedTokens != nil {
-				v := *d.CachedTokens
-				m.cached = &v
+				m.setCached(*d.CachedTokens)
 			}
 		}
 		if t := c.Timings; t != nil {
@@ -411,8 +411,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				cum = *t.PredictedN
 			}
 			if t.CacheN != nil {
-				v := *t.CacheN
-				m.cached = &v
+				m.setCached(*t.CacheN)
 			}
 		}
 		isToken, isContent, blank := m.choices(&c)
