@@ -457,7 +457,8 @@ type ollamaChunk struct {
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
 	stamp := &stampReader{r: body, clock: e.clock}
-	br := bufio.NewReaderSize(stamp, 64<<10)
+	// Lines are a few hundred bytes; ReadBytes gathers a longer one in pieces.
+	br := bufio.NewReaderSize(stamp, 4<<10)
 	for {
 		line, err := br.ReadBytes('\n')
 		now := stamp.at()
