@@ -93,7 +93,8 @@ type measurement struct {
 	// noAnswerWait is how long the request waits for its first chunk once the
 	// server has left one unanswered.
 	noAnswerWait time.Duration
-	budget       budget // what the request may receive
+	budget       budget     // what the request may receive
+	conn         *stampConn // the connection, when it stamps its reads
 }
 
 func (m *measurement) fail(kind string, err error) {
@@ -164,8 +165,13 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer guarded()
 
 	var firstByte atomic.Int64 // since start, ns
+	var conn atomic.Pointer[stampConn]
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
 		firstByte.CompareAndSwap(0, int64(time.Since(m.start)))
+	}, GotConn: func(info httptrace.GotConnInfo) {
+		if c, ok := info.Conn.(*stampConn); ok {
+			conn.Store(c)
+		}
 	}}
 	req, err := e.newRequest(httptrace.WithClientTrace(rctx, trace), http.MethodPost, path, bytes.NewReader(body))
 	if err != nil {
@@ -189,7 +195,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail(kind, errors.New(msg))
 		return m
 	}
-	m.headers = time.Now()
+	m.headers, m.conn = time.Now(), conn.Load()
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
@@ -364,7 +370,7 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
-	stamp := &stampReader{r: body, clock: e.clock}
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn}
 	sr := sse.NewReader(stamp)
 	var store chunkStore
 	var c chatChunk
@@ -456,7 +462,7 @@ type ollamaChunk struct {
 
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
-	stamp := &stampReader{r: body, clock: e.clock}
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn}
 	// Lines are a few hundred bytes; ReadBytes gathers a longer one in pieces.
 	br := bufio.NewReaderSize(stamp, 4<<10)
 	for {

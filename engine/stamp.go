@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
 	"io"
+	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,12 +18,20 @@ type stampReader struct {
 	last  time.Time        // the stamp of the latest read (clock)
 	real  time.Time        // the same read by time.Now
 	clock func() time.Time // nil: time.Now (tests script it)
+	// conn, when known, is the connection the body comes from: a read is
+	// stamped with the network read that brought its bytes.
+	conn *stampConn
 }
 
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if n > 0 {
 		s.real = time.Now()
+		if s.conn != nil {
+			if at, ok := s.conn.lastRead(); ok {
+				s.real = at
+			}
+		}
 		s.last = s.real
 		if s.clock != nil {
 			s.last = s.clock()
@@ -50,4 +61,45 @@ func (s *stampReader) readAt() time.Time {
 		return time.Now()
 	}
 	return s.real
+}
+
+// stampEpoch is the origin of stampConn's times (monotonic).
+var stampEpoch = time.Now()
+
+// stampConn is a connection of the default client that remembers when a read
+// from the network last returned data. A chunk is stamped with that read, not
+// with the later read of the response body that handed it over: bytes the
+// transport read at once arrived at once, however the body's readers split them
+// (a stream's buffers are small), so a busy client never spreads them apart.
+type stampConn struct {
+	net.Conn
+	at atomic.Int64 // the latest read that returned data, ns since stampEpoch
+}
+
+func (c *stampConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.at.Store(int64(time.Since(stampEpoch)))
+	}
+	return n, err
+}
+
+// lastRead is the time of the latest read that returned data; false before any.
+func (c *stampConn) lastRead() (time.Time, bool) {
+	ns := c.at.Load()
+	return stampEpoch.Add(time.Duration(ns)), ns > 0
+}
+
+// stampDial wraps a transport's dialer so that its connections are stampConns.
+func stampDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stampConn{Conn: c}, nil
+	}
 }
