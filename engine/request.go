@@ -167,7 +167,8 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	var firstByte atomic.Int64 // since start, ns
 	var conn atomic.Pointer[stampConn]
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
-		firstByte.CompareAndSwap(0, int64(time.Since(m.start)))
+		// The network read that brought the byte, as for the chunks.
+		firstByte.CompareAndSwap(0, int64(connRead(conn.Load(), m.start).Sub(m.start)))
 	}, GotConn: func(info httptrace.GotConnInfo) {
 		if c, ok := info.Conn.(*stampConn); ok {
 			conn.Store(c)
@@ -370,7 +371,7 @@ func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
 func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
-	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn}
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn, since: m.start}
 	sr := sse.NewReader(stamp)
 	var store chunkStore
 	var c chatChunk
@@ -462,7 +463,7 @@ type ollamaChunk struct {
 
 // readOllama reads Ollama's NDJSON stream into m.
 func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
-	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn}
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn, since: m.start}
 	// Lines are a few hundred bytes; ReadBytes gathers a longer one in pieces.
 	br := bufio.NewReaderSize(stamp, 4<<10)
 	for {

@@ -19,19 +19,16 @@ type stampReader struct {
 	real  time.Time        // the same read by time.Now
 	clock func() time.Time // nil: time.Now (tests script it)
 	// conn, when known, is the connection the body comes from: a read is
-	// stamped with the network read that brought its bytes.
-	conn *stampConn
+	// stamped with the network read that brought its bytes (one not before
+	// since, the request's start).
+	conn  *stampConn
+	since time.Time
 }
 
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if n > 0 {
-		s.real = time.Now()
-		if s.conn != nil {
-			if at, ok := s.conn.lastRead(); ok {
-				s.real = at
-			}
-		}
+		s.real = connRead(s.conn, s.since)
 		s.last = s.real
 		if s.clock != nil {
 			s.last = s.clock()
@@ -88,6 +85,17 @@ func (c *stampConn) Read(p []byte) (int, error) {
 func (c *stampConn) lastRead() (time.Time, bool) {
 	ns := c.at.Load()
 	return stampEpoch.Add(time.Duration(ns)), ns > 0
+}
+
+// connRead is the time of c's latest read that returned data, when c is known
+// and that read came at since or later; else now.
+func connRead(c *stampConn, since time.Time) time.Time {
+	if c != nil {
+		if at, ok := c.lastRead(); ok && !at.Before(since) {
+			return at
+		}
+	}
+	return time.Now()
 }
 
 // stampDial wraps a transport's dialer so that its connections are stampConns.
