@@ -60,3 +60,39 @@ func compact(raw json.RawMessage) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// FuzzChunkStoreReuse: a stream decodes every chunk into one chunkStore; what a
+// chunk decodes to never depends on the chunks before it: it equals a fresh
+// decode, error for error.
+func FuzzChunkStoreReuse(f *testing.F) {
+	for _, seed := range [][2]string{
+		{`{"choices":[{"delta":{"content":"a","role":"assistant"}},{"text":"b","finish_reason":"stop"}],"usage":{"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":1}},"timings":{"cache_n":2,"predicted_n":1}}`,
+			`{"choices":[{"delta":{"content":""}}]}`},
+		{`{"choices":[{"delta":{"reasoning":"r","tool_calls":[1]}}],"error":{"m":1}}`, `{"choices":[],"timings":{"prompt_n":4}}`},
+		{`{"choices":[{"delta":{"content":"x"}}]}`, `{"choices":[`},
+	} {
+		f.Add([]byte(seed[0]), []byte(seed[1]))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var s chunkStore
+		var c chatChunk
+		errA := s.decode(a, &c)
+		var fresh chatChunk
+		if err := decodeChunk(a, &fresh); (err == nil) != (errA == nil) {
+			t.Fatalf("first chunk: error %v with a store, %v fresh", errA, err)
+		} else if err == nil {
+			if diff := cmp.Diff(fresh, c, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("first chunk (-fresh +store):\n%s", diff)
+			}
+		}
+		errB := s.decode(b, &c)
+		fresh = chatChunk{}
+		if err := decodeChunk(b, &fresh); (err == nil) != (errB == nil) {
+			t.Fatalf("second chunk: error %v with a store, %v fresh", errB, err)
+		} else if err == nil {
+			if diff := cmp.Diff(fresh, c, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("second chunk (-fresh +store):\n%s", diff)
+			}
+		}
+	})
+}

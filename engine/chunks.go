@@ -14,6 +14,15 @@ func (m *measurement) blankEvent(at time.Time, cum int) {
 	m.tokenEvent(at, true, false, -1)
 }
 
+// setCached records the cached prompt tokens a chunk reported, reusing the
+// figure's storage from chunk to chunk.
+func (m *measurement) setCached(v int) {
+	if m.cached == nil {
+		m.cached = new(int)
+	}
+	*m.cached = v
+}
+
 // isBlank reports a choice whose text is present but empty, with no role and no
 // finish: a generated token that decoded to nothing.
 func isBlank(role, content, text, finish *string) bool {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,6 +35,8 @@ import (
 // BenchmarkClientPaced: ClientStreams (500; TYPHON_BENCH_STREAMS changes it) streams paced at 10 ms per token: the ITL
 // p50 and p99 Typhon records against the true 10 ms, the spread of the server's
 // send times, the client's CPU per 1,000 tokens and its memory per stream.
+// Each also prints a plain net/http + bufio reader (baselineStreams) under the
+// same load, and the read system calls per token of both.
 
 const (
 	envFakeStream = "TYPHON_FAKE_STREAM_SERVER"
@@ -150,6 +153,80 @@ func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, to
 	e.httpClient()
 	defer e.closeIdle()
 	rss0 := rssBytes()
+	stop := peakRSS()
+	ms := make([]*measurement, streams)
+	cpu0 := cpuTime()
+	var sw sync.WaitGroup
+	for i := range ms {
+		sw.Go(func() {
+			ms[i] = e.do(context.Background(), request{user: "x", maxTokens: n})
+		})
+	}
+	sw.Wait()
+	cpu = cpuTime() - cpu0
+	peak := stop()
+	for _, m := range ms {
+		if m.err != nil {
+			b.Fatalf("stream failed: %v", m.err)
+		}
+		tokens += m.completionTokens
+		for i := 1; i < len(m.chunks); i++ {
+			gaps = append(gaps, float64(m.chunks[i].at-m.chunks[i-1].at)/1e6)
+		}
+	}
+	return gaps, tokens, cpu, peak - rss0
+}
+
+// baselineStreams is benchStreams for the plainest reader Go offers: net/http
+// with its default transport settings and a bufio.Reader, stamping each "data:"
+// line with time.Now and nothing else (no JSON, no budget, no watchdog). It is
+// printed beside Typhon's figures so that what Typhon adds shows as a ratio.
+func baselineStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, rss int64) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = streams
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	body := fmt.Sprintf(`{"max_tokens":%d}`, n)
+	rss0 := rssBytes()
+	stop := peakRSS()
+	stamps := make([][]time.Time, streams)
+	cpu0 := cpuTime()
+	var sw sync.WaitGroup
+	for i := range stamps {
+		sw.Go(func() {
+			resp, err := client.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Errorf("baseline stream: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			for {
+				line, err := br.ReadSlice('\n')
+				if bytes.HasPrefix(line, []byte("data: {\"choices\":[{\"finish_reason\":null")) {
+					stamps[i] = append(stamps[i], time.Now())
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	sw.Wait()
+	cpu = cpuTime() - cpu0
+	peak := stop()
+	for _, st := range stamps {
+		tokens += len(st)
+		for i := 1; i < len(st); i++ {
+			gaps = append(gaps, float64(st[i].Sub(st[i-1]))/1e6)
+		}
+	}
+	return gaps, tokens, cpu, peak - rss0
+}
+
+// peakRSS samples this process's RSS every 50 ms until the returned function
+// is called; that returns the highest sample.
+func peakRSS() func() int64 {
 	var peak int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -163,28 +240,11 @@ func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, to
 			}
 		}
 	})
-	ms := make([]*measurement, streams)
-	cpu0 := cpuTime()
-	var sw sync.WaitGroup
-	for i := range ms {
-		sw.Go(func() {
-			ms[i] = e.do(context.Background(), request{user: "x", maxTokens: n})
-		})
+	return func() int64 {
+		close(stop)
+		wg.Wait()
+		return peak
 	}
-	sw.Wait()
-	cpu = cpuTime() - cpu0
-	close(stop)
-	wg.Wait()
-	for _, m := range ms {
-		if m.err != nil {
-			b.Fatalf("stream failed: %v", m.err)
-		}
-		tokens += m.completionTokens
-		for i := 1; i < len(m.chunks); i++ {
-			gaps = append(gaps, float64(m.chunks[i].at.Sub(m.chunks[i-1].at))/1e6)
-		}
-	}
-	return gaps, tokens, cpu, peak - rss0
 }
 
 func rssBytes() int64 {
@@ -208,12 +268,21 @@ func BenchmarkClientOneStream(b *testing.B) {
 	const n = 20000
 	benchStreams(b, base, 1, 1000) // connection and warm caches
 	for range b.N {
+		r0 := readCalls()
 		_, tokens, cpu, _ := benchStreams(b, base, 1, n)
+		reads := float64(readCalls()-r0) / float64(tokens)
 		perK := cpu.Seconds() * 1000 / float64(tokens) * 1000
 		b.ReportMetric(perK, "cpu-ms/1000tok")
 		b.ReportMetric(float64(tokens)/cpu.Seconds(), "tok/s/core")
-		b.Logf("one stream, %d tokens flushed one by one: client CPU %.2f ms per 1,000 tokens (target 1.5), %.0f tokens per second of CPU",
-			tokens, perK, float64(tokens)/cpu.Seconds())
+		b.Logf("one stream, %d tokens flushed one by one: client CPU %.2f ms per 1,000 tokens (target 1.5), %.0f tokens per second of CPU, %.2f read calls per token",
+			tokens, perK, float64(tokens)/cpu.Seconds(), reads)
+		r0 = readCalls()
+		_, btok, bcpu, _ := baselineStreams(b, base, 1, n)
+		breads := float64(readCalls()-r0) / float64(btok)
+		bperK := bcpu.Seconds() * 1000 / float64(btok) * 1000
+		b.ReportMetric(bperK, "baseline-cpu-ms/1000tok")
+		b.Logf("baseline reader (net/http + bufio, a time.Now per line, nothing else): %.2f ms per 1,000 tokens, %.2f read calls per token; Typhon costs %.2fx that",
+			bperK, breads, perK/bperK)
 	}
 }
 
@@ -228,22 +297,55 @@ func BenchmarkClientPaced(b *testing.B) {
 	}
 	benchStreams(b, base, 8, 10)
 	for range b.N {
+		r0 := readCalls()
 		gaps, tokens, cpu, rss := benchStreams(b, base, ClientStreams, n)
-		resp, err := http.Get(base + "/late")
-		var late string
-		if err == nil {
-			buf := make([]byte, 128)
-			k, _ := resp.Body.Read(buf)
-			resp.Body.Close()
-			late = strings.TrimSpace(string(buf[:k]))
-		}
+		reads := float64(readCalls()-r0) / float64(tokens)
+		late := lateness(base)
 		p50, p99 := stats.Percentile(gaps, 50), stats.Percentile(gaps, 99)
 		perK := cpu.Seconds() * 1000 / float64(tokens) * 1000
 		b.ReportMetric(p50, "itl-p50-ms")
 		b.ReportMetric(p99, "itl-p99-ms")
 		b.ReportMetric(perK, "cpu-ms/1000tok")
 		b.ReportMetric(float64(rss)/1024/float64(ClientStreams), "KB/stream")
-		b.Logf("%d streams of %d tokens paced at %s: ITL p50 %.2f ms, p99 %.2f ms (true %s; target p99 at most +3 ms); server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens; RSS +%.1f KB per stream (target 50)",
-			ClientStreams, n, pace, p50, p99, pace, late, perK, float64(rss)/1024/float64(ClientStreams))
+		b.Logf("%d streams of %d tokens paced at %s: ITL p50 %.2f ms, p99 %.2f ms (true %s; target p99 at most +3 ms); server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token; RSS +%.1f KB per stream (target 50)",
+			ClientStreams, n, pace, p50, p99, pace, late, perK, reads, float64(rss)/1024/float64(ClientStreams))
+		// (Its RSS is not comparable: it reuses the heap Typhon's run grew.)
+		r0 = readCalls()
+		bgaps, btok, bcpu, _ := baselineStreams(b, base, ClientStreams, n)
+		breads := float64(readCalls()-r0) / float64(btok)
+		late = lateness(base)
+		b.ReportMetric(stats.Percentile(bgaps, 99), "baseline-itl-p99-ms")
+		b.Logf("baseline reader, same load: ITL p50 %.2f ms, p99 %.2f ms; server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token",
+			stats.Percentile(bgaps, 50), stats.Percentile(bgaps, 99), late, bcpu.Seconds()*1e6/float64(btok), breads)
 	}
+}
+
+// lateness is the fake server's send lateness p50/p99/max since the last call.
+func lateness(base string) string {
+	resp, err := http.Get(base + "/late")
+	if err != nil {
+		return "?"
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 128)
+	k, _ := resp.Body.Read(buf)
+	return strings.TrimSpace(string(buf[:k]))
+}
+
+// readCalls is the read system calls this process made so far (those that
+// found no data included), -1 when the platform does not say. A client that
+// keeps up with a stream makes one or two per chunk and pays a wake-up for
+// each; one that falls behind reads several chunks at once.
+func readCalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "syscr:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			return n
+		}
+	}
+	return -1
 }

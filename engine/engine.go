@@ -201,6 +201,8 @@ func (e *Engine) httpClient() *http.Client {
 		// Requests are small and answers are read through the stream's own
 		// buffer: small transport buffers keep a thousand streams light.
 		tr.WriteBufferSize, tr.ReadBufferSize = 1<<10, 2<<10
+		// Chunks are stamped with the network read that brought them.
+		tr.DialContext = stampDial(tr.DialContext)
 		e.client = &http.Client{Transport: tr, CheckRedirect: noRedirect}
 	}
 	return e.client

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // FuzzReadOpenAI: whatever a server streams, the measurement of a request of
@@ -23,7 +24,7 @@ func FuzzReadOpenAI(f *testing.F) {
 		m := &measurement{}
 		bud := budgetFor(16)
 		m.asked, m.budget = 16, bud
-		_ = e.readOpenAI(&limitedBody{r: bytes.NewReader(b), left: bud.bytes}, m, request{maxTokens: 16}, func() {})
+		_ = e.readOpenAI(&limitedBody{r: bytes.NewReader(b), left: bud.bytes}, m, request{maxTokens: 16}, func(time.Time) {})
 		m.guard(bud)
 		rs, itl := m.sample(sampleSpec{promptTarget: 8, promptPredicted: 8, maxTokens: 16})
 		if _, err := json.Marshal(rs); err != nil {

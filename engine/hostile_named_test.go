@@ -79,7 +79,7 @@ func TestIssueStreams(t *testing.T) {
 		e := &Engine{Target: Target{Kind: KindOpenAI}}
 		e.clock = func() time.Time { return tc.body.now }
 		m := &measurement{start: tc.body.t0}
-		if err := e.readOpenAI(tc.body, m, request{}, func() {}); err != nil || !m.finished {
+		if err := e.readOpenAI(tc.body, m, request{}, func(time.Time) {}); err != nil || !m.finished {
 			t.Fatalf("%s: %v, finished %v", tc.name, err, m.finished)
 		}
 		m.end = tc.body.now

@@ -161,9 +161,9 @@ func TestHostileStreamsGenerated(t *testing.T) {
 		m := &measurement{start: c.body.t0}
 		var err error
 		if c.ollama {
-			err = e.readOllama(c.body, m, request{}, func() {})
+			err = e.readOllama(c.body, m, request{}, func(time.Time) {})
 		} else {
-			err = e.readOpenAI(c.body, m, request{}, func() {})
+			err = e.readOpenAI(c.body, m, request{}, func(time.Time) {})
 		}
 		m.end = c.body.now
 		if err != nil || m.err != nil || !m.finished {

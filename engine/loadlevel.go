@@ -212,7 +212,7 @@ func (lr *levelRun) sendAt(ctx context.Context, due time.Time, r request) loadRe
 	if q.ok && len(m.chunks) > 1 {
 		q.gaps = make([]float64, 0, len(m.chunks)-1)
 		for i := 1; i < len(m.chunks); i++ {
-			q.gaps = append(q.gaps, m.chunks[i].at.Sub(m.chunks[i-1].at).Seconds())
+			q.gaps = append(q.gaps, (m.chunks[i].at - m.chunks[i-1].at).Seconds())
 		}
 	}
 	lr.mu.Lock()

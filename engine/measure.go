@@ -225,7 +225,7 @@ func (p *sampler) bursts() (share float64, longest time.Duration) {
 	}
 	n := 0
 	for i := 1; i < len(c); i++ {
-		gap := c[i].at.Sub(c[i-1].at)
+		gap := c[i].at - c[i-1].at
 		longest = max(longest, gap)
 		if gap < MinTokenSpan/2 {
 			n++
@@ -308,7 +308,7 @@ func (m *measurement) interTokenMS(countsKnown bool, out int) []float64 {
 		per = float64(out) / float64(len(m.chunks)) // as firstShare assumes
 	}
 	for i := 1; i < len(m.chunks); i++ {
-		gap := float64(m.chunks[i].at.Sub(m.chunks[i-1].at)) / float64(time.Millisecond)
+		gap := float64(m.chunks[i].at-m.chunks[i-1].at) / float64(time.Millisecond)
 		if countsKnown {
 			n := m.chunks[i].n
 			for range n {

@@ -34,11 +34,15 @@ type request struct {
 	onTokens func(at time.Time, tokens int)
 }
 
-// tokenChunk is one chunk that carried generated tokens.
+// tokenChunk is one chunk that carried generated tokens: 16 bytes, so that a
+// thousand streams of long answers stay light.
 type tokenChunk struct {
-	at time.Time
-	n  int // tokens in the chunk; 0 when the server did not say
+	at time.Duration // when it arrived, since the first token chunk (firstToken)
+	n  int           // tokens in the chunk; 0 when the server did not say
 }
+
+// chunkPrealloc bounds the token chunks a request reserves room for at once.
+const chunkPrealloc = 256
 
 // serverFigures are what the server reported about the request.
 type serverFigures struct {
@@ -89,7 +93,8 @@ type measurement struct {
 	// noAnswerWait is how long the request waits for its first chunk once the
 	// server has left one unanswered.
 	noAnswerWait time.Duration
-	budget       budget // what the request may receive
+	budget       budget     // what the request may receive
+	conn         *stampConn // the connection, when it stamps its reads
 }
 
 func (m *measurement) fail(kind string, err error) {
@@ -121,12 +126,15 @@ func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int)
 	}
 	if m.firstToken.IsZero() {
 		m.firstToken = at
+		if m.chunks == nil {
+			m.chunks = make([]tokenChunk, 0, min(max(m.asked, 1), chunkPrealloc))
+		}
 	}
 	if isContent && m.firstContent.IsZero() {
 		m.firstContent = at
 	}
 	m.lastToken = at
-	m.chunks = append(m.chunks, tokenChunk{at: at, n: n})
+	m.chunks = append(m.chunks, tokenChunk{at: at.Sub(m.firstToken), n: n})
 }
 
 // tokensSoFar is the output-token count at the latest chunk.
@@ -157,8 +165,14 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	defer guarded()
 
 	var firstByte atomic.Int64 // since start, ns
+	var conn atomic.Pointer[stampConn]
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() {
-		firstByte.CompareAndSwap(0, int64(time.Since(m.start)))
+		// The network read that brought the byte, as for the chunks.
+		firstByte.CompareAndSwap(0, int64(connRead(conn.Load(), m.start).Sub(m.start)))
+	}, GotConn: func(info httptrace.GotConnInfo) {
+		if c, ok := info.Conn.(*stampConn); ok {
+			conn.Store(c)
+		}
 	}}
 	req, err := e.newRequest(httptrace.WithClientTrace(rctx, trace), http.MethodPost, path, bytes.NewReader(body))
 	if err != nil {
@@ -182,7 +196,7 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 		m.fail(kind, errors.New(msg))
 		return m
 	}
-	m.headers = time.Now()
+	m.headers, m.conn = time.Now(), conn.Load()
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
@@ -204,23 +218,19 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	// (stream_broken). Before the first chunk only the deadline counts: servers
 	// send their headers before the prefill.
 	stall := e.stallTimeout()
-	var watchdog *time.Timer
-	defer func() {
-		if watchdog != nil {
-			watchdog.Stop()
+	watch := newStallWatch(stall, cancel)
+	defer watch.stop()
+	// alive is called at each chunk with the time (time.Now) of the read that
+	// delivered it.
+	alive := func(read time.Time) {
+		m.lastEvent = read
+		if m.events == 0 {
+			noAnswer.Stop()
 		}
-	}()
-	alive := func() {
-		m.lastEvent = time.Now()
-		noAnswer.Stop()
 		if m.tokensSoFar() > m.budget.tokens {
 			cancel(errTokenBudget)
 		}
-		if watchdog == nil {
-			watchdog = time.AfterFunc(stall, func() { cancel(errStall) })
-			return
-		}
-		watchdog.Reset(stall)
+		watch.seen(read)
 	}
 
 	var rerr error
@@ -360,9 +370,11 @@ type llamaTimings struct {
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
 // readOpenAI reads an OpenAI-style SSE stream into m.
-func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func()) error {
-	stamp := &stampReader{r: body, clock: e.clock}
+func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn, since: m.start}
 	sr := sse.NewReader(stamp)
+	var store chunkStore
+	var c chatChunk
 	for {
 		ev, err := sr.Next()
 		now := stamp.at()
@@ -372,15 +384,14 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			}
 			return err
 		}
-		alive()
+		alive(stamp.readAt())
 		m.events++
 		data := bytes.TrimSpace(ev.Data)
 		if string(data) == "[DONE]" {
 			m.finished = true
 			return nil
 		}
-		var c chatChunk
-		if err := decodeChunk(data, &c); err != nil {
+		if err := store.decode(data, &c); err != nil {
 			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
 			return nil
 		}
@@ -394,8 +405,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			m.promptTokens = c.Usage.PromptTokens
 			m.completionTokens = c.Usage.CompletionTokens
 			if d := c.Usage.PromptTokensDetails; d != nil && d.CachedTokens != nil {
-				v := *d.CachedTokens
-				m.cached = &v
+				m.setCached(*d.CachedTokens)
 			}
 		}
 		if t := c.Timings; t != nil {
@@ -408,8 +418,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 				cum = *t.PredictedN
 			}
 			if t.CacheN != nil {
-				v := *t.CacheN
-				m.cached = &v
+				m.setCached(*t.CacheN)
 			}
 		}
 		isToken, isContent, blank := m.choices(&c)
@@ -453,15 +462,16 @@ type ollamaChunk struct {
 }
 
 // readOllama reads Ollama's NDJSON stream into m.
-func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func()) error {
-	stamp := &stampReader{r: body, clock: e.clock}
-	br := bufio.NewReaderSize(stamp, 64<<10)
+func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive func(time.Time)) error {
+	stamp := &stampReader{r: body, clock: e.clock, conn: m.conn, since: m.start}
+	// Lines are a few hundred bytes; ReadBytes gathers a longer one in pieces.
+	br := bufio.NewReaderSize(stamp, 4<<10)
 	for {
 		line, err := br.ReadBytes('\n')
 		now := stamp.at()
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
-			alive()
+			alive(stamp.readAt())
 			m.events++
 			var c ollamaChunk
 			if jerr := json.Unmarshal(line, &c); jerr != nil {

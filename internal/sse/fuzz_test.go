@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ func FuzzReader(f *testing.F) {
 		"\n\n\n",
 		":\n",
 		"data\n\n",
+		"data: " + strings.Repeat("x", 2*ReadBufferSize) + "\r\ndata: y\n\nid: " + strings.Repeat("z", ReadBufferSize) + "\ndata: " + strings.Repeat("w", ReadBufferSize+3),
 	} {
 		f.Add([]byte(seed))
 	}

@@ -17,10 +17,10 @@ import (
 // MaxEventSize is the largest event Reader accepts (all its lines together).
 const MaxEventSize = 8 << 20
 
-// ReadBufferSize is a Reader's buffer: a chunk of a token stream fits in it; a
-// longer line is read in pieces. Small, so that a thousand streams at once stay
-// light.
-const ReadBufferSize = 4 << 10
+// ReadBufferSize is a Reader's buffer: a chunk of a token stream (a few hundred
+// bytes) fits in it; a longer line is read in pieces, gathered in a second
+// buffer the Reader keeps. Small, so that a thousand streams at once stay light.
+const ReadBufferSize = 1 << 10
 
 // ErrEventTooLarge is returned when an event exceeds MaxEventSize.
 var ErrEventTooLarge = errors.New("sse: event too large")
@@ -35,6 +35,7 @@ type Event struct {
 // Reader reads events from a stream.
 type Reader struct {
 	r    *bufio.Reader
+	long []byte // a line longer than the buffer, gathered
 	data bytes.Buffer
 	ev   Event
 	// Lines counts the lines read so far, comments included.
@@ -101,30 +102,37 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
-// readLine reads one line without its terminator (\n, \r\n or \r followed by \n).
+// readLine reads one line without its terminator (\n, \r\n or \r followed by \n);
+// the line is valid until the next call. A line longer than the buffer is
+// gathered in r.long, which is kept for the next one.
 func (r *Reader) readLine() ([]byte, error) {
-	var buf []byte
+	long := false
+	buf := r.long[:0]
 	for {
 		frag, err := r.r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			buf = append(buf, frag...)
+			buf, long = append(buf, frag...), true
+			r.long = buf[:0]
 			if len(buf) > MaxEventSize {
 				return nil, fmt.Errorf("%w (a line over %d bytes)", ErrEventTooLarge, MaxEventSize)
 			}
 			continue
 		}
 		if err != nil {
-			if len(frag) > 0 || len(buf) > 0 {
+			if len(frag) > 0 || long {
 				// The last line of a stream without a newline.
 				buf = append(buf, frag...)
+				r.long = buf[:0]
 				if errors.Is(err, io.EOF) {
 					return bytes.TrimRight(buf, "\r"), nil
 				}
 			}
 			return nil, err
 		}
-		if buf != nil {
-			frag = append(buf, frag...)
+		if long {
+			buf = append(buf, frag...)
+			r.long = buf[:0]
+			frag = buf
 		}
 		frag = frag[:len(frag)-1]
 		if n := len(frag); n > 0 && frag[n-1] == '\r' {

@@ -51,6 +51,14 @@ func TestReader(t *testing.T) {
 		{"unknown field ignored", "retry: 100\nfoo\ndata: a\n\n", []ev{{Data: "a"}}},
 		{"line longer than the buffer", "data: " + long + "\n\n", []ev{{Data: long}}},
 		{"event without data is dropped", "event: x\n\ndata: a\n\n", []ev{{Data: "a"}}},
+		// Long lines are gathered in a buffer the Reader reuses: one must never
+		// show through in the next.
+		{"long lines one after another", "data: " + strings.Repeat("p", 3000) + "\r\ndata: " + strings.Repeat("q", 1500) +
+			"\n\nid: " + strings.Repeat("i", 2000) + "\ndata: s\n\ndata: " + strings.Repeat("r", 1100),
+			[]ev{{Data: strings.Repeat("p", 3000) + "\n" + strings.Repeat("q", 1500)}, {ID: strings.Repeat("i", 2000), Data: "s"}, {Data: strings.Repeat("r", 1100)}}},
+		{"lines about the buffer's size", "data: " + strings.Repeat("a", ReadBufferSize-7) + "\n\ndata: " + strings.Repeat("b", ReadBufferSize-6) +
+			"\r\n\r\ndata: " + strings.Repeat("c", ReadBufferSize) + "\n\n",
+			[]ev{{Data: strings.Repeat("a", ReadBufferSize-7)}, {Data: strings.Repeat("b", ReadBufferSize-6)}, {Data: strings.Repeat("c", ReadBufferSize)}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// stallWatch ends a stream with errStall once no data came for stall. It holds
+// one timer, armed when data first flows: each chunk only stores the time of
+// the read that delivered it (an atomic store, no timer reset per chunk), and
+// the timer, when it fires before the silence is long enough, sleeps again
+// until the latest read plus stall.
+type stallWatch struct {
+	stall   time.Duration
+	base    time.Time    // monotonic origin of last
+	last    atomic.Int64 // the latest read that returned data, ns since base
+	timer   atomic.Pointer[time.Timer]
+	stopped atomic.Bool
+	cancel  context.CancelCauseFunc
+}
+
+func newStallWatch(stall time.Duration, cancel context.CancelCauseFunc) *stallWatch {
+	return &stallWatch{stall: stall, base: time.Now(), cancel: cancel}
+}
+
+// seen notes data read at at (a time.Now reading).
+func (w *stallWatch) seen(at time.Time) {
+	w.last.Store(int64(at.Sub(w.base)))
+	if w.timer.Load() == nil {
+		t := time.AfterFunc(time.Hour, w.check)
+		t.Stop()
+		w.timer.Store(t)
+		t.Reset(w.stall)
+	}
+}
+
+func (w *stallWatch) check() {
+	if w.stopped.Load() {
+		return
+	}
+	left := w.stall - (time.Since(w.base) - time.Duration(w.last.Load()))
+	if left <= 0 {
+		w.cancel(errStall)
+		return
+	}
+	w.timer.Load().Reset(left)
+}
+
+// stop disarms the watch for good.
+func (w *stallWatch) stop() {
+	w.stopped.Store(true)
+	if t := w.timer.Load(); t != nil {
+		t.Stop()
+	}
+}
