@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,13 +148,14 @@ func pin(pid, core int) {
 
 // benchStreams sends streams requests of n tokens paced at pace at once and
 // returns every chunk gap in ms, the tokens received, the client's CPU and its
-// peak RSS growth in bytes.
-func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, rss int64) {
+// peak growth of Go memory in use (memInUse) in bytes.
+func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, mem int64) {
 	e := &Engine{Target: Target{BaseURL: base, Model: "tiny", Kind: KindLlamaCpp}}
 	e.httpClient()
 	defer e.closeIdle()
-	rss0 := rssBytes()
-	stop := peakRSS()
+	runtime.GC()
+	mem0 := memInUse()
+	stop := peakMem()
 	ms := make([]*measurement, streams)
 	cpu0 := cpuTime()
 	var sw sync.WaitGroup
@@ -174,21 +176,22 @@ func benchStreams(b *testing.B, base string, streams, n int) (gaps []float64, to
 			gaps = append(gaps, float64(m.chunks[i].at-m.chunks[i-1].at)/1e6)
 		}
 	}
-	return gaps, tokens, cpu, peak - rss0
+	return gaps, tokens, cpu, peak - mem0
 }
 
 // baselineStreams is benchStreams for the plainest reader Go offers: net/http
 // with its default transport settings and a bufio.Reader, stamping each "data:"
 // line with time.Now and nothing else (no JSON, no budget, no watchdog). It is
 // printed beside Typhon's figures so that what Typhon adds shows as a ratio.
-func baselineStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, rss int64) {
+func baselineStreams(b *testing.B, base string, streams, n int) (gaps []float64, tokens int, cpu time.Duration, mem int64) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = streams
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	body := fmt.Sprintf(`{"max_tokens":%d}`, n)
-	rss0 := rssBytes()
-	stop := peakRSS()
+	runtime.GC()
+	mem0 := memInUse()
+	stop := peakMem()
 	stamps := make([][]time.Time, streams)
 	cpu0 := cpuTime()
 	var sw sync.WaitGroup
@@ -221,18 +224,18 @@ func baselineStreams(b *testing.B, base string, streams, n int) (gaps []float64,
 			gaps = append(gaps, float64(st[i].Sub(st[i-1]))/1e6)
 		}
 	}
-	return gaps, tokens, cpu, peak - rss0
+	return gaps, tokens, cpu, peak - mem0
 }
 
-// peakRSS samples this process's RSS every 50 ms until the returned function
-// is called; that returns the highest sample.
-func peakRSS() func() int64 {
+// peakMem samples the memory this process's Go code holds (memInUse) every
+// 50 ms until the returned function is called; that returns the highest sample.
+func peakMem() func() int64 {
 	var peak int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			peak = max(peak, rssBytes())
+			peak = max(peak, memInUse())
 			select {
 			case <-stop:
 				return
@@ -247,20 +250,14 @@ func peakRSS() func() int64 {
 	}
 }
 
-func rssBytes() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+// memInUse is the bytes of heap objects (live and not yet swept) and goroutine
+// stacks. Unlike RSS it does not depend on what earlier runs of the same
+// process left mapped: a heap an earlier run grew and this one reuses made RSS
+// growth read 0.
+func memInUse() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64() + s[1].Value.Uint64())
 }
 
 func BenchmarkClientOneStream(b *testing.B) {
@@ -304,7 +301,7 @@ func BenchmarkClientPaced(b *testing.B) {
 	benchStreams(b, base, 8, 10)
 	for range b.N {
 		r0 := readCalls()
-		gaps, tokens, cpu, rss := benchStreams(b, base, ClientStreams, n)
+		gaps, tokens, cpu, mem := benchStreams(b, base, ClientStreams, n)
 		reads := float64(readCalls()-r0) / float64(tokens)
 		late := lateness(base)
 		p50, p99 := stats.Percentile(gaps, 50), stats.Percentile(gaps, 99)
@@ -312,17 +309,16 @@ func BenchmarkClientPaced(b *testing.B) {
 		b.ReportMetric(p50, "itl-p50-ms")
 		b.ReportMetric(p99, "itl-p99-ms")
 		b.ReportMetric(perK, "cpu-ms/1000tok")
-		b.ReportMetric(float64(rss)/1024/float64(ClientStreams), "KB/stream")
-		b.Logf("%d streams of %d tokens paced at %s: ITL p50 %.2f ms, p99 %.2f ms (true %s; target p99 at most +3 ms); server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token; RSS +%.1f KB per stream (target 50)",
-			ClientStreams, n, pace, p50, p99, pace, late, perK, reads, float64(rss)/1024/float64(ClientStreams))
-		// (Its RSS is not comparable: it reuses the heap Typhon's run grew.)
+		b.ReportMetric(float64(mem)/1024/float64(ClientStreams), "KB/stream")
+		b.Logf("%d streams of %d tokens paced at %s: ITL p50 %.2f ms, p99 %.2f ms (true %s; target p99 at most +3 ms); server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token; Go memory in use +%.1f KB per stream (target 50)",
+			ClientStreams, n, pace, p50, p99, pace, late, perK, reads, float64(mem)/1024/float64(ClientStreams))
 		r0 = readCalls()
-		bgaps, btok, bcpu, _ := baselineStreams(b, base, ClientStreams, n)
+		bgaps, btok, bcpu, bmem := baselineStreams(b, base, ClientStreams, n)
 		breads := float64(readCalls()-r0) / float64(btok)
 		late = lateness(base)
 		b.ReportMetric(stats.Percentile(bgaps, 99), "baseline-itl-p99-ms")
-		b.Logf("baseline reader, same load: ITL p50 %.2f ms, p99 %.2f ms; server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token",
-			stats.Percentile(bgaps, 50), stats.Percentile(bgaps, 99), late, bcpu.Seconds()*1e6/float64(btok), breads)
+		b.Logf("baseline reader, same load: ITL p50 %.2f ms, p99 %.2f ms; server send lateness p50/p99/max %s ms; client CPU %.2f ms per 1,000 tokens, %.2f read calls per token; Go memory in use +%.1f KB per stream",
+			stats.Percentile(bgaps, 50), stats.Percentile(bgaps, 99), late, bcpu.Seconds()*1e6/float64(btok), breads, float64(bmem)/1024/float64(ClientStreams))
 	}
 }
 
