@@ -63,6 +63,8 @@ func TestCrossSiteVariants(t *testing.T) {
 		{"cancel with a foreign referer", "DELETE", "/jobs/x", http.Header{"Referer": {"http://127.0.0.1:1/"}}, "", 403},
 		{"name in brackets", "GET", "/jobs", http.Header{"Host": {"[localhost]"}}, "", 403},
 		{"name with port in brackets", "GET", "/jobs", http.Header{"Host": {"[evil.example]:80"}}, "", 403},
+		{"semicolon in query", "GET", "/jobs?limit=1;offset=2", nil, "", 400},
+		{"bad escape in query", "POST", "/jobs/run?mode=quick&x=%zz", nil, "", 400},
 		{"submit with own referer", "POST", "/jobs/run", http.Header{"Referer": {ts.URL + "/jobs"}}, "", 202},
 		{"ipv6 loopback without port", "GET", "/health", http.Header{"Host": {"[::1]"}}, "", 200},
 	}
