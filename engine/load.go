@@ -71,7 +71,7 @@ type LoadOptions struct {
 	// from the rate one user achieves, doubling.
 	Rates []float64
 	// Burstiness is the gamma shape of the arrivals: 1 (or 0) is Poisson, below
-	// 1 burstier, above 1 more regular.
+	// 1 burstier, above 1 more regular; 0.01 to 100.
 	Burstiness float64
 	// MaxInFlight caps the requests in flight of a rate level; a send that finds
 	// the cap reached waits, and its lateness shows in the schedule lag.
@@ -241,8 +241,9 @@ func (o LoadOptions) Validate() error {
 		return bad("window %s or grace %s is negative", o.Window, o.Grace)
 	case o.InputTokens < 0, o.OutputTokens < 0, o.InputStdev < 0, o.OutputStdev < 0, o.SharedPrefix < 0, o.CtxSize < 0:
 		return bad("lengths must not be negative")
-	case o.Burstiness < 0 || math.IsNaN(o.Burstiness) || math.IsInf(o.Burstiness, 0):
-		return bad("burstiness %v: want above 0", o.Burstiness)
+	case o.Burstiness != 0 && !(o.Burstiness >= 0.01 && o.Burstiness <= 100):
+		// Below 0.01 every gamma gap underflows to 0 and the schedule to NaN.
+		return bad("burstiness %v: want 0.01 to 100", o.Burstiness)
 	case o.SharedPrefix > 0 && o.SharedPrefix >= o.input():
 		return bad("shared prefix %d must be shorter than the input %d", o.SharedPrefix, o.input())
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // TestLoadParamsBounds: a length that would build a prompt of gigabytes, a cap
-// on users or requests in flight without bound, and an objective given twice
+// on users or requests in flight without bound, a burstiness whose gamma gaps
+// all underflow to 0 (a schedule of NaN offsets), and an objective given twice
 // are refused with ErrInvalidLoad naming the parameter; values at the bounds
 // pass.
 func TestLoadParamsBounds(t *testing.T) {
@@ -23,6 +24,9 @@ func TestLoadParamsBounds(t *testing.T) {
 		{map[string]string{"rate": "1", "max_in_flight": "2000000000"}, "max in flight 2000000000"},
 		{map[string]string{"slo": "ttft=1s,ttft=2s"}, `SLO "ttft" given twice`},
 		{map[string]string{"slo": "TTFT=1s, ttft=2s"}, `SLO "ttft" given twice`},
+		{map[string]string{"rate": "1", "burstiness": "1e-300"}, "burstiness 1e-300"},
+		{map[string]string{"rate": "1", "burstiness": "1e300"}, "burstiness 1e+300"},
+		{map[string]string{"rate": "1", "burstiness": "0.01"}, ""},
 		{map[string]string{"input": "1048576", "output": "1048576"}, ""},
 		{map[string]string{"rate": "1", "max_in_flight": "100000", "slo": "ttft=1s,tpot=50ms,e2e=9s"}, ""},
 	}
