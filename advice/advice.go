@@ -76,7 +76,8 @@ type Target struct {
 	Question string
 	// Secrets are more strings to keep out of the summary (a data directory).
 	Secrets []string
-	// HTTPClient sends the request; nil means a client of its own.
+	// HTTPClient sends the request; nil means a client of its own, which
+	// follows no redirect.
 	HTTPClient *http.Client
 	// Timeout bounds the whole call; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -112,7 +113,7 @@ func Ask(ctx context.Context, res *schema.Result, t Target, w io.Writer) (string
 	if client == nil {
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
-		client = &http.Client{Transport: tr}
+		client = &http.Client{Transport: tr, CheckRedirect: refuseRedirect}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -244,4 +245,11 @@ func readAnswer(body io.Reader, w io.Writer, max int) (string, error) {
 			return strings.ToValidUTF8(b.String(), ""), nil
 		}
 	}
+}
+
+// refuseRedirect is the CheckRedirect of Ask's own client: a redirect is not
+// followed (net/http would send the API key to another port of the same host),
+// and the error names where it pointed.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("redirected to %s: not followed", req.URL.Redacted())
 }

@@ -26,6 +26,12 @@ const (
 	DefaultLoadOutput = 128
 	// DefaultMaxInFlight caps the requests in flight of a rate level.
 	DefaultMaxInFlight = 1024
+	// MaxLoadTokens bounds each request's lengths and their stdevs: each prompt
+	// is built as text (about six bytes a token), a million tokens is past the
+	// context of the servers Typhon measures.
+	MaxLoadTokens = 1 << 20
+	// MaxLoadUsers bounds the users of a level, max_users and max_in_flight.
+	MaxLoadUsers = 100_000
 	// DefaultPlateauGain: output throughput growing less than this over
 	// DefaultPlateauLevels levels, while TTFT grows, is a plateau.
 	DefaultPlateauGain   = 0.05
@@ -65,7 +71,7 @@ type LoadOptions struct {
 	// from the rate one user achieves, doubling.
 	Rates []float64
 	// Burstiness is the gamma shape of the arrivals: 1 (or 0) is Poisson, below
-	// 1 burstier, above 1 more regular.
+	// 1 burstier, above 1 more regular; 0.01 to 100.
 	Burstiness float64
 	// MaxInFlight caps the requests in flight of a rate level; a send that finds
 	// the cap reached waits, and its lateness shows in the schedule lag.
@@ -129,9 +135,11 @@ func (s SLO) String() string {
 	return strings.Join(parts, ",")
 }
 
-// ParseSLO reads "ttft=2s,tpot=100ms,e2e=30s" (any subset; "" is none).
+// ParseSLO reads "ttft=2s,tpot=100ms,e2e=30s" (any subset; "" is none; an
+// objective given twice is an error).
 func ParseSLO(s string) (SLO, error) {
 	var slo SLO
+	seen := map[string]bool{}
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -142,7 +150,12 @@ func ParseSLO(s string) (SLO, error) {
 		if !ok || err != nil || d <= 0 {
 			return SLO{}, fmt.Errorf("%w: SLO %q: want name=duration, e.g. ttft=2s", ErrInvalidLoad, part)
 		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
+		name := strings.ToLower(strings.TrimSpace(k))
+		if seen[name] {
+			return SLO{}, fmt.Errorf("%w: SLO %q given twice", ErrInvalidLoad, name)
+		}
+		seen[name] = true
+		switch name {
 		case "ttft":
 			slo.TTFT = d
 		case "tpot":
@@ -209,7 +222,7 @@ func (o LoadOptions) Validate() error {
 		return bad("shape %q: want users or rate", o.Shape)
 	}
 	for _, u := range o.Users {
-		if u < 1 || u > 100_000 {
+		if u < 1 || u > MaxLoadUsers {
 			return bad("users %d: want 1 to 100,000", u)
 		}
 	}
@@ -219,14 +232,18 @@ func (o LoadOptions) Validate() error {
 		}
 	}
 	switch {
-	case o.MaxUsers < 0, o.MaxInFlight < 0:
-		return bad("max users and max in flight must not be negative")
+	case o.MaxUsers < 0, o.MaxInFlight < 0, o.MaxUsers > MaxLoadUsers, o.MaxInFlight > MaxLoadUsers:
+		return bad("max users %d or max in flight %d: want 0 to 100,000", o.MaxUsers, o.MaxInFlight)
+	case max(o.InputTokens, o.OutputTokens, o.InputStdev, o.OutputStdev) > MaxLoadTokens:
+		return bad("input %d, output %d, stdevs %d and %d tokens: want at most %d each",
+			o.InputTokens, o.OutputTokens, o.InputStdev, o.OutputStdev, MaxLoadTokens)
 	case o.Window < 0 || o.Grace < 0:
 		return bad("window %s or grace %s is negative", o.Window, o.Grace)
 	case o.InputTokens < 0, o.OutputTokens < 0, o.InputStdev < 0, o.OutputStdev < 0, o.SharedPrefix < 0, o.CtxSize < 0:
 		return bad("lengths must not be negative")
-	case o.Burstiness < 0 || math.IsNaN(o.Burstiness) || math.IsInf(o.Burstiness, 0):
-		return bad("burstiness %v: want above 0", o.Burstiness)
+	case o.Burstiness != 0 && !(o.Burstiness >= 0.01 && o.Burstiness <= 100):
+		// Below 0.01 every gamma gap underflows to 0 and the schedule to NaN.
+		return bad("burstiness %v: want 0.01 to 100", o.Burstiness)
 	case o.SharedPrefix > 0 && o.SharedPrefix >= o.input():
 		return bad("shared prefix %d must be shorter than the input %d", o.SharedPrefix, o.input())
 	}

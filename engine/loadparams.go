@@ -70,7 +70,7 @@ func ParseLoadParams(get func(name string) string) (LoadOptions, error) {
 	}
 	if v := get("burstiness"); v != "" {
 		if o.Burstiness, err = strconv.ParseFloat(v, 64); err != nil || !(o.Burstiness > 0) {
-			return o, bad("burstiness", v, "a number above 0 (1 is Poisson)")
+			return o, bad("burstiness", v, "a number from 0.01 to 100 (1 is Poisson)")
 		}
 	}
 	return o, o.Validate()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 
 	"github.com/typhonbench/typhon/schema"
@@ -107,11 +106,15 @@ func DecodeResult(b []byte) (*schema.Result, error) {
 }
 
 // LoadFile reads the record in the named file (a record written by a Store, a
-// file written with WriteJSON, or a saved job of the HTTP API).
+// file written with WriteJSON, or a saved job of the HTTP API). A file larger
+// than MaxRecordBytes (or endless, as /dev/zero) wraps ErrInvalidRecord.
 func LoadFile(name string) (*schema.Result, error) {
-	b, err := os.ReadFile(name)
+	b, err := osFS{}.ReadFileMax(name, MaxRecordBytes)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
+	}
+	if len(b) > MaxRecordBytes {
+		return nil, fmt.Errorf("%s: report: %w: larger than %d bytes", name, ErrInvalidRecord, MaxRecordBytes)
 	}
 	res, err := DecodeResult(b)
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // DecodeStrict decodes one finished record, refusing what does not fit the
-// schema: unknown fields, trailing data, and anything ValidateRecord refuses.
+// schema: unknown fields, trailing data, a key given twice in one object, an
+// unknown mode, a model id over 512 bytes, and anything ValidateRecord refuses.
 // A collector uses it on records uploaded to it. The error wraps
 // ErrInvalidRecord.
 func DecodeStrict(b []byte) (*schema.Result, error) {
@@ -24,8 +25,14 @@ func DecodeStrict(b []byte) (*schema.Result, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("report: %w: data after the record", ErrInvalidRecord)
 	}
+	if err := checkDuplicateKeys(b); err != nil {
+		return nil, fmt.Errorf("report: %w: %w", ErrInvalidRecord, err)
+	}
 	if err := ValidateRecord(&res); err != nil {
 		return nil, err
+	}
+	if err := validateNames(&res); err != nil {
+		return nil, fmt.Errorf("report: %w: %w", ErrInvalidRecord, err)
 	}
 	return &res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -115,6 +116,11 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.public[r.URL.Path] && !a.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="typhon"`)
 		writeError(w, r, a.logger, errUnauthorized)
+		return
+	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// r.URL.Query drops what it cannot parse ("limit=1;offset=2", "%zz").
+		writeError(w, r, a.logger, fmt.Errorf("%w: bad query: %v", errBadRequest, err))
 		return
 	}
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {

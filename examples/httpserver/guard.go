@@ -43,16 +43,45 @@ func (g hostGuard) check(r *http.Request) error {
 	if g.token == "" && !g.allowedHost(r.Host) {
 		return errForbidden
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	if !actsOnRequest(r) {
 		return nil
 	}
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return errForbidden
+	return sameOrigin(r)
+}
+
+// actsOnRequest reports whether r changes state or makes the server work for
+// it elsewhere: every method but GET, HEAD and OPTIONS, and GET /ask, which
+// sends a question to an LLM server (a page can send it as an <img>).
+func actsOnRequest(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return r.URL.Path == "/ask"
 	}
-	if o := r.Header.Get("Origin"); o != "" {
+	return true
+}
+
+// sameOrigin refuses a request a browser sent from another origin: a
+// Sec-Fetch-Site other than same-origin or none, an Origin (or, when there is
+// none, a Referer) naming another host. Every value of a repeated header counts.
+func sameOrigin(r *http.Request) error {
+	for _, site := range r.Header.Values("Sec-Fetch-Site") {
+		if site != "same-origin" && site != "none" {
+			return errForbidden
+		}
+	}
+	origins := r.Header.Values("Origin")
+	for _, o := range origins {
 		u, err := url.Parse(o)
 		if o == "null" || err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return errForbidden
+		}
+	}
+	if len(origins) > 0 {
+		return nil
+	}
+	for _, ref := range r.Header.Values("Referer") {
+		u, err := url.Parse(ref)
+		if ref != "" && (err != nil || !strings.EqualFold(u.Host, r.Host)) {
 			return errForbidden
 		}
 	}
@@ -64,7 +93,12 @@ func (g hostGuard) allowedHost(hostport string) bool {
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		// Brackets hold an IPv6 address, never a name ("[localhost]").
+		ip := net.ParseIP(host[1 : len(host)-1])
+		return ip != nil && ip.IsLoopback()
+	}
+	host = strings.TrimSuffix(host, ".")
 	if strings.EqualFold(host, "localhost") || strings.EqualFold(host, g.listen) {
 		return true
 	}

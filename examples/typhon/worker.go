@@ -101,6 +101,12 @@ func (w *workerFlags) uploadAfter(ctx context.Context, res *typhon.Result, runEr
 	return runErr
 }
 
+// uploadClient sends uploads and follows no redirect: net/http would send the
+// bearer token and the record to another port of the same host.
+var uploadClient = &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("the collector redirected to %s: not followed", req.URL.Redacted())
+}}
+
 // uploadRecord POSTs res to the collector at base (its /results endpoint) with
 // the bearer token of $TYPHON_UPLOAD_TOKEN; nothing when base is "".
 func uploadRecord(ctx context.Context, base string, res *typhon.Result, stderr io.Writer) error {
@@ -122,7 +128,7 @@ func uploadRecord(ctx context.Context, base string, res *typhon.Result, stderr i
 	if tok := os.Getenv(envUploadToken); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := uploadClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
