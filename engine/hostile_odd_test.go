@@ -1,0 +1,116 @@
+package engine_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typhonbench/typhon/engine"
+	"github.com/typhonbench/typhon/schema"
+)
+
+// oddLine is one OpenAI-style token chunk, with extra fields after choices.
+func oddLine(content, extra string) string {
+	return `data: {"choices":[{"index":0,"delta":{"content":"` + content + `"},"finish_reason":null}]` + extra + "}\n\n"
+}
+
+const oddFinish = `data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":{"prompt_tokens":100,"completion_tokens":32}}` +
+	"\n\ndata: [DONE]\n\n"
+
+const oddOllamaToken = `{"message":{"content":" tok"},"done":false}` + "\n"
+
+// oddTokens writes n token chunks gap apart, flushed.
+func oddTokens(w http.ResponseWriter, n int, gap time.Duration) {
+	for range n {
+		fmt.Fprint(w, oddLine(" tok", ""))
+		w.(http.Flusher).Flush()
+		time.Sleep(gap)
+	}
+}
+
+// noneValid: no run is averaged (each failed or excluded) and every failure or
+// exclusion says why in at most maxErr bytes.
+func noneValid(maxErr int) func(t *testing.T, b schema.Benchmark) {
+	return func(t *testing.T, b schema.Benchmark) {
+		t.Helper()
+		if b.ValidRuns != 0 || b.AvgTPS != 0 {
+			t.Errorf("valid_runs %d, avg_tps %v: a figure from a stream that cannot give one", b.ValidRuns, b.AvgTPS)
+		}
+		for i, r := range allRuns(b) {
+			if r.Success && r.Excluded == "" {
+				t.Errorf("run %d: success, not excluded, tps %v", i, r.TPS)
+			}
+			if len(r.Error) > maxErr {
+				t.Errorf("run %d: error of %d bytes, want at most %d: %.300q", i, len(r.Error), maxErr, r.Error)
+			}
+			if !r.Success && r.Error == "" {
+				t.Errorf("run %d failed without an error", i)
+			}
+		}
+	}
+}
+
+// errorSays: every run failed with an error that holds each of words.
+func errorSays(words ...string) func(t *testing.T, b schema.Benchmark) {
+	return func(t *testing.T, b schema.Benchmark) {
+		t.Helper()
+		noneValid(2000)(t, b)
+		for i, r := range allRuns(b) {
+			for _, w := range words {
+				if !strings.Contains(r.Error, w) {
+					t.Errorf("run %d: error %q, want it to say %q", i, r.Error, w)
+				}
+			}
+		}
+	}
+}
+
+// TestOddStreams: streams a hostile or broken server can send that are not in
+// the other hostile suites end in a clear error or an excluded run, never in a
+// figure averaged in, within a bounded time.
+func TestOddStreams(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		kind    schema.Kind
+		handler http.HandlerFunc
+		check   func(t *testing.T, b schema.Benchmark)
+	}{{
+		name: "the finish chunk first, no token chunk, usage 32",
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, oddFinish)
+		},
+		check: noneValid(500),
+	}, {
+		name: "Ollama: done first, then tokens",
+		kind: engine.KindOllama,
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"done":true,"done_reason":"length","eval_count":32,"prompt_eval_count":100,"eval_duration":1000000}`+"\n")
+			fmt.Fprint(w, strings.Repeat(oddOllamaToken, 32))
+		},
+		check: noneValid(500),
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			kind := tc.kind
+			if kind == "" {
+				kind = engine.KindLlamaCpp
+			}
+			e := newEngine(srv.URL, kind)
+			e.StallTimeout = 2 * time.Second
+			e.RequestTimeout = func(int) time.Duration { return 10 * time.Second }
+			start := time.Now()
+			b := e.RunTest(t.Context(), baseTest(100, 32, 2))
+			if d := time.Since(start); d > time.Minute {
+				t.Errorf("the test took %s, want under a minute", d)
+			}
+			tc.check(t, b)
+		})
+	}
+}
