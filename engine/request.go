@@ -392,7 +392,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			return nil
 		}
 		if err := store.decode(data, &c); err != nil {
-			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
+			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %s: %s", m.events, truncate(err.Error(), 200), truncate(string(data), 200)))
 			return nil
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
@@ -475,7 +475,7 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 			m.events++
 			var c ollamaChunk
 			if jerr := json.Unmarshal(line, &c); jerr != nil {
-				m.fail(schema.ErrKindBadResponse, fmt.Errorf("line %d is not JSON: %v: %s", m.events, jerr, truncate(string(line), 200)))
+				m.fail(schema.ErrKindBadResponse, fmt.Errorf("line %d is not JSON: %s: %s", m.events, truncate(jerr.Error(), 200), truncate(string(line), 200)))
 				return nil
 			}
 			if c.Error != "" {
