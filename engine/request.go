@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -199,10 +198,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	m.headers, m.conn = time.Now(), conn.Load()
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
-	if resp.StatusCode != http.StatusOK {
-		serr := newServerError(resp)
+	if kind, err := responseError(resp); err != nil {
 		m.end = time.Now()
-		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
+		m.fail(kind, err)
 		return m
 	}
 	e.readBody(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
