@@ -92,6 +92,45 @@ func TestOddStreams(t *testing.T) {
 			fmt.Fprint(w, strings.Repeat(oddOllamaToken, 32))
 		},
 		check: noneValid(500),
+	}, {
+		// fastjson's error names every level it entered.
+		name: "deeply nested JSON in a chunk",
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "data: "+strings.Repeat("[", 100000)+"\n\n")
+			fmt.Fprint(w, oddFinish)
+		},
+		check: errorSays("not JSON"),
+	}, {
+		name: "Ollama: deeply nested JSON on a line",
+		kind: engine.KindOllama,
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, strings.Repeat("[", 100000)+"\n")
+		},
+		check: errorSays("not JSON"),
+	}, {
+		// The line passes the byte budget (1 MiB + 4 KiB per token): that is the
+		// reason to give, not the cut line's JSON.
+		name: "Ollama: a line of 10 MB",
+		kind: engine.KindOllama,
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"message":{"content":"`+strings.Repeat("a", 10<<20)+`"},"done":false}`+"\n")
+		},
+		check: errorSays("budget"),
+	}, {
+		name: "200 with an HTML page (a captive portal, a proxy's login)",
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, "<html><body><h1>Sign in</h1>\n<p>proxy</p></body></html>\n")
+		},
+		check: errorSays("text/html", "Sign in"),
+	}, {
+		// Typhon asks for no compression; a stream compressed anyway is unreadable.
+		name: "a gzip-encoded stream",
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5})
+		},
+		check: errorSays("gzip"),
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -467,6 +467,9 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 	for {
 		line, err := br.ReadBytes('\n')
 		now := stamp.at()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err // the line is cut: the read error is the reason
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
 			alive(stamp.readAt())
