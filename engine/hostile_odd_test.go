@@ -68,6 +68,38 @@ func errorSays(words ...string) func(t *testing.T, b schema.Benchmark) {
 	}
 }
 
+// measured: every run is averaged with a decode speed and, when warning is
+// not empty, says so in a warning.
+func measured(warning string) func(t *testing.T, b schema.Benchmark) {
+	return func(t *testing.T, b schema.Benchmark) {
+		t.Helper()
+		if b.ValidRuns != len(b.Runs) || len(b.Runs) == 0 {
+			t.Errorf("valid_runs %d of %d (error %q)", b.ValidRuns, len(b.Runs), b.Error)
+		}
+		for i, r := range allRuns(b) {
+			if !r.Success || r.Excluded != "" || r.TPS <= 0 {
+				t.Errorf("run %d: success %v, excluded %q, tps %v, error %q", i, r.Success, r.Excluded, r.TPS, r.Error)
+			}
+			if warning != "" && !strings.Contains(strings.Join(r.Warnings, "; "), warning) {
+				t.Errorf("run %d: warnings %q, want one that says %q", i, r.Warnings, warning)
+			}
+		}
+	}
+}
+
+// oddCounted writes 32 token chunks 5 ms apart, each with extra(i) after the
+// choices, then the finish.
+func oddCounted(extra func(i int) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := range 32 {
+			fmt.Fprint(w, oddLine(" tok", extra(i)))
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+		fmt.Fprint(w, oddFinish)
+	}
+}
+
 // TestOddStreams: streams a hostile or broken server can send that are not in
 // the other hostile suites end in a clear error or an excluded run, never in a
 // figure averaged in, within a bounded time.
@@ -92,6 +124,29 @@ func TestOddStreams(t *testing.T) {
 			fmt.Fprint(w, strings.Repeat(oddOllamaToken, 32))
 		},
 		check: noneValid(500),
+	}, {
+		name: "SSE with bare CR line endings and data: without the space",
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			for range 32 {
+				fmt.Fprint(w, strings.ReplaceAll(strings.ReplaceAll(oddLine(" tok", ""), "\n", "\r"), "data: ", "data:"))
+				w.(http.Flusher).Flush()
+				time.Sleep(5 * time.Millisecond)
+			}
+			fmt.Fprint(w, strings.ReplaceAll(oddFinish, "\n", "\r"))
+		},
+		check: measured(""),
+	}, {
+		name: "continuous usage that goes backwards",
+		handler: oddCounted(func(i int) string {
+			return fmt.Sprintf(`,"usage":{"prompt_tokens":100,"completion_tokens":%d}`, 40-i)
+		}),
+		check: measured("backwards"),
+	}, {
+		name: "llama.cpp predicted_n that goes backwards",
+		handler: oddCounted(func(i int) string {
+			return fmt.Sprintf(`,"timings":{"predicted_n":%d,"prompt_n":100}`, min(i+1, 20-i%3))
+		}),
+		check: measured("backwards"),
 	}, {
 		// fastjson's error names every level it entered.
 		name: "deeply nested JSON in a chunk",

@@ -126,6 +126,9 @@ func (p *sampler) counts() {
 		p.out = len(m.chunks)
 	}
 	p.rs.OutputTokens = p.out
+	if m.countBack {
+		p.warn("the server's running token count went backwards: its per-chunk counts are not used")
+	}
 	if p.countsKnown {
 		p.rs.ChunkTokens = p.chunkTokens
 	}

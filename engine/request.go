@@ -93,6 +93,7 @@ type measurement struct {
 	// server has left one unanswered.
 	noAnswerWait time.Duration
 	budget       budget     // what the request may receive
+	countBack    bool       // the server's running count went backwards
 	conn         *stampConn // the connection, when it stamps its reads
 }
 
@@ -106,9 +107,7 @@ func (m *measurement) fail(kind string, err error) {
 func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int) {
 	n := 0
 	if cum >= 0 {
-		if cum > m.cum {
-			n = cum - m.cum
-		}
+		n, m.countBack = max(cum-m.cum, 0), m.countBack || cum < m.cum
 		m.cum = max(m.cum, cum)
 	}
 	if !isToken && n == 0 {
