@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -100,6 +102,26 @@ func oddCounted(extra func(i int) string) http.HandlerFunc {
 	}
 }
 
+// probesAnswered answers the engine's one-token calibration probes with one
+// token, other paths than the chat with 404, and every other request with h.
+func probesAnswered(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		var body struct {
+			MaxTokens int `json:"max_tokens"`
+		}
+		data, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(data, &body) == nil && body.MaxTokens == 1 {
+			fmt.Fprint(w, oddLine(" tok", "")+strings.Replace(oddFinish, `"completion_tokens":32`, `"completion_tokens":1`, 1))
+			return
+		}
+		h(w, r)
+	}
+}
+
 // TestOddStreams: streams a hostile or broken server can send that are not in
 // the other hostile suites end in a clear error or an excluded run, never in a
 // figure averaged in, within a bounded time.
@@ -147,6 +169,26 @@ func TestOddStreams(t *testing.T) {
 			return fmt.Sprintf(`,"timings":{"predicted_n":%d,"prompt_n":100}`, min(i+1, 20-i%3))
 		}),
 		check: measured("backwards"),
+	}, {
+		// Empty deltas forever once tokens flowed: only the deadline (10 s here,
+		// minutes by default) ended it; the stall timeout (2 s) must.
+		name: "chunks without tokens forever after the first tokens",
+		handler: probesAnswered(func(w http.ResponseWriter, r *http.Request) {
+			oddTokens(w, 5, 5*time.Millisecond)
+			for r.Context().Err() == nil {
+				fmt.Fprint(w, `data: {"choices":[{"index":0,"delta":{}}]}`+"\n\n")
+				w.(http.Flusher).Flush()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}),
+		check: func(t *testing.T, b schema.Benchmark) {
+			errorSays("no token for 2s")(t, b)
+			for i, r := range allRuns(b) {
+				if r.ElapsedS > 5 {
+					t.Errorf("run %d took %.1f s, want the 2 s stall timeout, not the 10 s deadline", i, r.ElapsedS)
+				}
+			}
+		},
 	}, {
 		// fastjson's error names every level it entered.
 		name: "deeply nested JSON in a chunk",
@@ -205,6 +247,12 @@ func TestOddStreams(t *testing.T) {
 				t.Errorf("the test took %s, want under a minute", d)
 			}
 			tc.check(t, b)
+			if testing.Verbose() {
+				t.Logf("%s: notes %q, error %q", time.Since(start), b.Notes, b.Error)
+				for _, r := range allRuns(b) {
+					t.Logf("elapsed %.2f s, tps %v, excluded %q, error %q, warnings %q", r.ElapsedS, r.TPS, r.Excluded, r.Error, r.Warnings)
+				}
+			}
 		})
 	}
 }

@@ -219,15 +219,22 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	defer watch.stop()
 	// alive is called at each chunk with the time (time.Now) of the read that
 	// delivered it.
+	// Once tokens flow, only chunks that follow progress (a token, the finish)
+	// feed the watch: chunks without tokens sent forever end as a stall too.
+	lastTokens := 0
 	alive := func(read time.Time) {
 		m.lastEvent = read
 		if m.events == 0 {
 			noAnswer.Stop()
 		}
-		if m.tokensSoFar() > m.budget.tokens {
+		tokens := m.tokensSoFar()
+		if tokens > m.budget.tokens {
 			cancel(errTokenBudget)
 		}
-		watch.seen(read)
+		if tokens == 0 || tokens > lastTokens || m.finish != "" {
+			watch.seen(read)
+		}
+		lastTokens = tokens
 	}
 
 	var rerr error
@@ -252,38 +259,6 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 		m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the stream ended before the completion finished (%d chunks, %d tokens so far)",
 			m.events, m.tokensSoFar()))
 	}
-}
-
-// errorText extracts a readable message from an error body: the "error" or
-// "message" of a JSON object, else the body.
-func errorText(data []byte) string {
-	var v struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(data, &v) == nil {
-		for _, raw := range []json.RawMessage{v.Error, v.Detail} {
-			if len(raw) == 0 {
-				continue
-			}
-			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				return s
-			}
-			var obj struct {
-				Message string `json:"message"`
-			}
-			if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
-				return obj.Message
-			}
-			return string(raw)
-		}
-		if v.Message != "" {
-			return v.Message
-		}
-	}
-	return string(data)
 }
 
 // requestBody builds the request for the server kind: Ollama's native /api/chat
@@ -570,7 +545,7 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	case errors.Is(cause, errNoAnswer):
 		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	case errors.Is(cause, errStall):
-		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
+		return schema.ErrKindStreamBroken, stallText(m, stall, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:
 		// llama-server sends its headers at once and its first chunk after the
 		// prefill: silence after the headers is a slow prefill as often as a stall.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -30,4 +31,36 @@ func responseError(resp *http.Response) (kind string, err error) {
 			truncate(ct, 64), truncate(strings.Join(strings.Fields(string(head)), " "), 200))
 	}
 	return "", nil
+}
+
+// errorText extracts a readable message from an error body: the "error" or
+// "message" of a JSON object, else the body.
+func errorText(data []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(data, &v) == nil {
+		for _, raw := range []json.RawMessage{v.Error, v.Detail} {
+			if len(raw) == 0 {
+				continue
+			}
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				return s
+			}
+			var obj struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+				return obj.Message
+			}
+			return string(raw)
+		}
+		if v.Message != "" {
+			return v.Message
+		}
+	}
+	return string(data)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -53,4 +54,13 @@ func (w *stallWatch) stop() {
 	if t := w.timer.Load(); t != nil {
 		t.Stop()
 	}
+}
+
+// stallText says how a stream stalled: no data for stall, or chunks that kept
+// coming without a token since stall before the last of them.
+func stallText(m *measurement, stall time.Duration, tokens int) string {
+	if time.Since(m.lastEvent) < stall {
+		return fmt.Sprintf("the stream stalled: chunks kept coming but no token for %s, after %d chunks (%d tokens)", stall, m.events, tokens)
+	}
+	return fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 }
