@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,6 +133,7 @@ func TestOddStreams(t *testing.T) {
 		kind    schema.Kind
 		handler http.HandlerFunc
 		check   func(t *testing.T, b schema.Benchmark)
+		timeout time.Duration // the request deadline; 0 = 10 s
 	}{{
 		name: "the finish chunk first, no token chunk, usage 32",
 		handler: func(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +192,20 @@ func TestOddStreams(t *testing.T) {
 			}
 		},
 	}, {
+		// One byte every 100 ms, never a whole chunk: before the first chunk only
+		// the request deadline bounds a stream (a prefill may be long), and its
+		// error says bytes came.
+		name: "a trickle that never makes a chunk",
+		handler: probesAnswered(func(w http.ResponseWriter, r *http.Request) {
+			for r.Context().Err() == nil {
+				w.Write([]byte("d"))
+				w.(http.Flusher).Flush()
+				time.Sleep(100 * time.Millisecond)
+			}
+		}),
+		timeout: 2 * time.Second,
+		check:   errorSays("deadline of 2s", "bytes that made no complete chunk"),
+	}, {
 		// fastjson's error names every level it entered.
 		name: "deeply nested JSON in a chunk",
 		handler: func(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +256,8 @@ func TestOddStreams(t *testing.T) {
 			}
 			e := newEngine(srv.URL, kind)
 			e.StallTimeout = 2 * time.Second
-			e.RequestTimeout = func(int) time.Duration { return 10 * time.Second }
+			timeout := cmp.Or(tc.timeout, 10*time.Second)
+			e.RequestTimeout = func(int) time.Duration { return timeout }
 			start := time.Now()
 			b := e.RunTest(t.Context(), baseTest(100, 32, 2))
 			if d := time.Since(start); d > time.Minute {

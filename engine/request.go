@@ -94,6 +94,7 @@ type measurement struct {
 	noAnswerWait time.Duration
 	budget       budget     // what the request may receive
 	countBack    bool       // the server's running count went backwards
+	bodyBytes    int64      // the bytes of the body read
 	conn         *stampConn // the connection, when it stamps its reads
 }
 
@@ -244,7 +245,7 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	} else {
 		rerr = e.readOpenAI(stream, m, r, alive)
 	}
-	m.end = time.Now()
+	m.end, m.bodyBytes = time.Now(), m.budget.bytes-stream.left
 	cause := context.Cause(rctx)
 	switch {
 	case rerr == nil || m.err != nil:
@@ -549,8 +550,7 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	case errors.Is(cause, errDeadline) && m.events == 0:
 		// llama-server sends its headers at once and its first chunk after the
 		// prefill: silence after the headers is a slow prefill as often as a stall.
-		return schema.ErrKindTimeout, fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then nothing: a prefill longer than the deadline, or a stalled server)",
-			timeout, m.headers.Sub(m.start).Seconds())
+		return schema.ErrKindTimeout, noEventText(m, timeout)
 	case errors.Is(cause, errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("the request deadline of %s passed after %d tokens", timeout, tokens)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed):

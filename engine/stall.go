@@ -64,3 +64,17 @@ func stallText(m *measurement, stall time.Duration, tokens int) string {
 	}
 	return fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
 }
+
+// noEventText says that no chunk came within the request deadline: after the
+// headers nothing (a prefill longer than the deadline, or a stalled server), or
+// bytes that never made a complete chunk (a trickle, or a body in no format
+// Typhon reads).
+func noEventText(m *measurement, timeout time.Duration) string {
+	headers := m.headers.Sub(m.start).Seconds()
+	if m.bodyBytes > 0 {
+		return fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then %d bytes that made no complete chunk: a trickling or broken stream)",
+			timeout, headers, m.bodyBytes)
+	}
+	return fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then nothing: a prefill longer than the deadline, or a stalled server)",
+		timeout, headers)
+}
