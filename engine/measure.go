@@ -126,6 +126,9 @@ func (p *sampler) counts() {
 		p.out = len(m.chunks)
 	}
 	p.rs.OutputTokens = p.out
+	if m.countBack {
+		p.warn("the server's running token count went backwards: its per-chunk counts are not used")
+	}
 	if p.countsKnown {
 		p.rs.ChunkTokens = p.chunkTokens
 	}
@@ -140,7 +143,7 @@ func (p *sampler) counts() {
 			p.warn("the server reported no usage: output_tokens counted as chunks (%d; too low if a chunk carries several tokens), prompt_tokens is Typhon's own count (%d)", len(m.chunks), p.s.promptPredicted)
 		}
 	}
-	if m.err == nil && m.haveUsage && len(m.chunks) > 0 {
+	if m.err == nil && m.haveUsage {
 		p.checkTokenCounts()
 	}
 }
@@ -149,6 +152,9 @@ func (p *sampler) counts() {
 func (p *sampler) checkTokenCounts() {
 	tol := max(1, int(TokenMismatchTolerance*float64(p.out)))
 	switch {
+	case len(p.m.chunks) == 0 && p.out > 0:
+		p.warn("usage says %d tokens but no chunk carried a token: no decode speed can be measured", p.out)
+		p.exclude(schema.ExcludedTokenMismatch)
 	case p.countsKnown && abs(p.chunkTokens-p.out) > tol:
 		p.warn("the chunks' token counts sum to %d, usage says %d (tolerance %d)", p.chunkTokens, p.out, tol)
 		p.exclude(schema.ExcludedTokenMismatch)

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -94,6 +93,8 @@ type measurement struct {
 	// server has left one unanswered.
 	noAnswerWait time.Duration
 	budget       budget     // what the request may receive
+	countBack    bool       // the server's running count went backwards
+	bodyBytes    int64      // the bytes of the body read
 	conn         *stampConn // the connection, when it stamps its reads
 }
 
@@ -107,9 +108,7 @@ func (m *measurement) fail(kind string, err error) {
 func (m *measurement) tokenEvent(at time.Time, isToken, isContent bool, cum int) {
 	n := 0
 	if cum >= 0 {
-		if cum > m.cum {
-			n = cum - m.cum
-		}
+		n, m.countBack = max(cum-m.cum, 0), m.countBack || cum < m.cum
 		m.cum = max(m.cum, cum)
 	}
 	if !isToken && n == 0 {
@@ -199,10 +198,9 @@ func (e *Engine) do(ctx context.Context, r request) *measurement {
 	m.headers, m.conn = time.Now(), conn.Load()
 	defer resp.Body.Close()
 	m.status = resp.StatusCode
-	if resp.StatusCode != http.StatusOK {
-		serr := newServerError(resp)
+	if kind, err := responseError(resp); err != nil {
 		m.end = time.Now()
-		m.fail("http_"+strconv.Itoa(resp.StatusCode), serr)
+		m.fail(kind, err)
 		return m
 	}
 	e.readBody(ctx, rctx, cancel, resp.Body, m, r, noAnswer, timeout)
@@ -222,15 +220,22 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	defer watch.stop()
 	// alive is called at each chunk with the time (time.Now) of the read that
 	// delivered it.
+	// Once tokens flow, only chunks that follow progress (a token, the finish)
+	// feed the watch: chunks without tokens sent forever end as a stall too.
+	lastTokens := 0
 	alive := func(read time.Time) {
 		m.lastEvent = read
 		if m.events == 0 {
 			noAnswer.Stop()
 		}
-		if m.tokensSoFar() > m.budget.tokens {
+		tokens := m.tokensSoFar()
+		if tokens > m.budget.tokens {
 			cancel(errTokenBudget)
 		}
-		watch.seen(read)
+		if tokens == 0 || tokens > lastTokens || m.finish != "" {
+			watch.seen(read)
+		}
+		lastTokens = tokens
 	}
 
 	var rerr error
@@ -240,7 +245,7 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 	} else {
 		rerr = e.readOpenAI(stream, m, r, alive)
 	}
-	m.end = time.Now()
+	m.end, m.bodyBytes = time.Now(), m.budget.bytes-stream.left
 	cause := context.Cause(rctx)
 	switch {
 	case rerr == nil || m.err != nil:
@@ -255,38 +260,6 @@ func (e *Engine) readBody(ctx, rctx context.Context, cancel context.CancelCauseF
 		m.fail(schema.ErrKindStreamBroken, fmt.Errorf("the stream ended before the completion finished (%d chunks, %d tokens so far)",
 			m.events, m.tokensSoFar()))
 	}
-}
-
-// errorText extracts a readable message from an error body: the "error" or
-// "message" of a JSON object, else the body.
-func errorText(data []byte) string {
-	var v struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(data, &v) == nil {
-		for _, raw := range []json.RawMessage{v.Error, v.Detail} {
-			if len(raw) == 0 {
-				continue
-			}
-			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				return s
-			}
-			var obj struct {
-				Message string `json:"message"`
-			}
-			if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
-				return obj.Message
-			}
-			return string(raw)
-		}
-		if v.Message != "" {
-			return v.Message
-		}
-	}
-	return string(data)
 }
 
 // requestBody builds the request for the server kind: Ollama's native /api/chat
@@ -392,7 +365,7 @@ func (e *Engine) readOpenAI(body io.Reader, m *measurement, r request, alive fun
 			return nil
 		}
 		if err := store.decode(data, &c); err != nil {
-			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %v: %s", m.events, err, truncate(string(data), 200)))
+			m.fail(schema.ErrKindBadResponse, fmt.Errorf("chunk %d is not JSON: %s: %s", m.events, truncate(err.Error(), 200), truncate(string(data), 200)))
 			return nil
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
@@ -469,13 +442,16 @@ func (e *Engine) readOllama(body io.Reader, m *measurement, r request, alive fun
 	for {
 		line, err := br.ReadBytes('\n')
 		now := stamp.at()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err // the line is cut: the read error is the reason
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) > 0 {
 			alive(stamp.readAt())
 			m.events++
 			var c ollamaChunk
 			if jerr := json.Unmarshal(line, &c); jerr != nil {
-				m.fail(schema.ErrKindBadResponse, fmt.Errorf("line %d is not JSON: %v: %s", m.events, jerr, truncate(string(line), 200)))
+				m.fail(schema.ErrKindBadResponse, fmt.Errorf("line %d is not JSON: %s: %s", m.events, truncate(jerr.Error(), 200), truncate(string(line), 200)))
 				return nil
 			}
 			if c.Error != "" {
@@ -570,12 +546,11 @@ func (e *Engine) classifyStream(ctx, rctx context.Context, err error, m *measure
 	case errors.Is(cause, errNoAnswer):
 		return schema.ErrKindTimeout, e.noAnswerText(m.noAnswerWait)
 	case errors.Is(cause, errStall):
-		return schema.ErrKindStreamBroken, fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
+		return schema.ErrKindStreamBroken, stallText(m, stall, tokens)
 	case errors.Is(cause, errDeadline) && m.events == 0:
 		// llama-server sends its headers at once and its first chunk after the
 		// prefill: silence after the headers is a slow prefill as often as a stall.
-		return schema.ErrKindTimeout, fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then nothing: a prefill longer than the deadline, or a stalled server)",
-			timeout, m.headers.Sub(m.start).Seconds())
+		return schema.ErrKindTimeout, noEventText(m, timeout)
 	case errors.Is(cause, errDeadline):
 		return schema.ErrKindTimeout, fmt.Sprintf("the request deadline of %s passed after %d tokens", timeout, tokens)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed):

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -53,4 +54,27 @@ func (w *stallWatch) stop() {
 	if t := w.timer.Load(); t != nil {
 		t.Stop()
 	}
+}
+
+// stallText says how a stream stalled: no data for stall, or chunks that kept
+// coming without a token since stall before the last of them.
+func stallText(m *measurement, stall time.Duration, tokens int) string {
+	if time.Since(m.lastEvent) < stall {
+		return fmt.Sprintf("the stream stalled: chunks kept coming but no token for %s, after %d chunks (%d tokens)", stall, m.events, tokens)
+	}
+	return fmt.Sprintf("the stream stalled: no data for %s after %d chunks (%d tokens)", stall, m.events, tokens)
+}
+
+// noEventText says that no chunk came within the request deadline: after the
+// headers nothing (a prefill longer than the deadline, or a stalled server), or
+// bytes that never made a complete chunk (a trickle, or a body in no format
+// Typhon reads).
+func noEventText(m *measurement, timeout time.Duration) string {
+	headers := m.headers.Sub(m.start).Seconds()
+	if m.bodyBytes > 0 {
+		return fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then %d bytes that made no complete chunk: a trickling or broken stream)",
+			timeout, headers, m.bodyBytes)
+	}
+	return fmt.Sprintf("no token within the request deadline of %s (the response headers came after %.3f s, then nothing: a prefill longer than the deadline, or a stalled server)",
+		timeout, headers)
 }

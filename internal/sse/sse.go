@@ -36,8 +36,10 @@ type Event struct {
 type Reader struct {
 	r    *bufio.Reader
 	long []byte // a line longer than the buffer, gathered
-	data bytes.Buffer
-	ev   Event
+	// afterCR: the last line ended with \r; a \n right after it belongs to it.
+	afterCR bool
+	data    bytes.Buffer
+	ev      Event
 	// Lines counts the lines read so far, comments included.
 	Lines int
 }
@@ -102,42 +104,49 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
-// readLine reads one line without its terminator (\n, \r\n or \r followed by \n);
-// the line is valid until the next call. A line longer than the buffer is
-// gathered in r.long, which is kept for the next one.
+// readLine reads one line without its terminator (\n, \r\n or a bare \r, as the
+// SSE specification allows); the line is valid until the next call. A line
+// ended by \r returns at once: the \n that may follow it is skipped on the next
+// call, so an event ended by bare CRs is not held back waiting for a byte. A
+// line longer than the buffer is gathered in r.long, which is kept for the next
+// one.
 func (r *Reader) readLine() ([]byte, error) {
+	if r.afterCR {
+		r.afterCR = false
+		if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
+			_, _ = r.r.Discard(1)
+		}
+	}
 	long := false
 	buf := r.long[:0]
 	for {
-		frag, err := r.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			buf, long = append(buf, frag...), true
+		b, err := r.r.Peek(max(r.r.Buffered(), 1))
+		if len(b) == 0 {
+			if long && errors.Is(err, io.EOF) {
+				// The last line of a stream without a newline.
+				r.long = buf[:0]
+				return buf, nil
+			}
+			return nil, err
+		}
+		i := bytes.IndexAny(b, "\r\n")
+		if i < 0 {
+			buf, long = append(buf, b...), true
 			r.long = buf[:0]
+			_, _ = r.r.Discard(len(b))
 			if len(buf) > MaxEventSize {
 				return nil, fmt.Errorf("%w (a line over %d bytes)", ErrEventTooLarge, MaxEventSize)
 			}
 			continue
 		}
-		if err != nil {
-			if len(frag) > 0 || long {
-				// The last line of a stream without a newline.
-				buf = append(buf, frag...)
-				r.long = buf[:0]
-				if errors.Is(err, io.EOF) {
-					return bytes.TrimRight(buf, "\r"), nil
-				}
-			}
-			return nil, err
-		}
+		line := b[:i]
+		r.afterCR = b[i] == '\r'
 		if long {
-			buf = append(buf, frag...)
+			buf = append(buf, line...)
 			r.long = buf[:0]
-			frag = buf
+			line = buf
 		}
-		frag = frag[:len(frag)-1]
-		if n := len(frag); n > 0 && frag[n-1] == '\r' {
-			frag = frag[:n-1]
-		}
-		return frag, nil
+		_, _ = r.r.Discard(i + 1)
+		return line, nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -42,6 +43,11 @@ func TestReader(t *testing.T) {
 		{"one event", "data: {\"a\":1}\n\n", []ev{{Data: `{"a":1}`}}},
 		{"crlf", "data: a\r\n\r\ndata: b\r\n\r\n", []ev{{Data: "a"}, {Data: "b"}}},
 		{"no space after colon", "data:a\n\n", []ev{{Data: "a"}}},
+		// A bare CR ends a line too (the SSE specification).
+		{"bare cr", "data: a\r\rdata: b\r\r", []ev{{Data: "a"}, {Data: "b"}}},
+		{"bare cr, no space, comments", ":\r\rdata:a\rdata:b\r\r: ping\r\rdata: [DONE]\r", []ev{{Data: "a\nb"}, {Data: "[DONE]"}}},
+		{"cr, lf and crlf mixed", "data: a\r\ndata: b\r\n\rdata: c\n\r\n", []ev{{Data: "a\nb"}, {Data: "c"}}},
+		{"long line ended by a bare cr", "data: " + long + "\r\r", []ev{{Data: long}}},
 		{"multi-line data", "data: a\ndata: b\n\n", []ev{{Data: "a\nb"}}},
 		{"comments and keepalives", ": ping\n\n: ping\ndata: a\n\n", []ev{{Data: "a"}}},
 		{"event and id", "event: error\nid: 7\ndata: boom\n\n", []ev{{Event: "error", ID: "7", Data: "boom"}}},
@@ -77,6 +83,34 @@ func TestReader(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReaderBareCRDispatch: an event ended by bare CRs is returned as soon as
+// its blank line is read, without waiting for a byte that may follow a CR.
+func TestReaderBareCRDispatch(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	got := make(chan string, 1)
+	go func() {
+		e, err := NewReader(pr).Next()
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- string(e.Data)
+	}()
+	if _, err := pw.Write([]byte("data: a\r\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		if d != "a" {
+			t.Fatalf("event %q, want \"a\"", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event ended by CR CR was not returned before more data came")
 	}
 }
 
