@@ -221,17 +221,20 @@ func checkSingle(t *testing.T, srv *testbed.Server, m *schema.LoadLevel) {
 	}
 	// Three client processes (each with the race detector in CI) take more of
 	// the two cores the server shares with them than one does, so the fleet's
-	// server is somewhat slower: its output throughput was up to 7% below one
-	// process's, and with twelve users queueing for four slots TTFT p50 grows
-	// about twice as much (up to 13% above). The spread allowed beyond the
-	// three single runs is sized for that; the merge itself is held exactly by
+	// server is slower: its output throughput was 7-12% below one process's in
+	// CI runs. With twelve users queueing for four slots, TTFT grows as
+	// throughput falls (a closed loop: users = request rate x latency), so the
+	// fleet's TTFT p50 is compared after scaling it by the throughput ratio
+	// (raw, it was 13-25% above). The merge itself is held exactly by
 	// checkPercentiles and the throughput sum.
+	mean := (tps[0] + tps[1] + tps[2]) / 3
+	t.Logf("ttft_p50_s: merged %.4f (raw); one process %v", m.Latency.TTFTS.P50, ttft)
 	for _, c := range []struct {
 		name   string
 		merged float64
 		single []float64
 		slack  float64
-	}{{"output_tps", m.OutputTPS, tps, 0.15}, {"ttft_p50_s", m.Latency.TTFTS.P50, ttft, 0.25}} {
+	}{{"output_tps", m.OutputTPS, tps, 0.2}, {"ttft_p50_s x output_tps/single mean", m.Latency.TTFTS.P50 * m.OutputTPS / mean, ttft, 0.15}} {
 		lo, hi := slices.Min(c.single)*(1-c.slack), slices.Max(c.single)*(1+c.slack)
 		t.Logf("%s: merged %.4f; one process %v (allowed %.4f to %.4f)", c.name, c.merged, c.single, lo, hi)
 		if c.merged < lo || c.merged > hi {
