@@ -141,6 +141,26 @@ func checkSaturation(t *testing.T, levels []schema.Benchmark, c *schema.Capacity
 	t.Logf("figure: saturation at %d users on a server with %d slots", c.Saturation.Users, slots)
 }
 
+// checkSweep holds what a user sweep against a server with slots must show:
+// it stopped by a plateau, the saturation named agrees with the figures
+// (checkSaturation), and TTFT p50 grew from the saturation point to the last
+// level (queueing). It logs the gain of the slots over one user.
+func checkSweep(t *testing.T, levels []schema.Benchmark, c *schema.Capacity, slots int) {
+	t.Helper()
+	if c.StoppedBy != schema.StopPlateau {
+		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
+	}
+	one, last := byUsers(levels, 1), levels[len(levels)-1].LoadLevel
+	if at := byUsers(levels, slots); at != nil && one != nil {
+		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, at.OutputTPS/one.OutputTPS, at.OutputTPS, one.OutputTPS)
+	}
+	checkSaturation(t, levels, c, slots)
+	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
+		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
+			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
+	}
+}
+
 func byUsers(levels []schema.Benchmark, n int) *schema.LoadLevel {
 	for _, b := range levels {
 		if b.LoadLevel.Users == n {
@@ -167,23 +187,12 @@ func TestIntegrationLoadLlamaSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	logLevels(t, levels, c)
-	if c.StoppedBy != schema.StopPlateau {
-		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
-	}
 	// On a machine shared with other work (two cores, one server thread) the
 	// gain of batching varies and may be nil: the sweep must then name an
 	// earlier level, as the figures support. What it must do whatever the
 	// machine: stop by itself, find TTFT growing past the saturation point, and
 	// name a saturation level no later than twice the slots.
-	one, last := byUsers(levels, 1), levels[len(levels)-1].LoadLevel
-	if four := byUsers(levels, slots); four != nil {
-		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, four.OutputTPS/one.OutputTPS, four.OutputTPS, one.OutputTPS)
-	}
-	checkSaturation(t, levels, c, slots)
-	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
-		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
-			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
-	}
+	checkSweep(t, levels, c, slots)
 	checkServerTokens(t, levels)
 	for _, b := range levels {
 		if q := b.LoadLevel.Server.Queued; b.LoadLevel.Users > slots && (q == nil || q.Max == 0) {
@@ -250,16 +259,5 @@ func TestIntegrationLoadOllamaSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	logLevels(t, levels, c)
-	if c.StoppedBy != schema.StopPlateau {
-		t.Errorf("stopped by %s (%s), want a plateau", c.StoppedBy, c.Reason)
-	}
-	one, last := byUsers(levels, 1), levels[len(levels)-1].LoadLevel
-	if two := byUsers(levels, slots); two != nil {
-		t.Logf("figure: output_tps at %d users is x%.2f that at 1 (%.1f against %.1f tokens/s)", slots, two.OutputTPS/one.OutputTPS, two.OutputTPS, one.OutputTPS)
-	}
-	checkSaturation(t, levels, c, slots)
-	if sat := byUsers(levels, c.Saturation.Users); last.Latency.TTFTS.P50 <= sat.Latency.TTFTS.P50 {
-		t.Errorf("TTFT p50 %.3f s at %d users, %.3f s at the saturation point (%d): want growth (queueing)",
-			last.Latency.TTFTS.P50, last.Users, sat.Latency.TTFTS.P50, sat.Users)
-	}
+	checkSweep(t, levels, c, slots)
 }
