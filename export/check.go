@@ -81,6 +81,9 @@ func (r *Run) validate() error {
 	if !hex64RE.MatchString(r.Machine) {
 		return fmt.Errorf("machine %q is not 64 lower-case hex digits", r.Machine)
 	}
+	if field := r.checkVocab(); field != "" {
+		return fmt.Errorf("%s is not a value of the format's vocabulary", field)
+	}
 	tokens := map[string]string{"mode": r.Mode, "status": r.Status, "typhon_version": r.TyphonVersion,
 		"server.kind": r.Server.Kind, "server.version": r.Server.Version, "model.quantization": r.Model.Quantization,
 		"hardware.os_family": r.Hardware.OSFamily}

@@ -25,6 +25,16 @@
 // notes, server settings), which may quote any of those. A model name keeps only
 // its last path element; an error is kept as its kind (timeout, http_400, ...).
 //
+// mode, status, server.kind, category, error_kinds and os_family are written
+// only when they are values of the schema's vocabulary (error kinds also
+// http_<status>), test_id only in the shape of a test id. A text or version
+// is left out (written empty) when it holds a path, URL, IPv4 address (hex
+// parts too), IPv6 or MAC address (two ':' or a MAC with '-'), e-mail address,
+// UUID, number of nine digits or more, hex run of sixteen or more, a run of
+// twenty letters and digits mixing both (a key), a dotted name ending in a
+// top-level domain (a host name), or, when exported, this machine's host
+// name, user name or an address of its network interfaces as a word.
+//
 // # Machine fingerprint
 //
 // machine lets the community tell runs of one machine from runs of another
@@ -149,18 +159,19 @@ func Build(results []*schema.Result, salt []byte, now time.Time) (*File, error) 
 func anonymise(res *schema.Result, salt []byte) Run {
 	r := Run{
 		Date:          day(res.RunAt),
-		Mode:          token(string(res.Mode)),
-		Status:        token(string(res.Status)),
+		Mode:          oneOf(modes, string(res.Mode)),
+		Status:        oneOf(statuses, string(res.Status)),
 		TyphonVersion: token(res.TyphonVersion),
-		Server:        Server{Kind: token(string(res.Server.Kind)), Version: token(res.Server.Version)},
+		Server:        Server{Kind: oneOf(kinds, string(res.Server.Kind)), Version: token(res.Server.Version)},
 		Model:         Model{Name: modelName(res.Model), Quantization: token(res.Server.Quantization)},
 		Hardware:      hardware(res.ProfileSnapshot),
 		Benchmarks:    []Benchmark{},
 	}
-	r.Machine = Fingerprint(salt, r.Hardware)
 	for i := range res.Benchmarks {
 		r.Benchmarks = append(r.Benchmarks, benchmark(&res.Benchmarks[i]))
 	}
+	r.dropLocal(localNames())
+	r.Machine = Fingerprint(salt, r.Hardware)
 	return r
 }
 
@@ -175,7 +186,7 @@ func hardware(p *schema.Profile) Hardware {
 			h.DriverMajor = driverMajor(g.DriverVersion)
 		}
 	}
-	h.OSFamily = token(p.OS.Name)
+	h.OSFamily = oneOf(osFamilies, strings.ToLower(p.OS.Name))
 	h.CPUModel = text(p.CPU.Model)
 	h.CPUCores = p.CPU.LogicalCores
 	if h.CPUCores == 0 {
@@ -189,8 +200,8 @@ func hardware(p *schema.Profile) Hardware {
 
 func benchmark(b *schema.Benchmark) Benchmark {
 	out := Benchmark{
-		TestID:         token(b.TestID),
-		Category:       token(b.Category),
+		TestID:         testID(b.TestID),
+		Category:       oneOf(categories, b.Category),
 		CtxSize:        b.CtxSize,
 		MaxTokens:      b.MaxTokens,
 		NRuns:          b.NRuns,
@@ -214,7 +225,7 @@ func benchmark(b *schema.Benchmark) Benchmark {
 		if r.Success && r.PromptTokens > out.PromptTokens {
 			out.PromptTokens = r.PromptTokens
 		}
-		if k := token(r.ErrorKind); k != "" && !seen[k] {
+		if k := errorKind(r.ErrorKind); k != "" && !seen[k] {
 			seen[k] = true
 			out.ErrorKinds = append(out.ErrorKinds, k)
 		}

@@ -1,0 +1,134 @@
+package export
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typhonbench/typhon/schema"
+)
+
+// hostileValues are identifying strings of kinds the format forbids, each
+// with the part that must not reach an export.
+var hostileValues = []struct{ value, secret string }{
+	{"gpu-box.corp.lan", "gpu-box"},
+	{"build-host.example.com", "example.com"},
+	{"fe80::1ff:fe23:4567:890a", "fe80"},
+	{"served from fe80::1ff:fe23:4567:890a%eth0", "fe80"},
+	{"addr [2001:db8::7]:8080", "2001:db8"},
+	{"loop ::1 here", "::1"},
+	{"mapped ::ffff:c0a8:107 here", "c0a8"},
+	{"nic 00:1a:2b:3c:4d:5e", "3c:4d"},
+	{"nic-00-1A-2B-3C-4D-5E", "3C-4D"},
+	{"SN1320219012345", "1320219012345"},
+	{"NVIDIA A100 serial 1320219012345", "1320219012345"},
+	{"GPU-6f1c2d3e4a5b6c7d8e9f0a1b2c3d4e5f", "6f1c2d3e4a5b"},
+	{"sk-proj-AbCdEf0123456789GhIjKl", "AbCdEf0123"},
+	{"hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345", "AbCdEfGhIj"},
+	{"token=AbCdEf0123456789GhIjKlMn", "AbCdEf0123"},
+	{"alice@example.org", "alice"},
+	{"0xc0.0xa8.0x01.0x07", "0xc0"},
+	{"3232235783", "3232235783"},
+}
+
+// TestBuildDropsHostileValues puts each identifying string in every string
+// field of a record that reaches an export: none reaches it, and the export
+// still passes Check.
+func TestBuildDropsHostileValues(t *testing.T) {
+	fields := map[string]func(r *schema.Result, v string){
+		"mode":          func(r *schema.Result, v string) { r.Mode = schema.Mode(v) },
+		"status":        func(r *schema.Result, v string) { r.Status = schema.Status(v) },
+		"typhon":        func(r *schema.Result, v string) { r.TyphonVersion = v },
+		"server.kind":   func(r *schema.Result, v string) { r.Server.Kind = schema.Kind(v) },
+		"server.ver":    func(r *schema.Result, v string) { r.Server.Version = v },
+		"quant":         func(r *schema.Result, v string) { r.Server.Quantization = v },
+		"model":         func(r *schema.Result, v string) { r.Model = v },
+		"model-in-path": func(r *schema.Result, v string) { r.Model = "/models/" + v },
+		"gpu":           func(r *schema.Result, v string) { r.ProfileSnapshot.GPUs[0].Name = v },
+		"cpu":           func(r *schema.Result, v string) { r.ProfileSnapshot.CPU.Model = v },
+		"os":            func(r *schema.Result, v string) { r.ProfileSnapshot.OS.Name = v },
+		"test_id":       func(r *schema.Result, v string) { r.Benchmarks[0].TestID = v },
+		"category":      func(r *schema.Result, v string) { r.Benchmarks[0].Category = v },
+		"error_kind":    func(r *schema.Result, v string) { r.Benchmarks[0].Runs[1].ErrorKind = v },
+	}
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	for name, set := range fields {
+		for _, h := range hostileValues {
+			res := record()
+			set(res, h.value)
+			f, err := Build([]*schema.Result{res}, salt, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := Write(&buf, f); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(strings.ToLower(buf.String()), strings.ToLower(h.secret)) {
+				t.Errorf("%s = %q: the export holds %q", name, h.value, h.secret)
+			}
+			if _, err := Check(bytes.NewReader(buf.Bytes())); err != nil {
+				t.Errorf("%s = %q: Check of Build's output: %v", name, h.value, err)
+			}
+		}
+	}
+}
+
+// TestCheckRejectsHostileValues: a file that holds one of those strings where
+// the format allows a text or an identifier is refused.
+func TestCheckRejectsHostileValues(t *testing.T) {
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	for _, h := range hostileValues {
+		for _, field := range []string{"server.version", "model.name", "cpu_model"} {
+			f, err := Build([]*schema.Result{record()}, salt, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch field {
+			case "server.version":
+				f.Runs[0].Server.Version = h.value
+			case "model.name":
+				f.Runs[0].Model.Name = h.value
+			case "cpu_model":
+				f.Runs[0].Hardware.CPUModel = h.value
+			}
+			var buf bytes.Buffer
+			if err := Write(&buf, f); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Check(&buf); err == nil {
+				t.Errorf("Check accepted %s = %q", field, h.value)
+			}
+		}
+	}
+}
+
+// TestBuildDropsLocalNames: this machine's host name, user name and
+// interface addresses are kept out of an export in any field and any case,
+// even as a word of a longer text.
+func TestBuildDropsLocalNames(t *testing.T) {
+	names := localNames()
+	if len(names) == 0 {
+		t.Fatal("no local name found (host name, user, interfaces)")
+	}
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	for _, n := range names {
+		res := record()
+		res.ProfileSnapshot.CPU.Model = "Xeon " + strings.ToUpper(n) + " edition"
+		res.ProfileSnapshot.GPUs[0].Name = "NVIDIA " + n
+		res.Server.Version = n
+		res.Model = n + " model"
+		f, err := Build([]*schema.Result{res}, salt, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.Runs[0]
+		for _, v := range []string{r.Hardware.CPUModel, r.Hardware.GPUs[0].Model, r.Server.Version, r.Model.Name} {
+			if holdsLocal(v, []string{n}) {
+				t.Errorf("local name %q kept in %q", n, v)
+			}
+		}
+	}
+	t.Logf("%d local names: %q", len(names), names)
+}
