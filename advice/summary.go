@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
-	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/typhonbench/typhon/report"
 	"github.com/typhonbench/typhon/schema"
@@ -23,8 +23,6 @@ const (
 var (
 	urlRE  = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'` + "`" + `<>()]+`)
 	ipv4RE = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?\b`)
-	// pathRE finds an absolute path of at least two elements (Unix or Windows).
-	pathRE = regexp.MustCompile(`(?:[A-Za-z]:)?(?:[/\\][^\s/\\"'` + "`" + `<>()]+){2,}[/\\]?`)
 )
 
 // Summary is the compact summary of a run that Ask sends: report.NewBrief of
@@ -37,6 +35,7 @@ var (
 func Summary(res *schema.Result, secrets ...string) ([]byte, error) {
 	b := report.NewBrief(res)
 	b.Server.APIBase = ""
+	b.RunID, b.RunAt = "", time.Time{} // a run id holds the time and any name given to the runner
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
@@ -53,10 +52,13 @@ func Summary(res *schema.Result, secrets ...string) ([]byte, error) {
 type scrubber struct {
 	secrets []string // replaced by redactedSecret, longest first
 	hosts   []string // replaced by redactedHost as whole words
+	home    string   // this user's home directory, replaced by redactedPath
+	users   []string // this user's names, replaced by redactedUser as whole words
 }
 
 func newScrubber(res *schema.Result, secrets []string) *scrubber {
 	s := &scrubber{}
+	s.home, s.users = localWords()
 	for _, x := range secrets {
 		if len(strings.TrimSpace(x)) >= 3 {
 			s.secrets = append(s.secrets, x)
@@ -98,10 +100,14 @@ func (s *scrubber) text(t string) string {
 		t = strings.ReplaceAll(t, x, redactedSecret)
 	}
 	t = urlRE.ReplaceAllString(t, redactedServer)
-	t = pathRE.ReplaceAllStringFunc(t, func(p string) string {
-		return path.Base(strings.ReplaceAll(strings.TrimRight(p, `/\`), `\`, "/"))
-	})
+	if len(s.home) > 1 {
+		t = strings.ReplaceAll(t, s.home, redactedPath)
+	}
+	t = scrubPatterns(t)
 	t = ipv4RE.ReplaceAllString(t, redactedIP)
+	for _, u := range s.users {
+		t = regexp.MustCompile(`(?i)\b`+regexp.QuoteMeta(u)+`\b`).ReplaceAllString(t, redactedUser)
+	}
 	for _, h := range s.hosts {
 		if len(h) < 2 || h == "localhost" {
 			continue
