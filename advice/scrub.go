@@ -34,12 +34,12 @@ var (
 	bearerRE   = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)[^\s"'&,;]+`)
 	keyValueRE = regexp.MustCompile(`(?i)\b([a-z0-9_-]*(?:token|key|secret|password|passwd|pwd|auth|authorization|credential))(\s*[=:]\s*)[^\s"'&,;]+`)
 	envRE      = regexp.MustCompile(`\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)=[^\s"'&,;]+`)
-	uuidRE       = regexp.MustCompile(`(?i)\b(?:GPU-|MIG-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
-	longNumRE    = regexp.MustCompile(`\b\d{9,}\b`)
-	hexRunRE     = regexp.MustCompile(`(?i)\b[0-9a-f]{16,}\b`)
-	alnumRunRE   = regexp.MustCompile(`[A-Za-z0-9]{20,}`)
-	emailRE      = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
-	domainRE     = regexp.MustCompile(`(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.([a-z]{2,24})\b`)
+	uuidRE     = regexp.MustCompile(`(?i)\b(?:GPU-|MIG-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	longNumRE  = regexp.MustCompile(`\b\d{9,}\b`)
+	hexRunRE   = regexp.MustCompile(`(?i)\b[0-9a-f]{16,}\b`)
+	alnumRunRE = regexp.MustCompile(`[A-Za-z0-9]{20,}`)
+	emailRE    = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
+	domainRE   = regexp.MustCompile(`(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.([a-z]{2,24})\b`)
 )
 
 // fileEnds are endings of model files that are also top-level domains, and
