@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/typhonbench/typhon/internal/sse"
 	"github.com/typhonbench/typhon/schema"
 )
 
@@ -34,6 +34,9 @@ const (
 	DefaultQuestion = "How can I make this server faster or serve longer contexts on this hardware? Which settings should I change first?"
 	// MaxErrorBody is how much of the server's error body an error keeps.
 	MaxErrorBody = 2048
+	// MaxSummaryBytes bounds the summary a request carries: a larger one has
+	// its texts cut and its lists shortened (see Summary).
+	MaxSummaryBytes = 32 << 10
 )
 
 // SystemPrompt frames the summary for the model.
@@ -103,6 +106,7 @@ func Ask(ctx context.Context, res *schema.Result, t Target, w io.Writer) (string
 	if err != nil {
 		return "", fmt.Errorf("advice: summary: %w", err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	req, err := t.request(ctx, sum)
@@ -115,33 +119,61 @@ func Ask(ctx context.Context, res *schema.Result, t Target, w io.Writer) (string
 		defer tr.CloseIdleConnections()
 		client = &http.Client{Transport: tr, CheckRedirect: refuseRedirect}
 	}
+	shown := safeURL(t.BaseURL)
 	resp, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("advice: %w", ctx.Err())
-		}
-		return "", fmt.Errorf("%w: %s: %v", ErrServer, t.BaseURL, err)
+		return "", t.failure(ctx, parent, shown, hideURL(err.Error(), t.BaseURL, shown))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
-		return "", &ServerError{URL: t.BaseURL, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+		return "", &ServerError{URL: shown, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 	}
-	answer, err := readAnswer(resp.Body, w, t.MaxAnswerBytes)
+	answer, err := readResponse(resp, w, t.MaxAnswerBytes)
 	var we writeError
 	if errors.As(err, &we) {
 		return answer, fmt.Errorf("advice: writing the answer: %w", we.err)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return answer, fmt.Errorf("advice: %w", ctx.Err())
-		}
-		return answer, fmt.Errorf("%w: %s: %v", ErrServer, t.BaseURL, err)
+		return answer, t.failure(ctx, parent, shown, err.Error())
 	}
 	if strings.TrimSpace(answer) == "" {
-		return "", fmt.Errorf("%w: %s: the answer was empty", ErrServer, t.BaseURL)
+		return "", fmt.Errorf("%w: %s: the answer was empty", ErrServer, shown)
 	}
 	return answer, nil
+}
+
+// failure is the error of a request that failed with why: the caller's
+// cancellation, Ask's own deadline (ErrServer and context.DeadlineExceeded:
+// "no answer within"), or the server's failure.
+func (t Target) failure(ctx, parent context.Context, shown, why string) error {
+	switch {
+	case parent.Err() != nil:
+		return fmt.Errorf("advice: %w", parent.Err())
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s: no answer within %v: %w", ErrServer, shown, t.Timeout, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrServer, shown, why)
+}
+
+// safeURL is u without its user's password and its query: what an error may show.
+func safeURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the advice server"
+	}
+	p.User, p.RawQuery, p.Fragment = nil, "", ""
+	return p.String()
+}
+
+// hideURL replaces the URL in an error of net/http by the URL an error may show.
+func hideURL(msg, base, shown string) string {
+	if p, err := url.Parse(base); err == nil && p.User != nil {
+		if pw, ok := p.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return strings.ReplaceAll(msg, base, shown)
 }
 
 func (t Target) withDefaults(res *schema.Result) Target {
@@ -189,62 +221,6 @@ func (t Target) request(ctx context.Context, summary []byte) (*http.Request, err
 		req.Header.Set("Authorization", "Bearer "+t.APIKey)
 	}
 	return req, nil
-}
-
-// chunk is what an OpenAI-style stream event carries that Ask reads.
-type chunk struct {
-	Choices []struct {
-		Delta struct {
-			Content string `json:"content"`
-		} `json:"delta"`
-	} `json:"choices"`
-	Error json.RawMessage `json:"error"`
-}
-
-// writeError is a failure to write the answer out, not the server's.
-type writeError struct{ err error }
-
-func (e writeError) Error() string { return e.err.Error() }
-
-// readAnswer reads the stream's content until [DONE], its end, or max bytes.
-func readAnswer(body io.Reader, w io.Writer, max int) (string, error) {
-	var b strings.Builder
-	r := sse.NewReader(body)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return b.String(), nil
-		}
-		if err != nil {
-			return b.String(), err
-		}
-		data := bytes.TrimSpace(ev.Data)
-		if string(data) == "[DONE]" {
-			return b.String(), nil
-		}
-		var c chunk
-		if err := json.Unmarshal(data, &c); err != nil {
-			return b.String(), fmt.Errorf("not a chat completion chunk: %.200s", data)
-		}
-		if len(c.Error) > 0 && string(c.Error) != "null" {
-			return b.String(), fmt.Errorf("error in the stream: %.500s", c.Error)
-		}
-		for _, ch := range c.Choices {
-			piece := ch.Delta.Content
-			if room := max - b.Len(); len(piece) > room {
-				piece = piece[:room]
-			}
-			b.WriteString(piece)
-			if w != nil && piece != "" {
-				if _, err := io.WriteString(w, piece); err != nil {
-					return b.String(), writeError{err}
-				}
-			}
-		}
-		if b.Len() >= max {
-			return strings.ToValidUTF8(b.String(), ""), nil
-		}
-	}
 }
 
 // refuseRedirect is the CheckRedirect of Ask's own client: a redirect is not

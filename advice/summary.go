@@ -2,6 +2,7 @@ package advice
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"regexp"
@@ -33,7 +34,7 @@ var (
 // keeps its name), and each of secrets (an API key, a data directory) is
 // replaced wherever it occurs.
 func Summary(res *schema.Result, secrets ...string) ([]byte, error) {
-	b := report.NewBrief(res)
+	b := report.NewBrief(clip(res))
 	b.Server.APIBase = ""
 	b.RunID, b.RunAt = "", time.Time{} // a run id holds the time and any name given to the runner
 	raw, err := json.Marshal(b)
@@ -44,8 +45,91 @@ func Summary(res *schema.Result, secrets ...string) ([]byte, error) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
 	}
+	// Cut before scrubbing too: a record of megabytes would take the
+	// scrubber's patterns seconds.
+	if v, _, err = bound(v, MaxSummaryBytes); err != nil {
+		return nil, err
+	}
 	s := newScrubber(res, secrets)
-	return json.Marshal(s.walk(v))
+	_, out, err := bound(s.walk(v), MaxSummaryBytes)
+	return out, err
+}
+
+// maxRecordText is where clip cuts a record's free texts.
+const maxRecordText = 1000
+
+// clip is a copy of res whose free texts (errors, skip reasons, notes) are
+// cut to maxRecordText bytes: the brief quotes them, some more than once.
+func clip(res *schema.Result) *schema.Result {
+	c := *res
+	c.Error = cutText(c.Error)
+	c.Benchmarks = make([]schema.Benchmark, len(res.Benchmarks))
+	for i, b := range res.Benchmarks {
+		b.Error, b.SkipReason = cutText(b.Error), cutText(b.SkipReason)
+		b.Notes = make([]string, len(b.Notes))
+		for j, n := range res.Benchmarks[i].Notes {
+			b.Notes[j] = cutText(n)
+		}
+		b.Runs = make([]schema.RunSample, len(b.Runs))
+		for j, r := range res.Benchmarks[i].Runs {
+			r.Error = cutText(r.Error)
+			b.Runs[j] = r
+		}
+		c.Benchmarks[i] = b
+	}
+	return &c
+}
+
+func cutText(s string) string {
+	if len(s) <= maxRecordText {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxRecordText], "") + "…"
+}
+
+// bound marshals v in at most max bytes: when it is larger, every text is cut
+// and every list shortened (the first entries kept, a last one saying how many
+// were left out), more and more, until it fits.
+func bound(v any, max int) (any, []byte, error) {
+	out, err := json.Marshal(v)
+	for text, items := 600, 64; err == nil && len(out) > max; text, items = text/2, items/2 {
+		if items < 2 {
+			return nil, nil, fmt.Errorf("the summary does not fit in %d bytes", max)
+		}
+		c := cut(v, text, items)
+		if out, err = json.Marshal(c); len(out) <= max {
+			return c, out, err
+		}
+	}
+	return v, out, err
+}
+
+// cut is a copy of v with texts of at most text bytes and lists of at most
+// items entries.
+func cut(v any, text, items int) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = cut(x, text, items)
+		}
+		return m
+	case []any:
+		n := min(len(v), items)
+		l := make([]any, 0, n+1)
+		for _, x := range v[:n] {
+			l = append(l, cut(x, text, items))
+		}
+		if len(v) > n {
+			l = append(l, fmt.Sprintf("(%d more left out)", len(v)-n))
+		}
+		return l
+	case string:
+		if len(v) > text {
+			return strings.ToValidUTF8(v[:text], "") + "…"
+		}
+	}
+	return v
 }
 
 // scrubber rewrites the strings of a summary.

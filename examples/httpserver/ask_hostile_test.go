@@ -1,0 +1,55 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/report"
+	"github.com/typhonbench/typhon/schema"
+)
+
+// TestAskOtherServerGetsNoRunnerKey: with -ask-url naming another server, the
+// benchmarked server's API key is neither sent to it nor, when a record's
+// error quotes it, in the summary it gets.
+func TestAskOtherServerGetsNoRunnerKey(t *testing.T) {
+	const key = "sk-bench-server-key-7f3a"
+	var mu sync.Mutex
+	var body, auth string
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		body, auth = string(b), r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer llm.Close()
+	data := t.TempDir()
+	res := &schema.Result{SchemaVersion: schema.Version, RunID: typhon.NewRunID(time.Now()), RunAt: time.Now().UTC(),
+		Status: schema.StatusComplete, Mode: "quick", Model: "tiny", Error: "HTTP 401: invalid key " + key,
+		Server: schema.ServerInfo{Name: "llama.cpp", Kind: "llama.cpp", APIBase: "http://127.0.0.1:9"},
+		Benchmarks: []schema.Benchmark{{TestID: "baseline_short", Category: schema.CategoryBaseline, NRuns: 1,
+			Runs: []schema.RunSample{{Error: "HTTP 401: invalid key " + key, ErrorKind: "http_401"}}}}}
+	if err := (&report.Store{Dir: data}).Finish(res); err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(&typhon.Manager{Runner: typhon.Runner{DataDir: data, APIKey: key}}, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a.askCfg = askConfig{url: llm.URL}
+	ts := httptest.NewServer(a)
+	defer ts.Close()
+	if code := doJSON(t, "GET", ts.URL+"/ask", nil); code != http.StatusOK {
+		t.Fatalf("status %d, want 200", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(body, key) || strings.Contains(auth, key) {
+		t.Errorf("the other server got the key (auth %q):\n%s", auth, body)
+	}
+}
