@@ -1,6 +1,7 @@
 package typhon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -172,8 +173,12 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 	if err := eng.Prepare(ctx); err != nil && ctx.Err() == nil {
 		r.logger().Warn("prepare", "err", err)
 	}
-	silent := 0 // tests in a row the server left unanswered
+	silent := 0    // tests in a row the server left unanswered
+	zeusStop := "" // why no larger zeus test is sent
 	for i, t := range plan.Tests {
+		if t.Category == schema.CategoryZeus && t.SkipReason == "" && zeusStop != "" {
+			t.SkipReason = zeusStop // recorded, never sent
+		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("typhon: run cancelled before %s: %w", t.ID, err)
 		}
@@ -188,6 +193,7 @@ func (r *Runner) runSequence(ctx context.Context, eng *engine.Engine, plan engin
 		b := eng.RunTest(ctx, t)
 		stopWatch()
 		res.Benchmarks = append(res.Benchmarks, withEnergyPerToken(b))
+		zeusStop = cmp.Or(zeusStop, engine.ZeusStop(b))
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("typhon: run cancelled during %s: %w", t.ID, err)
 		}

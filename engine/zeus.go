@@ -68,3 +68,31 @@ func ZeusPlan(serverCtx int) Plan {
 	}
 	return p
 }
+
+// ZeusStop says why the zeus tests larger than b should not be sent, "" when
+// they may be: b is a zeus test that was sent and none of whose runs
+// succeeded (the server ran out of memory or context, dropped the request, or
+// ran out of time), and a larger prompt needs more of each. A cancelled test
+// says nothing: the run ends anyway.
+func ZeusStop(b schema.Benchmark) string {
+	if b.Category != schema.CategoryZeus || b.Skipped || b.SuccessfulRuns > 0 {
+		return ""
+	}
+	failed := b.WarmupRun
+	for i := range b.Runs {
+		if !b.Runs[i].Success {
+			failed = &b.Runs[i]
+			break
+		}
+	}
+	if failed == nil || failed.Success || failed.ErrorKind == schema.ErrKindCancelled {
+		return ""
+	}
+	what := map[string]string{schema.FailOutOfMemory: "out of memory or crashed", schema.FailContextRefused: "refused for its context",
+		schema.FailTruncated: "truncated"}[classifyWallFailure(*failed)]
+	if what == "" {
+		what = "failed"
+	}
+	return fmt.Sprintf("not run: %s %s (%s: %s); a larger context needs more of the server", b.TestID, what,
+		failed.ErrorKind, truncate(failed.Error, 300))
+}
