@@ -15,20 +15,22 @@ import (
 
 // TestZeusStopsAfterTheServerGivesOut: on a server that does not say its
 // context (an OpenAI-compatible one), the 128K test is sent; when the server
-// answers it out of memory, out of context or by dropping the connection, the
+// answers it out of memory, out of context, by dropping the connection or by
+// taking a fraction of the prompt (silent truncation), the
 // 256K test is recorded as not run with the reason, never sent, and the job
 // ends with the baseline's figures.
 func TestZeusStopsAfterTheServerGivesOut(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name, want string
-		resp       enginetest.Response
+		resp       enginetest.Script
 	}{
-		{"out of memory", "out of memory", enginetest.Response{Status: 500,
-			Body: `{"error":{"message":"CUDA error: out of memory (failed to allocate 12.5 GiB)"}}`}},
-		{"context", "exceeds the available context", enginetest.Response{Status: 400,
-			Body: `{"error":{"message":"the request exceeds the available context size (65536 tokens)"}}`}},
-		{"connection dropped", "zeus_131072", enginetest.Response{Drop: true}},
+		{"out of memory", "out of memory", fixed(enginetest.Response{Status: 500,
+			Body: `{"error":{"message":"CUDA error: out of memory (failed to allocate 12.5 GiB)"}}`})},
+		{"context", "exceeds the available context", fixed(enginetest.Response{Status: 400,
+			Body: `{"error":{"message":"the request exceeds the available context size (65536 tokens)"}}`})},
+		{"connection dropped", "zeus_131072", fixed(enginetest.Response{Drop: true})},
+		{"silent truncation", "took 4,096 of", enginetest.Stream{PromptTokens: 4096}.Response},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -38,7 +40,7 @@ func TestZeusStopsAfterTheServerGivesOut(t *testing.T) {
 				for old := biggest.Load(); n > old && !biggest.CompareAndSwap(old, n); old = biggest.Load() {
 				}
 				if n > 100000 {
-					return c.resp
+					return c.resp(r)
 				}
 				return enginetest.Stream{}.Response(r)
 			})
@@ -62,6 +64,10 @@ func TestZeusStopsAfterTheServerGivesOut(t *testing.T) {
 			t.Logf("status %s, err %v", res.Status, err)
 		})
 	}
+}
+
+func fixed(resp enginetest.Response) enginetest.Script {
+	return func(enginetest.Request) enginetest.Response { return resp }
 }
 
 // TestZeusCancelDuringPrefill: cancelling a zeus run while the server is

@@ -75,8 +75,11 @@ func ZeusPlan(serverCtx int) Plan {
 // ran out of time), and a larger prompt needs more of each. A cancelled test
 // says nothing: the run ends anyway.
 func ZeusStop(b schema.Benchmark) string {
-	if b.Category != schema.CategoryZeus || b.Skipped || b.SuccessfulRuns > 0 {
+	if b.Category != schema.CategoryZeus || b.Skipped {
 		return ""
+	}
+	if b.SuccessfulRuns > 0 {
+		return zeusTruncated(b)
 	}
 	failed := b.WarmupRun
 	for i := range b.Runs {
@@ -95,4 +98,21 @@ func ZeusStop(b schema.Benchmark) string {
 	}
 	return fmt.Sprintf("not run: %s %s (%s: %s); a larger context needs more of the server", b.TestID, what,
 		failed.ErrorKind, truncate(failed.Error, 300))
+}
+
+// zeusTruncated is ZeusStop's reason when every successful run of b was
+// truncated: the server took a fraction of the prompt, so it holds less.
+func zeusTruncated(b schema.Benchmark) string {
+	took := 0
+	for _, r := range b.Runs {
+		if !r.Success {
+			continue
+		}
+		if r.Excluded != schema.ExcludedTruncated {
+			return ""
+		}
+		took = max(took, r.PromptTokens)
+	}
+	return fmt.Sprintf("not run: the server took %s of the %s prompt tokens of %s (it truncates silently); a larger prompt would be cut too",
+		Thousands(took), Thousands(b.PromptTokensTarget), b.TestID)
 }
