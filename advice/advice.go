@@ -127,7 +127,7 @@ func Ask(ctx context.Context, res *schema.Result, t Target, w io.Writer) (string
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
-		return "", &ServerError{URL: shown, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+		return "", &ServerError{URL: shown, Status: resp.StatusCode, Body: strings.TrimSpace(printable(string(body)))}
 	}
 	answer, err := readResponse(resp, w, t.MaxAnswerBytes)
 	var we writeError

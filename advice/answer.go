@@ -103,7 +103,8 @@ func readCompletion(body io.Reader, w io.Writer, max int) (string, error) {
 	if err := refusal(ch.Message.Content, ch.Message.Refusal, ch.FinishReason); err != nil {
 		return "", err
 	}
-	a := strings.ToValidUTF8(ch.Message.Content[:min(len(ch.Message.Content), max)], "")
+	content := printable(ch.Message.Content)
+	a := strings.ToValidUTF8(content[:min(len(content), max)], "")
 	if w != nil {
 		if _, err := io.WriteString(w, a); err != nil {
 			return a, writeError{err}
@@ -139,7 +140,7 @@ func readAnswer(body io.Reader, w io.Writer, max int) (string, error) {
 		data := bytes.TrimSpace(ev.Data)
 		var c chunk
 		if err := json.Unmarshal(data, &c); err != nil {
-			return b.String(), fmt.Errorf("not a chat completion chunk: %.200s", data)
+			return b.String(), fmt.Errorf("not a chat completion chunk: %.200s", printable(string(data)))
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
 			return b.String(), fmt.Errorf("error in the stream: %.500s", c.Error)
@@ -151,7 +152,7 @@ func readAnswer(body io.Reader, w io.Writer, max int) (string, error) {
 			if ch.FinishReason != "" {
 				finish = ch.FinishReason
 			}
-			piece := ch.Delta.Content
+			piece := printable(ch.Delta.Content)
 			if room := max - b.Len(); len(piece) > room {
 				piece = piece[:room]
 			}
@@ -166,4 +167,16 @@ func readAnswer(body io.Reader, w io.Writer, max int) (string, error) {
 			return strings.ToValidUTF8(b.String(), ""), nil
 		}
 	}
+}
+
+// printable is s without control characters other than newline and tab (C0,
+// DEL, C1): an answer goes to a terminal, where ESC sequences could rewrite
+// the screen, the title or the clipboard.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || r >= 0x20 && r < 0x7f || r > 0x9f {
+			return r
+		}
+		return -1
+	}, s)
 }

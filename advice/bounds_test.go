@@ -83,6 +83,10 @@ func TestAskOddAnswers(t *testing.T) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"content_filter\"}]}\n\ndata: [DONE]\n\n")
 		}, "", "content_filter"},
+		{"terminal escapes", stream("\x1b]52;c;ZWNobyBoaQ==\x07Use \x1b[2J-fa\u009b on\r."), "]52;c;ZWNobyBoaQ==Use [2J-fa on.", ""},
+		{"escapes in an error", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "bad\x1b]0;pwned\x07 request", http.StatusBadRequest)
+		}, "", "bad]0;pwned request"},
 		{"not JSON", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprint(w, "data: <b>oops</b>\n\n")
