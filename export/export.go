@@ -147,8 +147,8 @@ func Build(results []*schema.Result, salt []byte, now time.Time) (*File, error) 
 	}
 	f := &File{Format: Format, FormatVersion: FormatVersion, ExportedOn: day(now), Runs: []Run{}}
 	for _, res := range results {
-		if res == nil {
-			continue
+		if res == nil || day(res.RunAt) == "" {
+			continue // no date the format can hold: see Skipped
 		}
 		f.Runs = append(f.Runs, anonymise(res, salt))
 	}
@@ -181,18 +181,18 @@ func hardware(p *schema.Profile) Hardware {
 		return h
 	}
 	for _, g := range p.GPUs {
-		h.GPUs = append(h.GPUs, GPU{Model: text(g.Name), MemoryMB: math.Round(g.MemoryTotalMB)})
+		h.GPUs = append(h.GPUs, GPU{Model: text(g.Name), MemoryMB: math.Round(finite(g.MemoryTotalMB))})
 		if h.DriverMajor == 0 {
 			h.DriverMajor = driverMajor(g.DriverVersion)
 		}
 	}
 	h.OSFamily = oneOf(osFamilies, strings.ToLower(p.OS.Name))
 	h.CPUModel = text(p.CPU.Model)
-	h.CPUCores = p.CPU.LogicalCores
+	h.CPUCores = count(p.CPU.LogicalCores)
 	if h.CPUCores == 0 {
-		h.CPUCores = p.CPU.PhysicalCores
+		h.CPUCores = count(p.CPU.PhysicalCores)
 	}
-	if p.RAM.TotalMB > 0 {
+	if finite(p.RAM.TotalMB) > 0 {
 		h.RAMGB = max(1, int(math.Round(p.RAM.TotalMB/1024)))
 	}
 	return h
@@ -202,10 +202,10 @@ func benchmark(b *schema.Benchmark) Benchmark {
 	out := Benchmark{
 		TestID:         testID(b.TestID),
 		Category:       oneOf(categories, b.Category),
-		CtxSize:        b.CtxSize,
-		MaxTokens:      b.MaxTokens,
-		NRuns:          b.NRuns,
-		SuccessfulRuns: b.SuccessfulRuns,
+		CtxSize:        count(b.CtxSize),
+		MaxTokens:      count(b.MaxTokens),
+		NRuns:          count(b.NRuns),
+		SuccessfulRuns: count(b.SuccessfulRuns),
 		Skipped:        b.Skipped,
 		AvgTPS:         finite(b.AvgTPS),
 		BestTPS:        finite(b.BestTPS),
@@ -213,7 +213,7 @@ func benchmark(b *schema.Benchmark) Benchmark {
 		AvgElapsedS:    finite(b.AvgElapsedS),
 		AvgPrefillTPS:  finite(b.AvgPrefillTPS),
 		AvgServerTPS:   finite(b.AvgServerTPS),
-		Concurrency:    b.Concurrency,
+		Concurrency:    count(b.Concurrency),
 		AggregateTPS:   finite(b.AggregateTPS),
 	}
 	if v := b.GPUStats.PeakVRAMUsedMB; v != nil {
@@ -222,7 +222,7 @@ func benchmark(b *schema.Benchmark) Benchmark {
 	}
 	seen := map[string]bool{}
 	for _, r := range b.Runs {
-		if r.Success && r.PromptTokens > out.PromptTokens {
+		if r.Success && r.PromptTokens > out.PromptTokens { // > 0
 			out.PromptTokens = r.PromptTokens
 		}
 		if k := errorKind(r.ErrorKind); k != "" && !seen[k] {
@@ -246,12 +246,25 @@ func Fingerprint(salt []byte, h Hardware) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// day is t's date in UTC, without the time.
+// day is t's date in UTC, without the time; "" when t is zero or outside
+// the years 1 to 9999 (no YYYY-MM-DD holds it).
 func day(t time.Time) string {
-	if t.IsZero() {
+	if y := t.UTC().Year(); t.IsZero() || y < 1 || y > 9999 {
 		return ""
 	}
 	return t.UTC().Format(DateLayout)
+}
+
+// Skipped counts the records Build leaves out: nil ones and those without a
+// date the format can hold (no run_at, or outside the years 1 to 9999).
+func Skipped(results []*schema.Result) int {
+	n := 0
+	for _, res := range results {
+		if res == nil || day(res.RunAt) == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // driverMajor is the major version of a driver version such as "580.65.06".
@@ -277,9 +290,14 @@ func modelName(m string) string {
 	return text(m)
 }
 
+// finite is v when it is a finite figure of at least 0, else 0 (the format
+// holds no negative figure; a record from elsewhere may).
 func finite(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 		return 0
 	}
 	return v
 }
+
+// count is n when it is at least 0, else 0.
+func count(n int) int { return max(n, 0) }

@@ -132,3 +132,40 @@ func TestBuildDropsLocalNames(t *testing.T) {
 	}
 	t.Logf("%d local names: %q", len(names), names)
 }
+
+// TestBuildOutputPassesCheck: whatever a record holds (no date, a date
+// outside years 1-9999, negative or infinite figures, counts and hardware, as
+// an uploaded record may), Build writes a file that Check accepts; a run
+// without a usable date is left out.
+func TestBuildOutputPassesCheck(t *testing.T) {
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	for name, c := range map[string]struct {
+		mod  func(r *schema.Result)
+		runs int
+	}{
+		"zero run_at":     {func(r *schema.Result) { r.RunAt = time.Time{} }, 0},
+		"year -5":         {func(r *schema.Result) { r.RunAt = time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC) }, 0},
+		"year 12000":      {func(r *schema.Result) { r.RunAt = time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC) }, 0},
+		"negative tps":    {func(r *schema.Result) { r.Benchmarks[0].AvgTPS, r.Benchmarks[0].AvgTTFTS = -5, -1 }, 1},
+		"negative counts": {func(r *schema.Result) { r.Benchmarks[0].NRuns, r.Benchmarks[0].CtxSize = -1, -4 }, 1},
+		"negative hardware": {func(r *schema.Result) {
+			r.ProfileSnapshot.CPU.LogicalCores, r.ProfileSnapshot.GPUs[0].MemoryTotalMB = -2, -1
+			r.ProfileSnapshot.GPUs[0].DriverVersion = "-3.1"
+		}, 1},
+		"infinite": {func(r *schema.Result) { r.Benchmarks[0].AvgTPS, r.Benchmarks[0].BestTPS = 1e300, -1e300 }, 1},
+	} {
+		res := record()
+		c.mod(res)
+		f, err := Build([]*schema.Result{res, nil}, salt, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Write(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Check(&buf); err != nil || len(f.Runs) != c.runs {
+			t.Errorf("%s: %d runs, Check: %v; want %d runs and a valid file", name, len(f.Runs), err, c.runs)
+		}
+	}
+}

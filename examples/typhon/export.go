@@ -49,6 +49,9 @@ func cmdExport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if n := export.Skipped(results); n > 0 {
+		fmt.Fprintf(stderr, "typhon: %d of %d records left out: no run date (run_at) a day of years 1-9999 can hold\n", n, len(results))
+	}
 	if *out == "-" {
 		return export.Write(stdout, f)
 	}
