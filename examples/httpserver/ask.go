@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/typhonbench/typhon/advice"
@@ -66,7 +69,7 @@ func (a *api) ask(w http.ResponseWriter, r *http.Request) {
 	// The benchmarked server's key stays out of the summary whoever is asked.
 	t := advice.Target{BaseURL: a.askCfg.url, Model: a.askCfg.model, Question: question,
 		Secrets: []string{a.store.Dir, a.mgr.Runner.APIKey}, Timeout: timeout, MaxAnswerBytes: askMaxAnswer}
-	if t.BaseURL == "" {
+	if t.BaseURL == "" && runnersServer(a.mgr.Runner.URL, res.Server.APIBase) {
 		t.APIKey = a.mgr.Runner.APIKey // the benchmarked server's key, for that server only
 	}
 	answer, err := advice.Ask(r.Context(), res, t, nil) // its own deadline: ErrServer, "no answer within"
@@ -78,4 +81,34 @@ func (a *api) ask(w http.ResponseWriter, r *http.Request) {
 		question = advice.DefaultQuestion
 	}
 	writeJSON(w, http.StatusOK, askAnswer{RunID: res.RunID, Question: question, Answer: answer})
+}
+
+// runnersServer reports whether base, the server a record names (the last run
+// may be a record a worker uploaded), is the server the runner benchmarks:
+// the same scheme, host and port as runnerURL, or, when the runner detects
+// its server (runnerURL ""), a loopback address. Only then does GET /ask send
+// the runner's API key.
+func runnersServer(runnerURL, base string) bool {
+	b, err := url.Parse(base)
+	if err != nil || b.Host == "" {
+		return false
+	}
+	if runnerURL == "" {
+		h := b.Hostname()
+		ip := net.ParseIP(h)
+		return strings.EqualFold(h, "localhost") || ip != nil && ip.IsLoopback()
+	}
+	r, err := url.Parse(runnerURL)
+	return err == nil && strings.EqualFold(r.Scheme, b.Scheme) && strings.EqualFold(r.Hostname(), b.Hostname()) &&
+		portOf(r) == portOf(b)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }

@@ -53,3 +53,45 @@ func TestAskOtherServerGetsNoRunnerKey(t *testing.T) {
 		t.Errorf("the other server got the key (auth %q):\n%s", auth, body)
 	}
 }
+
+// TestAskKeyOnlyToTheRunnersServer: the last run may be a record a worker
+// uploaded, naming any server; GET /ask sends the runner's API key only to the
+// server the runner benchmarks, never to another one a record names.
+func TestAskKeyOnlyToTheRunnersServer(t *testing.T) {
+	const key = "sk-runner-key-5d1e"
+	var mu sync.Mutex
+	var auths []string
+	llm := func() *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			auths = append(auths, r.Host+" "+r.Header.Get("Authorization"))
+			mu.Unlock()
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\ndata: [DONE]\n\n")
+		}))
+	}
+	own, other := llm(), llm()
+	defer own.Close()
+	defer other.Close()
+	for _, c := range []struct {
+		name, recordBase string
+		wantKey          bool
+	}{{"own server", own.URL, true}, {"another server", other.URL, false}} {
+		data := t.TempDir()
+		recordRun(t, data, c.recordBase, "tiny")
+		a := newAPI(&typhon.Manager{Runner: typhon.Runner{DataDir: data, URL: own.URL + "/", APIKey: key}}, "",
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ts := httptest.NewServer(a)
+		mu.Lock()
+		auths = nil
+		mu.Unlock()
+		code := doJSON(t, "GET", ts.URL+"/ask", nil)
+		ts.Close()
+		mu.Lock()
+		got := strings.Join(auths, "; ")
+		mu.Unlock()
+		if code != http.StatusOK || strings.Contains(got, key) != c.wantKey {
+			t.Errorf("%s: status %d, requests %q; want 200, key sent %v", c.name, code, got, c.wantKey)
+		}
+	}
+}

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/typhonbench/typhon"
 	"github.com/typhonbench/typhon/advice"
@@ -47,8 +51,40 @@ func cmdAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	_, err = advice.Ask(ctx, res, advice.Target{BaseURL: *url, Model: *model, APIKey: *apiKey, Question: *q,
-		Secrets: []string{*data}, Timeout: *timeout}, stdout)
+	key := *apiKey
+	if *url == "" && key != "" && !flagSet(fs, "api-key") && !loopback(res.Server.APIBase) {
+		// A record may come from elsewhere: $TYPHON_API_KEY goes to the server it
+		// names only when that is this machine's, or when asked for by a flag.
+		fmt.Fprintf(stderr, "typhon: $TYPHON_API_KEY not sent to %s, which the record names (not this machine); give -api-key or -url to send a key\n", hostOf(res.Server.APIBase))
+		key = ""
+	}
+	_, err = advice.Ask(ctx, res, advice.Target{BaseURL: *url, Model: *model, APIKey: key, Question: *q,
+		Secrets: []string{*data, *apiKey}, Timeout: *timeout}, stdout)
 	fmt.Fprintln(stdout)
 	return err
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// loopback reports whether base names a server on this machine.
+func loopback(base string) bool {
+	u, err := neturl.Parse(base)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
+}
+
+// hostOf is the host of base, for a message.
+func hostOf(base string) string {
+	if u, err := neturl.Parse(base); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "the server"
 }
