@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -177,12 +178,18 @@ func hideURL(msg, base, shown string) string {
 }
 
 func (t Target) withDefaults(res *schema.Result) Target {
+	own := t.BaseURL == "" || strings.TrimRight(t.BaseURL, "/") == strings.TrimRight(res.Server.APIBase, "/")
 	if t.BaseURL == "" {
 		t.BaseURL = res.Server.APIBase
 	}
 	t.BaseURL = strings.TrimRight(t.BaseURL, "/")
 	if t.Model == "" {
 		t.Model = res.Model
+		if !own && strings.ContainsAny(t.Model, `/\\`) && strings.Trim(t.Model, `/\\`) != "" {
+			// The run's model id may be a file's path (llama-server's): another
+			// server gets the file's name, not the path.
+			t.Model = path.Base(strings.ReplaceAll(strings.TrimRight(t.Model, `/\`), `\`, "/"))
+		}
 	}
 	if strings.TrimSpace(t.Question) == "" {
 		t.Question = DefaultQuestion

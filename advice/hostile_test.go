@@ -1,6 +1,7 @@
 package advice
 
 import (
+	"net/http/httptest"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -86,5 +87,30 @@ func TestSummaryHoldsNoLocalName(t *testing.T) {
 		if strings.Contains(string(sum), s) {
 			t.Errorf("the summary holds %q:\n%s", s, sum)
 		}
+	}
+}
+
+// TestAskModelPathOnlyToItsServer: the run's model id may be a file path
+// (llama-server names a model by its path); asking another server with the
+// run's model sends the file's name, not the path with the user's home.
+func TestAskModelPathOnlyToItsServer(t *testing.T) {
+	t.Parallel()
+	f := &fakeLLM{handle: stream("ok")}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	res := record(t)
+	res.Model = "/home/alice/models/llama-8b.Q8_0.gguf"
+	if _, err := Ask(t.Context(), res, Target{BaseURL: srv.URL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res.Server.APIBase = srv.URL
+	if _, err := Ask(t.Context(), res, Target{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(f.bodies[0], "alice") || !strings.Contains(f.bodies[0], `"model":"llama-8b.Q8_0.gguf"`) {
+		t.Errorf("another server was sent %.300s", f.bodies[0])
+	}
+	if !strings.Contains(f.bodies[1], `"model":"/home/alice/models/llama-8b.Q8_0.gguf"`) {
+		t.Errorf("the run's own server was not asked for its model id: %.300s", f.bodies[1])
 	}
 }
