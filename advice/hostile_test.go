@@ -65,6 +65,25 @@ func TestSummaryHoldsNoIdentifyingText(t *testing.T) {
 	}
 }
 
+// TestSummaryKeepsOrdinaryText: what looks a little like a secret but is
+// advice (a suggested command's settings, times, a CPU's clock, token counts)
+// is kept.
+func TestSummaryKeepsOrdinaryText(t *testing.T) {
+	t.Parallel()
+	res := record(t)
+	res.Server.Kind, res.Server.Name = "ollama", "ollama"
+	res.Error = "at 10:15:00 on Intel(R) Core(TM) i9-13900K CPU @ 3.00GHz, qwen2.5-coder:7b, max_tokens: 256, 8,192 tokens: 1 of 2 runs failed"
+	sum, err := Summary(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{res.Error, "OLLAMA_CONTEXT_LENGTH=4096 ollama serve"} {
+		if !strings.Contains(string(sum), want) {
+			t.Errorf("the summary lost %q:\n%s", want, sum)
+		}
+	}
+}
+
 // TestSummaryHoldsNoLocalName: this machine's user name, home directory and
 // run id (it holds the time and may carry a name given to the runner) stay
 // out of the summary.

@@ -29,11 +29,10 @@ var (
 	colonRunRE = regexp.MustCompile(`(?i)\[?[0-9a-f.]*:[0-9a-f.]*:[0-9a-f:.]*(?:%[a-z0-9_.-]+)?\]?(?::\d+)?`)
 	macDashRE  = regexp.MustCompile(`(?i)\b[0-9a-f]{2}(?:[-:][0-9a-f]{2}){5}\b`)
 	// bearerRE finds an HTTP credential; keyValueRE a value named as one
-	// (api_key=..., token: ..., TYPHON_API_KEY=...); envRE an environment
-	// variable's assignment.
+	// (api_key=..., token: ..., TYPHON_API_KEY=...). Other assignments
+	// (OLLAMA_CONTEXT_LENGTH=8192 of a suggested command) are kept.
 	bearerRE   = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)[^\s"'&,;]+`)
 	keyValueRE = regexp.MustCompile(`(?i)\b([a-z0-9_-]*(?:token|key|secret|password|passwd|pwd|auth|authorization|credential))(\s*[=:]\s*)[^\s"'&,;]+`)
-	envRE      = regexp.MustCompile(`\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)=[^\s"'&,;]+`)
 	uuidRE     = regexp.MustCompile(`(?i)\b(?:GPU-|MIG-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	longNumRE  = regexp.MustCompile(`\b\d{9,}\b`)
 	hexRunRE   = regexp.MustCompile(`(?i)\b[0-9a-f]{16,}\b`)
@@ -56,7 +55,6 @@ var (
 func scrubPatterns(t string) string {
 	t = bearerRE.ReplaceAllString(t, "${1}${2}"+redactedSecret)
 	t = keyValueRE.ReplaceAllString(t, "${1}${2}"+redactedSecret)
-	t = envRE.ReplaceAllString(t, "${1}="+redactedSecret)
 	t = replaceGroup(pathStartRE, t, func(p string) string {
 		base := path.Base(strings.ReplaceAll(strings.TrimRight(p, `/\`), `\`, "/"))
 		if strings.Contains(base, ".") && base != "." && base != ".." {
