@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/typhonbench/typhon"
@@ -57,6 +58,7 @@ type api struct {
 	public map[string]bool // paths served without a token
 	mux    *http.ServeMux
 	askCfg askConfig
+	asks   atomic.Int32 // GET /ask in progress (askMaxInFlight at most)
 }
 
 // newAPI serves mgr's jobs and records; a nil mgr.Outcome becomes the
@@ -347,6 +349,7 @@ var statusOf = []struct {
 	{errNotFound, http.StatusNotFound},
 	{typhon.ErrJobFinished, http.StatusConflict},
 	{typhon.ErrQueueFull, http.StatusTooManyRequests},
+	{errAskBusy, http.StatusTooManyRequests},
 	{advice.ErrServer, http.StatusBadGateway},
 	{advice.ErrNoTarget, http.StatusBadGateway},
 	{errConflict, http.StatusConflict},

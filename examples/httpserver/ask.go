@@ -23,7 +23,12 @@ const (
 	askMaxAnswer = 32 << 10
 	// askMaxQuestion bounds the question's size in bytes.
 	askMaxQuestion = 2000
+	// askMaxInFlight bounds the asks in progress at once; more are refused 429.
+	askMaxInFlight = 2
 )
+
+// errAskBusy: askMaxInFlight asks are in progress.
+var errAskBusy = errors.New("busy")
 
 // askConfig says whom GET /ask asks; the zero value asks the server that was
 // benchmarked for the model that was benchmarked.
@@ -53,6 +58,12 @@ func (a *api) ask(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: q is longer than %d bytes", errBadRequest, askMaxQuestion))
 		return
 	}
+	if a.asks.Add(1) > askMaxInFlight {
+		a.asks.Add(-1)
+		writeError(w, r, a.logger, fmt.Errorf("%w: %d asks are in progress; ask again when one has ended", errAskBusy, askMaxInFlight))
+		return
+	}
+	defer a.asks.Add(-1)
 	res, err := report.LoadFile(filepath.Join(a.store.Dir, report.LastRunFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		writeError(w, r, a.logger, fmt.Errorf("%w: no run recorded yet", errNotFound))

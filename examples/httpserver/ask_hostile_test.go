@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,5 +94,43 @@ func TestAskKeyOnlyToTheRunnersServer(t *testing.T) {
 		if code != http.StatusOK || strings.Contains(got, key) != c.wantKey {
 			t.Errorf("%s: status %d, requests %q; want 200, key sent %v", c.name, code, got, c.wantKey)
 		}
+	}
+}
+
+// TestAskBoundsConcurrentAsks: 20 GET /ask at once do not become 20 requests
+// to the LLM server: at most askMaxInFlight are in flight, the others are
+// refused with 429 at once.
+func TestAskBoundsConcurrentAsks(t *testing.T) {
+	var inFlight, most atomic.Int32
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(500 * time.Millisecond)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer llm.Close()
+	data := t.TempDir()
+	recordRun(t, data, llm.URL, "tiny")
+	base := serveAsk(t, data, askConfig{})
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = doJSON(t, "GET", base+"/ask", nil)
+		}()
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	t.Logf("status codes %v, at most %d in flight at the LLM", count, most.Load())
+	if int(most.Load()) > askMaxInFlight || count[http.StatusOK] == 0 || count[http.StatusOK]+count[http.StatusTooManyRequests] != len(codes) {
+		t.Errorf("status codes %v, %d in flight at once; want 200s and 429s, at most %d in flight", count, most.Load(), askMaxInFlight)
 	}
 }
