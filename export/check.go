@@ -119,6 +119,9 @@ func (r *Run) validate() error {
 		if len([]rune(v)) > maxText {
 			return fmt.Errorf("%s is longer than %d characters", name, maxText)
 		}
+		if text(v) != v {
+			return fmt.Errorf("%s %q holds control characters or runs of spaces", name, v)
+		}
 	}
 	return nil
 }

@@ -75,11 +75,11 @@ func TestBuildDropsHostileValues(t *testing.T) {
 	}
 }
 
-// TestCheckRejectsHostileValues: a file that holds one of those strings where
-// the format allows a text or an identifier is refused.
+// TestCheckRejectsHostileValues: a file that holds one of those strings (or a
+// terminal escape) where the format allows a text or an identifier is refused.
 func TestCheckRejectsHostileValues(t *testing.T) {
 	salt := []byte("0123456789abcdef0123456789abcdef")
-	for _, h := range hostileValues {
+	for _, h := range append(hostileValues, struct{ value, secret string }{"NVIDIA \x1b]0;title\x07 A100", ""}) {
 		for _, field := range []string{"server.version", "model.name", "cpu_model"} {
 			f, err := Build([]*schema.Result{record()}, salt, time.Now())
 			if err != nil {
