@@ -32,6 +32,10 @@ var secretsInText = []struct{ text, secret string }{
 	{"cannot open C:\\Users\\carol\\models", "carol"},
 	{"owned by dave@example.org", "dave"},
 	{"HOME=/home/erin TYPHON_API_KEY=abc123secretvalue", "abc123secretvalue"},
+	{"connect localhost:8080 failed", "8080"},
+	{"dial tcp 127.1:8080: refused", "8080"},
+	{"dial 0x7f.0.0.1:8080", "8080"},
+	{"lookup ip6-localhost:8080", "8080"},
 }
 
 // TestSummaryHoldsNoIdentifyingText puts each string in every free text of a

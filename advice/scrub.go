@@ -27,6 +27,9 @@ var (
 	// colonRunRE finds a candidate IPv6 or MAC address (two ':' or more, an
 	// optional zone, brackets and port); addressLike decides.
 	colonRunRE = regexp.MustCompile(`(?i)\[?[0-9a-f.]*:[0-9a-f.]*:[0-9a-f:.]*(?:%[a-z0-9_.-]+)?\]?(?::\d+)?`)
+	// hostPortRE finds a host and port: a name with a letter (localhost:8080,
+	// ip6-localhost:8080), a short or hex IPv4 (127.1:8080, 0x7f.1:8080).
+	hostPortRE = regexp.MustCompile(`(?i)\b(?:[a-z0-9-]*[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*|\d+(?:\.\d+){1,3}|0x[0-9a-f]+(?:\.(?:0x)?[0-9a-f]+){0,3}):\d{2,5}\b`)
 	macDashRE  = regexp.MustCompile(`(?i)\b[0-9a-f]{2}(?:[-:][0-9a-f]{2}){5}\b`)
 	// bearerRE finds an HTTP credential; keyValueRE a value named as one
 	// (api_key=..., token: ..., TYPHON_API_KEY=...). Other assignments
@@ -69,6 +72,7 @@ func scrubPatterns(t string) string {
 		return m
 	})
 	t = macDashRE.ReplaceAllString(t, redactedIP)
+	t = hostPortRE.ReplaceAllString(t, redactedIP)
 	t = emailRE.ReplaceAllString(t, redactedMail)
 	t = uuidRE.ReplaceAllString(t, redactedID)
 	t = longNumRE.ReplaceAllString(t, redactedID)
