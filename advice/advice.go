@@ -182,7 +182,7 @@ func (t Target) withDefaults(res *schema.Result) Target {
 	if t.BaseURL == "" {
 		t.BaseURL = res.Server.APIBase
 	}
-	t.BaseURL = strings.TrimRight(t.BaseURL, "/")
+	t.BaseURL = strings.TrimSuffix(strings.TrimRight(t.BaseURL, "/"), "/v1") // ".../v1" as OpenAI clients take it
 	if t.Model == "" {
 		t.Model = res.Model
 		if !own && strings.ContainsAny(t.Model, `/\\`) && strings.Trim(t.Model, `/\\`) != "" {

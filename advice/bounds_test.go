@@ -141,3 +141,17 @@ func TestAskErrorsHideCredentials(t *testing.T) {
 		t.Errorf("err %v: want ErrServer, no answer within 300ms, no password", err)
 	}
 }
+
+// TestAskBaseURLWithV1: an OpenAI base URL given with its /v1 (as OpenAI
+// clients take it) asks /v1/chat/completions, not /v1/v1/...
+func TestAskBaseURLWithV1(t *testing.T) {
+	t.Parallel()
+	f := &fakeLLM{handle: stream("ok")}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	for _, u := range []string{srv.URL + "/v1", srv.URL + "/v1/"} {
+		if a, err := Ask(t.Context(), record(t), Target{BaseURL: u}, nil); err != nil || a != "ok" {
+			t.Errorf("%s: answer %q, err %v", u, a, err)
+		}
+	}
+}
