@@ -169,3 +169,21 @@ func TestBuildOutputPassesCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildKeepsPlanTestIDs: every kind of test id the plans make is kept
+// (a rate level's id holds a decimal point).
+func TestBuildKeepsPlanTestIDs(t *testing.T) {
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	for _, id := range []string{"baseline_short", "ctx_sweep_4096", "long_gen", "memory_wall", "concurrency_4",
+		"zeus_131072", "load_sweep", "load_users_8", "load_rate_2.5", "load_rate_0.25"} {
+		res := record()
+		res.Benchmarks[0].TestID = id
+		f, err := Build([]*schema.Result{res}, salt, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Runs[0].Benchmarks[0].TestID; got != id {
+			t.Errorf("test id %q exported as %q", id, got)
+		}
+	}
+}

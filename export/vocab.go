@@ -27,8 +27,8 @@ var (
 		"illumos", "aix", "android", "ios", "plan9")
 
 	httpKindRE = regexp.MustCompile(`^http_[1-5][0-9][0-9]$`)
-	// testIDRE is the shape of a test id: lower-case words and numbers joined by '_'.
-	testIDRE = regexp.MustCompile(`^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$`)
+	// testIDRE is the shape of a test id: lower-case words and numbers (load_rate_2.5) joined by '_'.
+	testIDRE = regexp.MustCompile(`^[a-z][a-z0-9]*(?:_[a-z0-9]+(?:\.[0-9]+)?)*$`)
 )
 
 func set[S ~string](xs ...S) map[string]bool {
