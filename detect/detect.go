@@ -64,7 +64,11 @@
 // Every request has a short timeout ([DefaultTimeout]), reads at most
 // [MaxAnswerBytes], follows no redirect, and a candidate that accepts and never
 // answers, answers HTML or broken JSON, redirects in a loop or sends a huge body
-// is skipped; the reason goes to Options.Logger at debug level. A candidate whose
+// is skipped; the reason goes to Options.Logger at debug level. A path no
+// server has is asked with the first paths: a server that answers it with a
+// 2xx (a catch-all web app, a mock) has its answers that are the same as that
+// one ignored, so that one answer read under several paths never passes for
+// two that agree. A candidate whose
 // answers carry [TyphonHeader] is Typhon itself and is never reported.
 package detect
 

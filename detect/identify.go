@@ -72,7 +72,7 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 		}
 	}
 	src := p.source(base, c.explicit)
-	src.prefetch(ctx, firstPaths)
+	src.prefetch(ctx, slices.Concat(firstPaths, []string{canaryPath}))
 	if ctx.Err() != nil {
 		return Server{}, ctx.Err()
 	}
@@ -105,6 +105,7 @@ func identifyFrom(ctx context.Context, src source) (Server, string) {
 			return Server{}, fmt.Sprintf("Typhon's own server (%s header on %s)", TyphonHeader, path)
 		}
 	}
+	src = maskCatchAll(ctx, src)
 	for _, r := range rules {
 		if s, ok := r.match(ctx, src); ok {
 			markAuth(ctx, src, &s)
@@ -153,6 +154,9 @@ func finish(s Server) Server {
 
 // noMatchReason says what the candidate answered instead of a known API.
 func noMatchReason(ctx context.Context, src source) string {
+	if why := catchAllReason(ctx, src); why != "" {
+		return why
+	}
 	first := src.get(ctx, "/v1/models")
 	allFailed := true
 	for _, path := range firstPaths {

@@ -188,7 +188,7 @@ func TestProbeRecorded(t *testing.T) {
 		{file: "lookalike-props-only", why: "no known LLM API answered"},
 		{file: "lookalike-ollama-root-only", why: "no known LLM API answered"},
 		{file: "lookalike-ollama-tags-only", why: "no known LLM API answered"},
-		{file: "lookalike-catch-all", why: "no known LLM API answered"},
+		{file: "lookalike-catch-all", why: "answers every path alike"},
 		{file: "lookalike-html", why: "text/html"},
 		{file: "lookalike-auth-required", why: "an API key is needed"},
 		{file: "typhon-self", why: "Typhon's own server"},
