@@ -166,7 +166,7 @@ func (l oaiList) ids() []string {
 	for _, m := range l.models() {
 		out = appendUnique(out, string(*m.ID))
 	}
-	return out
+	return uniqueNames(out, maxNamesRead)
 }
 
 func (l oaiList) ownedBy(owner string) bool {
@@ -440,17 +440,36 @@ type localAISystem struct {
 
 // --- helpers ---
 
+// appendUnique appends a trimmed, non-empty name. Duplicates are dropped by
+// uniqueNames once a list is complete: checking each append against the list
+// would cost a server's list of a hundred thousand names minutes.
 func appendUnique(list []string, s string) []string {
 	s = strings.TrimSpace(s)
-	if s == "" {
+	if s == "" || len(list) >= maxNamesRead {
 		return list
 	}
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
 	return append(list, s)
+}
+
+// MaxModels is the most model names a Server lists; Settings["models_listed"]
+// says how many the server listed when there were more.
+const MaxModels = 4096
+
+// maxNamesRead bounds a list of names read from one answer.
+const maxNamesRead = 1 << 17
+
+// uniqueNames drops repeated names, keeping the first of each, and cuts the
+// list to max names.
+func uniqueNames(list []string, max int) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] && len(out) < max {
+			out = append(out, s)
+		}
+		seen[s] = true
+	}
+	return out
 }
 
 // clampCtx keeps a context size in [0, 1<<30].

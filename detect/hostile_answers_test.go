@@ -2,10 +2,13 @@ package detect
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // probeReason probes url and returns the reason it was not reported; it fails
@@ -42,5 +45,39 @@ func TestProbeCatchAll(t *testing.T) {
 				t.Fatalf("reason %q; want it to say the server answers every path alike", why)
 			}
 		})
+	}
+}
+
+// TestProbeHugeModelList: a /v1/models of a hundred thousand names (the most
+// one answer may hold) was deduplicated name by name against the list, minutes
+// of CPU for one candidate; the list is now cut to MaxModels, repeats dropped,
+// and Settings["models_listed"] says how many the server listed.
+func TestProbeHugeModelList(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`{"object":"list","data":[{"id":"m0"},{"id":"m0"}`)
+	n := 1
+	for ; b.Len() < MaxAnswerBytes-32; n++ {
+		fmt.Fprintf(&b, `,{"id":"%x"}`, n)
+	}
+	b.WriteString(`]}`)
+	body := b.String()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" {
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s, err := Probe(t.Context(), srv.URL, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Models) != MaxModels || s.Models[0] != "m0" || s.Models[1] != "1" {
+		t.Fatalf("%d models, first %q; want %d, m0 then 1 (the repeat dropped)", len(s.Models), s.Models[:2], MaxModels)
+	}
+	if got, want := s.Settings["models_listed"], strconv.Itoa(n); got != want {
+		t.Fatalf("models_listed = %q; want %q", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -146,6 +147,14 @@ func finish(s Server) Server {
 	if s.LoadedModel != "" && !slices.Contains(s.Models, s.LoadedModel) {
 		s.Models = append([]string{s.LoadedModel}, s.Models...)
 	}
+	s.Models = uniqueNames(s.Models, maxNamesRead)
+	if n := len(s.Models); n > MaxModels {
+		s.Models = s.Models[:MaxModels]
+		if s.Settings == nil {
+			s.Settings = map[string]string{}
+		}
+		s.Settings["models_listed"] = strconv.Itoa(n)
+	}
 	if len(s.Settings) == 0 {
 		s.Settings = nil
 	}
@@ -227,7 +236,7 @@ func matchOllama(ctx context.Context, src source) (Server, bool) {
 		for _, m := range ps[1:] {
 			others = appendUnique(others, m.name())
 		}
-		setting(s.Settings, "also_loaded", strings.Join(others, ","))
+		setting(s.Settings, "also_loaded", strings.Join(uniqueNames(others, 64), ","))
 	} else if len(s.Models) > 0 {
 		showName = s.Models[0]
 	}
@@ -374,7 +383,7 @@ func matchTGWUI(ctx context.Context, src source) (Server, bool) {
 	for _, l := range info.LoraNames {
 		loras = appendUnique(loras, string(l))
 	}
-	setting(s.Settings, "lora_names", strings.Join(loras, ","))
+	setting(s.Settings, "lora_names", strings.Join(uniqueNames(loras, 64), ","))
 	return s, true
 }
 
@@ -485,7 +494,7 @@ func matchLocalAI(ctx context.Context, src source) (Server, bool) {
 		for _, b := range *sys.Backends {
 			backends = appendUnique(backends, string(b))
 		}
-		setting(s.Settings, "backends", strings.Join(backends, ","))
+		setting(s.Settings, "backends", strings.Join(uniqueNames(backends, 64), ","))
 	}
 	if needsKey {
 		s.Settings["auth"] = "API key required"
