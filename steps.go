@@ -48,7 +48,8 @@ func (r *Runner) locateServer(ctx context.Context) (detect.Server, error) {
 	if r.URL != "" {
 		srv, err := detect.Probe(ctx, strings.TrimRight(r.URL, "/"), opts)
 		if err != nil {
-			return detect.Server{}, fmt.Errorf("%w (%s: %v)", ErrNoServer, r.URL, err)
+			// err names the URL, without the password it may hold.
+			return detect.Server{}, fmt.Errorf("%w (%v)", ErrNoServer, err)
 		}
 		return srv, nil
 	}

@@ -79,6 +79,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,7 +293,7 @@ func Probe(ctx context.Context, baseURL string, opts Options) (Server, error) {
 	}
 	p := newProber(opts)
 	defer p.close()
-	s, err := p.identify(ctx, candidate{base: base, port: port, explicit: true})
+	s, err := p.identify(ctx, candidate{base: base, port: port, explicit: true, fallback: localhostFallback(baseURL, base)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return Server{}, fmt.Errorf("detect: probe %s: %w", base, ctx.Err())
@@ -350,7 +351,7 @@ func candidates(opts Options) ([]candidate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("detect: %w", err)
 		}
-		add(candidate{base: base, port: port, explicit: true})
+		add(candidate{base: base, port: port, explicit: true, fallback: localhostFallback(u, base)})
 	}
 	excl := excludeSet(opts.Exclude)
 	out = slices.DeleteFunc(out, func(c candidate) bool { return excl[c.base] })
@@ -358,20 +359,25 @@ func candidates(opts Options) ([]candidate, error) {
 }
 
 // normalizeURL checks a base URL and returns it without trailing slash or
-// trailing "/v1", with "localhost" spelled 127.0.0.1, and its port.
+// trailing "/v1", with "localhost" spelled 127.0.0.1, and its port. Its errors
+// never quote a password the URL holds.
 func normalizeURL(raw string) (string, int, error) {
+	shown := redactURL(raw)
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return "", 0, fmt.Errorf("bad base URL %q: %w", raw, err)
+		return "", 0, fmt.Errorf("bad base URL %q: %s", shown, strings.ReplaceAll(shortErr(err, 0), raw, shown))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", 0, fmt.Errorf("bad base URL %q: scheme must be http or https", raw)
+		return "", 0, fmt.Errorf("bad base URL %q: scheme must be http or https", shown)
 	}
 	if u.Hostname() == "" {
-		return "", 0, fmt.Errorf("bad base URL %q: no host", raw)
+		return "", 0, fmt.Errorf("bad base URL %q: no host", shown)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", 0, fmt.Errorf("bad base URL %q: no user, query or fragment allowed", raw)
+	if u.User != nil {
+		return "", 0, fmt.Errorf("bad base URL %q: a user or password in the URL is not sent; give an API key (Options.APIKey) instead", shown)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", 0, fmt.Errorf("bad base URL %q: no query or fragment allowed", shown)
 	}
 	host := u.Hostname()
 	if strings.EqualFold(host, "localhost") {
@@ -384,7 +390,7 @@ func normalizeURL(raw string) (string, int, error) {
 	if ps := u.Port(); ps != "" {
 		n, err := strconv.Atoi(ps)
 		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("bad base URL %q: bad port", raw)
+			return "", 0, fmt.Errorf("bad base URL %q: bad port", shown)
 		}
 		port = n
 	}
@@ -417,4 +423,24 @@ func sortServers(s []Server) {
 		}
 		return strings.Compare(a.BaseURL, b.BaseURL)
 	})
+}
+
+// userInfo matches the user and password part of a URL.
+var userInfo = regexp.MustCompile(`(?i)^(\s*[a-z][a-z0-9+.-]*://)[^/?#]*@`)
+
+// redactURL hides the user and password a URL may hold, also one url.Parse
+// refuses.
+func redactURL(raw string) string {
+	return userInfo.ReplaceAllString(raw, "${1}[redacted]@")
+}
+
+// localhostFallback is the [::1] twin of base when raw names "localhost"
+// (which base spells 127.0.0.1): a server listening on [::1] only is found
+// there, as "localhost" would resolve.
+func localhostFallback(raw, base string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || !strings.EqualFold(u.Hostname(), "localhost") {
+		return ""
+	}
+	return strings.Replace(base, "://127.0.0.1", "://[::1]", 1)
 }

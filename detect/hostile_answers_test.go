@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -79,5 +80,61 @@ func TestProbeHugeModelList(t *testing.T) {
 	}
 	if got, want := s.Settings["models_listed"], strconv.Itoa(n); got != want {
 		t.Fatalf("models_listed = %q; want %q", got, want)
+	}
+}
+
+// TestProbeLocalhostIPv6Only: a URL naming "localhost" of a server listening on
+// [::1] only (as a server that resolves localhost to ::1 binds) was said to
+// have nothing listening: localhost was tried as 127.0.0.1 alone.
+func TestProbeLocalhostIPv6Only(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if probe, err := net.Listen("tcp", "127.0.0.1:"+port); err == nil {
+		probe.Close()
+	} else {
+		ln.Close()
+		t.Skipf("port %s is taken on 127.0.0.1", port)
+	}
+	srv := httptest.NewUnstartedServer(serveRecorded(t, loadRecorded(t, "vllm")).Config.Handler)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	want := "http://[::1]:" + port
+	for _, u := range []string{"http://localhost:" + port, "http://LocalHost:" + port + "/v1/"} {
+		s, err := Probe(t.Context(), u, Options{Timeout: testTimeout})
+		if err != nil || s.BaseURL != want || s.Kind != KindVLLM {
+			t.Fatalf("Probe(%s) = %s at %s, %v; want vLLM at %s", u, s.Kind, s.BaseURL, err, want)
+		}
+	}
+	got, err := Scan(t.Context(), Options{NoDefaults: true, URLs: []string{"http://localhost:" + port}, Timeout: testTimeout})
+	if err != nil || len(got) != 1 || got[0].BaseURL != want {
+		t.Fatalf("Scan = %+v, %v; want vLLM at %s", got, err, want)
+	}
+}
+
+// TestProbeURLPasswordNotShown: a base URL with a user and password was
+// refused with the password quoted in the error (which lands in logs, job
+// errors and records); the error now hides it and says what to do instead.
+func TestProbeURLPasswordNotShown(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"http://user:s3cret@127.0.0.1:8080",
+		"http://user:s3cret@127.0.0.1:notaport",
+		"https://s3cret@127.0.0.1/v1",
+		"http://user:s3cret@127.0.0.1:8080/x?y=1",
+	} {
+		_, err := Probe(t.Context(), u, Options{Timeout: testTimeout})
+		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "[redacted]") {
+			t.Errorf("Probe(%s) error %v; want one that hides the password", u, err)
+		}
+		_, err = Scan(t.Context(), Options{NoDefaults: true, URLs: []string{u}})
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Scan(%s) error %v; want one that hides the password", u, err)
+		}
 	}
 }

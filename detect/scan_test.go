@@ -346,8 +346,8 @@ func TestScanBadOptions(t *testing.T) {
 		{"port too big", Options{Ports: []int{70000}}, "bad port 70000"},
 		{"not http", Options{URLs: []string{"ftp://127.0.0.1:21"}}, "scheme must be http or https"},
 		{"no host", Options{URLs: []string{"http://:8080"}}, "no host"},
-		{"query", Options{URLs: []string{"http://127.0.0.1:8080/?x=1"}}, "no user, query or fragment"},
-		{"credentials", Options{URLs: []string{"http://user:pw@127.0.0.1:8080"}}, "no user, query or fragment"},
+		{"query", Options{URLs: []string{"http://127.0.0.1:8080/?x=1"}}, "no query or fragment"},
+		{"credentials", Options{URLs: []string{"http://user:pw@127.0.0.1:8080"}}, "a user or password in the URL is not sent"},
 		{"bad port in URL", Options{URLs: []string{"http://127.0.0.1:99999"}}, "bad port"},
 		{"negative timeout", Options{Timeout: -time.Second}, "negative Timeout"},
 	}
