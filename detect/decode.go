@@ -65,9 +65,15 @@ func decodeObject[T any](a answer) (T, bool) {
 	return decodeObjectBody[T](a.body)
 }
 
+// jsonBody trims the white space and the UTF-8 byte order mark (which JSON
+// readers may ignore, and some servers send) around a body.
+func jsonBody(body []byte) []byte {
+	return bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\xef\xbb\xbf")))
+}
+
 func decodeObjectBody[T any](body []byte) (T, bool) {
 	var v T
-	b := bytes.TrimSpace(body)
+	b := jsonBody(body)
 	if len(b) == 0 || b[0] != '{' {
 		return v, false
 	}
@@ -83,7 +89,7 @@ func decodeArray[T any](a answer) ([]T, bool) {
 	if !a.ok() {
 		return nil, false
 	}
-	b := bytes.TrimSpace(a.body)
+	b := jsonBody(a.body)
 	if len(b) == 0 || b[0] != '[' {
 		return nil, false
 	}

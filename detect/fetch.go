@@ -35,7 +35,10 @@ func (a answer) describe() string {
 	if ct == "" {
 		ct = "no content type"
 	}
-	return fmt.Sprintf("HTTP %d, %s, %d bytes", a.status, ct, len(a.body))
+	if a.status >= 300 && a.status < 400 {
+		return fmt.Sprintf("HTTP %d to %s (not followed)", a.status, location(a))
+	}
+	return fmt.Sprintf("HTTP %d, %s, %d bytes", a.status, cutText(ct, 64), len(a.body))
 }
 
 // source gives the answers of one candidate. The network one fetches and caches;

@@ -138,3 +138,53 @@ func TestProbeURLPasswordNotShown(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeSaysWhy: what a candidate answered instead of an LLM API is said in
+// words. A redirect gave only "HTTP 302, text/html, 52 bytes" for each path
+// (not where to), a proxy whose server is down four times "HTTP 502 ...", a
+// /v1/models of the wrong shape only its size; a model list after a UTF-8 byte
+// order mark was not read at all.
+func TestProbeSaysWhy(t *testing.T) {
+	t.Parallel()
+	only := func(path, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == path {
+				_, _ = w.Write([]byte(body))
+				return
+			}
+			http.NotFound(w, r)
+		}
+	}
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://127.0.0.1:9"+r.URL.Path, http.StatusFound)
+		}, `every path answered HTTP 302 Found (/v1/models to "http://127.0.0.1:9/v1/models"): redirects are not followed`},
+		{"proxy 502", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("<html><head><title>502 Bad Gateway</title></head></html>"))
+		}, "every path answered HTTP 502 Bad Gateway (HTTP 502, text/html, 56 bytes): a proxy whose server is down"},
+		{"bare array", only("/v1/models", `[{"id":"m1"}]`), "/v1/models: HTTP 200, text/plain; charset=utf-8, 13 bytes (a JSON array, not an object with a data array)"},
+		{"numeric id", only("/v1/models", `{"data":[{"id":"m1"},{"id":7}]}`), "(a model without a string id)"},
+		{"no data", only("/v1/models", `{"object":"list","models":["m1"]}`), "(no data array)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tt.h)
+			t.Cleanup(srv.Close)
+			if why := probeReason(t, srv.URL); !strings.Contains(why, tt.want) {
+				t.Fatalf("reason %q; want it to hold %q", why, tt.want)
+			}
+		})
+	}
+	srv := httptest.NewServer(only("/v1/models", "\xef\xbb\xbf"+`{"object":"list","data":[{"id":"m1"}]}`))
+	t.Cleanup(srv.Close)
+	if s, err := Probe(t.Context(), srv.URL, Options{Timeout: testTimeout}); err != nil || s.LoadedModel != "" || len(s.Models) != 1 {
+		t.Fatalf("model list after a byte order mark: %+v, %v; want an OpenAI-compatible server listing m1", s, err)
+	}
+}

@@ -161,32 +161,6 @@ func finish(s Server) Server {
 	return s
 }
 
-// noMatchReason says what the candidate answered instead of a known API.
-func noMatchReason(ctx context.Context, src source) string {
-	if why := catchAllReason(ctx, src); why != "" {
-		return why
-	}
-	first := src.get(ctx, "/v1/models")
-	allFailed := true
-	for _, path := range firstPaths {
-		if a := src.get(ctx, path); a.err == nil {
-			allFailed = false
-			break
-		}
-	}
-	switch {
-	case allFailed:
-		return "no answer: " + first.describe()
-	case first.err == nil && (first.status == 401 || first.status == 403):
-		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (Options.APIKey, sent to Options.URLs only)", first.status)
-	}
-	var parts []string
-	for _, path := range []string{"/v1/models", "/props", "/api/version", "/info"} {
-		parts = append(parts, path+": "+src.get(ctx, path).describe())
-	}
-	return "no known LLM API answered (" + strings.Join(parts, "; ") + ")"
-}
-
 // --- Ollama ---
 
 func matchOllama(ctx context.Context, src source) (Server, bool) {
