@@ -212,6 +212,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Exclude lists base URLs never reported (e.g. Typhon's own address).
 	Exclude []string
+	// Skipped, when set, is called by Scan once the scan is done, in port
+	// order, with each candidate not reported that was named in URLs or that
+	// accepted a connection (Typhon's own server aside), and why: what a
+	// caller shows to say why a server it expected was not found.
+	Skipped func(Skip)
 }
 
 // ProbeError says why a base URL was not identified as an LLM server. It
@@ -219,6 +224,9 @@ type Options struct {
 type ProbeError struct {
 	URL    string
 	Reason string
+	// quiet: nothing listening, or Typhon's own server; not worth a Skip
+	// unless the URL was asked for.
+	quiet bool
 }
 
 func (e *ProbeError) Error() string {
@@ -248,6 +256,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 	p := newProber(opts)
 	defer p.close()
 	results := make([]*Server, len(cands))
+	skips := make([]*Skip, len(cands))
 	var wg sync.WaitGroup
 	for i, c := range cands {
 		wg.Add(1)
@@ -256,6 +265,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 			s, err := p.identify(ctx, c)
 			if err != nil {
 				p.log.Debug("detect: skipped candidate", "url", c.base, "reason", reason(err))
+				skips[i] = notableSkip(c, err)
 				return
 			}
 			if p.excluded(s.BaseURL) {
@@ -270,6 +280,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("detect: scan: %w", err)
 	}
+	reportSkips(opts.Skipped, skips)
 	var out []Server
 	seen := map[string]bool{}
 	for _, s := range results {

@@ -188,3 +188,63 @@ func TestProbeSaysWhy(t *testing.T) {
 		t.Fatalf("model list after a byte order mark: %+v, %v; want an OpenAI-compatible server listing m1", s, err)
 	}
 }
+
+// TestScanSkipped: a scan said nothing of an address that answered but was not
+// an LLM server, nor of a URL it was given that had nothing listening (only a
+// debug line said why). Options.Skipped now gets each, in port order, with the
+// reason; closed default-style ports and identified servers are not skips.
+func TestScanSkipped(t *testing.T) {
+	t.Parallel()
+	catchAll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(catchAll.Close)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	t.Cleanup(proxy.Close)
+	vllm := serveRecorded(t, loadRecorded(t, "vllm"))
+	closed := closedPort(t)
+	var got []Skip
+	servers, err := Scan(t.Context(), Options{
+		NoDefaults: true,
+		Ports:      []int{portOf(t, catchAll), portOf(t, vllm.Server), closed},
+		URLs:       []string{proxy.URL + "/v1", "http://127.0.0.1:" + strconv.Itoa(closed) + "/x"},
+		Timeout:    testTimeout,
+		Skipped:    func(s Skip) { got = append(got, s) },
+	})
+	if err != nil || len(servers) != 1 || servers[0].Kind != KindVLLM {
+		t.Fatalf("Scan = %+v, %v; want the vLLM server alone", servers, err)
+	}
+	want := map[string]string{
+		catchAll.URL: "answers every path alike",
+		proxy.URL:    "every path answered HTTP 502",
+		"http://127.0.0.1:" + strconv.Itoa(closed) + "/x": "nothing listening",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("skipped %+v; want %d: %v", got, len(want), want)
+	}
+	for i, s := range got {
+		if !strings.Contains(s.Reason, want[s.URL]) {
+			t.Errorf("skip %s: %q; want it to hold %q", s.URL, s.Reason, want[s.URL])
+		}
+		if i > 0 {
+			_, p0, _ := normalizeURL(got[i-1].URL)
+			_, p1, _ := normalizeURL(s.URL)
+			if p0 > p1 {
+				t.Errorf("skips out of port order: %+v", got)
+			}
+		}
+	}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

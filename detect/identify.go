@@ -67,7 +67,7 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 				return Server{}, ctx.Err()
 			}
 			if c.fallback == "" || p.dialable(ctx, c.fallback) != nil {
-				return Server{}, &ProbeError{URL: base, Reason: "nothing listening: " + shortErr(err, p.timeout)}
+				return Server{}, &ProbeError{URL: base, Reason: "nothing listening: " + shortErr(err, p.timeout), quiet: true}
 			}
 			base = c.fallback
 		}
@@ -82,7 +82,7 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 		return Server{}, ctx.Err()
 	}
 	if why != "" {
-		return Server{}, &ProbeError{URL: base, Reason: why}
+		return Server{}, &ProbeError{URL: base, Reason: why, quiet: strings.HasPrefix(why, typhonItself)}
 	}
 	s.BaseURL = base
 	s.Port = c.port
@@ -103,7 +103,7 @@ func isLoopback(base string) bool {
 func identifyFrom(ctx context.Context, src source) (Server, string) {
 	for _, path := range firstPaths {
 		if a := src.get(ctx, path); a.header.Get(TyphonHeader) != "" {
-			return Server{}, fmt.Sprintf("Typhon's own server (%s header on %s)", TyphonHeader, path)
+			return Server{}, fmt.Sprintf("%s (%s header on %s)", typhonItself, TyphonHeader, path)
 		}
 	}
 	src = maskCatchAll(ctx, src)

@@ -39,15 +39,27 @@ func noMatchReason(ctx context.Context, src source) string {
 	return "no known LLM API answered (" + strings.Join(parts, "; ") + ")"
 }
 
-// sameStatusReason explains a candidate whose first paths all answered the
-// same redirect or server error: a proxy in front of a server that is down, a
+// sameStatusReason explains a candidate whose first paths all answered (those
+// that did, at least half) the same redirect or server error: a proxy in front of a server that is down, a
 // redirect to another address. "" otherwise.
 func sameStatusReason(ctx context.Context, src source) string {
 	first := src.get(ctx, "/v1/models")
+	if first.err != nil {
+		return ""
+	}
+	answered := 0
 	for _, path := range firstPaths {
-		if a := src.get(ctx, path); a.err != nil || a.status != first.status {
+		a := src.get(ctx, path)
+		if a.err != nil { // a connection refused or reset under the burst
+			continue
+		}
+		if a.status != first.status {
 			return ""
 		}
+		answered++
+	}
+	if answered < len(firstPaths)/2 {
+		return ""
 	}
 	text := fmt.Sprintf("HTTP %d %s", first.status, http.StatusText(first.status))
 	switch {
