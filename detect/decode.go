@@ -148,6 +148,14 @@ type oaiList struct {
 // decodeModels reads an OpenAI model list: an object whose "data" is an array
 // of objects each with a non-empty string id.
 func decodeModels(a answer) (oaiList, bool) {
+	if a.models == nil || !a.ok() {
+		return readModels(a)
+	}
+	a.models.once.Do(func() { a.models.list, a.models.ok = readModels(a) })
+	return a.models.list, a.models.ok
+}
+
+func readModels(a answer) (oaiList, bool) {
 	l, ok := decodeObject[oaiList](a)
 	if !ok || l.Data == nil {
 		return oaiList{}, false

@@ -68,7 +68,9 @@
 // server has is asked with the first paths: a server that answers it with a
 // 2xx (a catch-all web app, a mock) has its answers that are the same as that
 // one ignored, so that one answer read under several paths never passes for
-// two that agree. A candidate whose
+// two that agree. A scan reads at most four candidates at once, so that the
+// memory it takes stays a few times MaxAnswerBytes per path however many
+// candidates send large answers. A candidate whose
 // answers carry [TyphonHeader] is Typhon itself and is never reported.
 package detect
 

@@ -21,6 +21,15 @@ type answer struct {
 	header http.Header
 	body   []byte
 	err    error // transport error, timeout, answer too large; status is 0
+	// models holds the answer read as an OpenAI model list, decoded once
+	// however many rules read it; nil for answers not from the network.
+	models *modelsMemo
+}
+
+type modelsMemo struct {
+	once sync.Once
+	list oaiList
+	ok   bool
 }
 
 // ok reports a 2xx answer read in full.
@@ -56,7 +65,12 @@ type prober struct {
 	apiKey  string
 	log     *slog.Logger
 	exclude map[string]bool
+	reading chan struct{} // a slot per candidate being read (maxReading)
 }
+
+// maxReading is how many candidates a scan reads at once; closed ports cost a
+// dial and take no slot.
+const maxReading = 4
 
 func newProber(opts Options) *prober {
 	p := &prober{
@@ -65,6 +79,7 @@ func newProber(opts Options) *prober {
 		apiKey:  opts.APIKey,
 		log:     opts.Logger,
 		exclude: excludeSet(opts.Exclude),
+		reading: make(chan struct{}, maxReading),
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
@@ -210,14 +225,14 @@ func (s *netSource) fetch(ctx context.Context, method, path string, body []byte)
 		return answer{err: errors.New(s.hidden(shortErr(err, s.p.timeout)))}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return answer{status: 0, header: resp.Header, err: fmt.Errorf("reading the answer: %s", shortErr(err, s.p.timeout))}
 	}
 	if len(data) > MaxAnswerBytes {
 		return answer{header: resp.Header, err: fmt.Errorf("answer larger than %d bytes", MaxAnswerBytes)}
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+	return answer{status: resp.StatusCode, header: resp.Header, body: data, models: &modelsMemo{}}
 }
 
 // shortErr turns a transport error into a short reason.
@@ -234,4 +249,17 @@ func shortErr(err error, timeout time.Duration) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// readAnswer reads at most MaxAnswerBytes+1 bytes of a body, in a buffer sized
+// from Content-Length when it is given (io.ReadAll doubles its buffer, leaving
+// twice a large answer to collect).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	r := io.LimitReader(resp.Body, MaxAnswerBytes+1)
+	if n := resp.ContentLength; n > 0 && n <= MaxAnswerBytes {
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(r)
 }

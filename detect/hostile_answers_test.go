@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -247,4 +248,40 @@ func closedPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestScanReadsFewAtOnce: every candidate was read at once, each holding a
+// dozen answers of up to MaxAnswerBytes and their decoding: twelve servers
+// answering 1 MiB to every path took the scan's heap up by 456 MB. At most
+// maxReading candidates are read at once now (the same twelve: 172-179 MB).
+func TestScanReadsFewAtOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	active := map[int]int{} // server -> requests in flight
+	most := 0
+	var ports []int
+	for i := range 3 * maxReading {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			active[i]++
+			most = max(most, len(active))
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			_, _ = w.Write([]byte(`{"path":"` + r.URL.Path + `","data":[{"id":"m"}]}`))
+			mu.Lock()
+			if active[i]--; active[i] == 0 {
+				delete(active, i)
+			}
+			mu.Unlock()
+		}))
+		t.Cleanup(srv.Close)
+		ports = append(ports, portOf(t, srv))
+	}
+	got, err := Scan(t.Context(), Options{NoDefaults: true, Ports: ports, Timeout: 5 * time.Second})
+	if err != nil || len(got) != len(ports) {
+		t.Fatalf("Scan found %d of %d servers: %v", len(got), len(ports), err)
+	}
+	if most > maxReading {
+		t.Fatalf("%d servers were read at once; want at most %d", most, maxReading)
+	}
 }

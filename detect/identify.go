@@ -72,6 +72,14 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 			base = c.fallback
 		}
 	}
+	// At most maxReading candidates are read at once: each may hold a dozen
+	// answers of up to MaxAnswerBytes and their decoding.
+	select {
+	case p.reading <- struct{}{}:
+		defer func() { <-p.reading }()
+	case <-ctx.Done():
+		return Server{}, ctx.Err()
+	}
 	src := p.source(base, c.explicit)
 	src.prefetch(ctx, slices.Concat(firstPaths, []string{canaryPath}))
 	if ctx.Err() != nil {
