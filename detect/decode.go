@@ -128,6 +128,7 @@ type oaiModel struct {
 	Permission json.RawMessage `json:"permission"`
 	// llama-server: meta of the loaded model (null while loading).
 	Meta *struct {
+		NVocab    jint `json:"n_vocab"`
 		NCtx      jint `json:"n_ctx"`
 		NCtxTrain jint `json:"n_ctx_train"`
 		NParams   jint `json:"n_params"`

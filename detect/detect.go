@@ -18,7 +18,8 @@
 //
 // A server reached through a proxy or under a path prefix (a base URL such as
 // http://host/vllm/v1) is identified from what the proxy lets through: vLLM
-// from its model cards alone when /version does not answer. llamafile's
+// and llama-server from their model cards alone (vLLM's permission objects,
+// llama-server's model meta) when nothing else answers. llamafile's
 // default server is a llama-server of early 2024 whose web UI names
 // llamafile; when its answers cannot tell (another web UI), it is reported as
 // llama.cpp with Settings["note"] saying it may be llamafile.
