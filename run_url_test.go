@@ -1,10 +1,15 @@
 package typhon_test
 
 import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/typhonbench/typhon"
+	"github.com/typhonbench/typhon/detect"
 )
 
 // TestRunURLPasswordNotShown: Runner.URL with a user and password failed with
@@ -19,5 +24,23 @@ func TestRunURLPasswordNotShown(t *testing.T) {
 	}
 	if res != nil && strings.Contains(res.Error, "s3cret") {
 		t.Fatalf("Result.Error %q holds the password", res.Error)
+	}
+}
+
+// TestRunNoServerSaysWhatAnswered: a run that detects (no URL) and finds only
+// an address answering something else failed with "no LLM server detected"
+// alone; it now names what answered and why it is not an LLM server.
+func TestRunNoServerSaysWhatAnswered(t *testing.T) {
+	t.Parallel()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(app.Close)
+	port := app.Listener.Addr().(*net.TCPAddr).Port
+	r := typhon.Runner{DataDir: t.TempDir(), GPU: fakeGPU(), Plan: fakePlan(1),
+		Detect: detect.Options{NoDefaults: true, Ports: []int{port}}}
+	_, err := r.Run(t.Context(), nil)
+	if !errors.Is(err, typhon.ErrNoServer) || !strings.Contains(err.Error(), app.URL+": answers every path alike") {
+		t.Fatalf("Run error %v; want ErrNoServer naming %s as answering every path alike", err, app.URL)
 	}
 }
