@@ -62,14 +62,16 @@
 //
 // # Bad answers
 //
-// Every request has a short timeout ([DefaultTimeout]), reads at most
+// Every request has a short timeout ([DefaultTimeout]), a candidate four
+// timeouts in all (one that answers some paths and hangs on the others is
+// skipped as too slow, not identified from what it did answer), reads at most
 // [MaxAnswerBytes], follows no redirect, and a candidate that accepts and never
 // answers, answers HTML or broken JSON, redirects in a loop or sends a huge body
 // is skipped; the reason goes to Options.Logger at debug level. A path no
 // server has is asked with the first paths: a server that answers it with a
 // 2xx (a catch-all web app, a mock) has its answers that are the same as that
 // one ignored, so that one answer read under several paths never passes for
-// two that agree. A scan reads at most four candidates at once, so that the
+// two that agree. A scan reads at most five candidates at once, so that the
 // memory it takes stays a few times MaxAnswerBytes per path however many
 // candidates send large answers. A candidate whose
 // answers carry [TyphonHeader] is Typhon itself and is never reported.

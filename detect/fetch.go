@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,7 +71,7 @@ type prober struct {
 
 // maxReading is how many candidates a scan reads at once; closed ports cost a
 // dial and take no slot.
-const maxReading = 4
+const maxReading = 5
 
 func newProber(opts Options) *prober {
 	p := &prober{
@@ -262,4 +263,22 @@ func readAnswer(resp *http.Response) ([]byte, error) {
 		return buf.Bytes(), err
 	}
 	return io.ReadAll(r)
+}
+
+// slowest names the paths asked of s that gave no answer in time, for the
+// reason of a candidate that ran out of its budget.
+func (s *netSource) slowest() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var slow []string
+	for key, f := range s.cache {
+		if f.a.err != nil && strings.HasPrefix(f.a.err.Error(), "no answer within") {
+			slow = append(slow, strings.TrimSpace(key))
+		}
+	}
+	if len(slow) == 0 {
+		return "none timed out"
+	}
+	slices.Sort(slow)
+	return strings.Join(slow[:min(len(slow), 8)], ", ")
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,5 +284,40 @@ func TestScanReadsFewAtOnce(t *testing.T) {
 	}
 	if most > maxReading {
 		t.Fatalf("%d servers were read at once; want at most %d", most, maxReading)
+	}
+}
+
+// TestProbeHangsOnFollowUps: a server that answers the first paths with the
+// markers of several kinds and leaves every other path hanging cost one
+// timeout per path a rule asked next, one after the other (9 such servers:
+// 10.7 s with the reading slots, past POST /scan's 10 s); it was then reported
+// from the answers it did give. A candidate now gets four timeouts in all and
+// is skipped as too slow, naming the paths that did not answer.
+func TestProbeHangsOnFollowUps(t *testing.T) {
+	t.Parallel()
+	first := map[string]string{
+		"/api/version":   `{"version":"0.1"}`,
+		"/v1/models":     `{"object":"list","data":[{"id":"m1","owned_by":"llamacpp","status":{"value":"loaded"}}]}`,
+		"/model_info":    `{"model_path":"/m"}`,
+		"/info":          `{"model_id":"m","version":"1","max_total_tokens":5}`,
+		"/api/v0/models": `{"data":[]}`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, ok := first[r.URL.Path]; ok {
+			_, _ = w.Write([]byte(b))
+			return
+		}
+		if slices.Contains(firstPaths, r.URL.Path) || r.URL.Path == canaryPath {
+			http.NotFound(w, r)
+			return
+		}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	s, err := Probe(t.Context(), srv.URL, Options{Timeout: 200 * time.Millisecond})
+	var pe *ProbeError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "answered too slowly: not identified within 800ms") ||
+		!strings.Contains(pe.Reason, "GET /api/tags") {
+		t.Fatalf("Probe = %+v, %v; want it skipped as too slow, naming /api/tags", s, err)
 	}
 }

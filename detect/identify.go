@@ -56,6 +56,10 @@ var rules = []rule{
 	{KindOllama, matchOllama},
 }
 
+// candidateBudget is how many request timeouts one candidate may take in all:
+// the first paths are asked at once, the few more a rule needs one by one.
+const candidateBudget = 4
+
 // identify probes one candidate over the network.
 func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 	base := c.base
@@ -80,14 +84,23 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 	case <-ctx.Done():
 		return Server{}, ctx.Err()
 	}
+	// A candidate that answers some paths and leaves others hanging gets
+	// candidateBudget timeouts in all, then is skipped: one whose answers were
+	// cut short is not identified from the rest.
+	cctx, cancel := context.WithTimeout(ctx, candidateBudget*p.timeout)
+	defer cancel()
 	src := p.source(base, c.explicit)
-	src.prefetch(ctx, slices.Concat(firstPaths, []string{canaryPath}))
-	if ctx.Err() != nil {
-		return Server{}, ctx.Err()
+	src.prefetch(cctx, slices.Concat(firstPaths, []string{canaryPath}))
+	s, why := Server{}, ""
+	if cctx.Err() == nil {
+		s, why = identifyFrom(cctx, src)
 	}
-	s, why := identifyFrom(ctx, src)
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return Server{}, ctx.Err()
+	case cctx.Err() != nil:
+		why = fmt.Sprintf("answered too slowly: not identified within %v (%d times the request timeout; no answer to %s)",
+			candidateBudget*p.timeout, candidateBudget, src.slowest())
 	}
 	if why != "" {
 		return Server{}, &ProbeError{URL: base, Reason: why, quiet: strings.HasPrefix(why, typhonItself)}
