@@ -375,7 +375,8 @@ func candidates(opts Options) ([]candidate, error) {
 }
 
 // normalizeURL checks a base URL and returns it without trailing slash or
-// trailing "/v1", with "localhost" spelled 127.0.0.1, and its port. Its errors
+// trailing "/v1" (or "/v1/chat/completions" and the other OpenAI endpoints),
+// with "localhost" spelled 127.0.0.1, and its port. Its errors
 // never quote a password the URL holds.
 func normalizeURL(raw string) (string, int, error) {
 	shown := redactURL(raw)
@@ -418,6 +419,13 @@ func normalizeURL(raw string) (string, int, error) {
 		hostport += ":" + u.Port()
 	}
 	path := strings.TrimRight(u.Path, "/")
+	for _, endpoint := range []string{"/chat/completions", "/completions", "/models", "/embeddings"} {
+		// The URL of an endpoint, pasted for the server's: its base.
+		if p, ok := strings.CutSuffix(path, "/v1"+endpoint); ok {
+			path = p
+			break
+		}
+	}
 	path = strings.TrimSuffix(path, "/v1")
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(hostport) + path, port, nil
 }
