@@ -413,7 +413,8 @@ func normalizeURL(raw string) (string, int, error) {
 	}
 	hostport := host
 	if strings.Contains(host, ":") {
-		hostport = "[" + host + "]"
+		// An IPv6 zone ("fe80::1%eth0") is written %25 in a URL.
+		hostport = "[" + strings.Replace(host, "%", "%25", 1) + "]"
 	}
 	if u.Port() != "" {
 		hostport += ":" + u.Port()

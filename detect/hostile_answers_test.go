@@ -321,3 +321,28 @@ func TestProbeHangsOnFollowUps(t *testing.T) {
 		t.Fatalf("Probe = %+v, %v; want it skipped as too slow, naming /api/tags", s, err)
 	}
 }
+
+// TestProbeIPv6Zone: a base URL with an IPv6 zone ("http://[::1%25lo]:P")
+// was normalised with the zone unescaped, and every request failed with
+// `invalid URL escape "%lo"`.
+func TestProbeIPv6Zone(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	if _, err := net.InterfaceByName("lo"); err != nil {
+		ln.Close()
+		t.Skipf("no interface lo: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(serveRecorded(t, loadRecorded(t, "vllm")).Config.Handler)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	u := "http://[::1%25lo]:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	s, err := Probe(t.Context(), u+"/v1", Options{Timeout: testTimeout})
+	if err != nil || s.Kind != KindVLLM || s.BaseURL != u {
+		t.Fatalf("Probe(%s) = %s at %s, %v; want vLLM at %s", u, s.Kind, s.BaseURL, err, u)
+	}
+}
