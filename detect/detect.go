@@ -391,7 +391,7 @@ func normalizeURL(raw string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad base URL %q: no host", shown)
 	}
 	if u.User != nil {
-		return "", 0, fmt.Errorf("bad base URL %q: a user or password in the URL is not sent; give an API key (Options.APIKey) instead", shown)
+		return "", 0, fmt.Errorf("bad base URL %q: a user or password in the URL is not sent; give an API key instead (a bearer token)", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", 0, fmt.Errorf("bad base URL %q: no query or fragment allowed", shown)
