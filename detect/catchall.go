@@ -50,16 +50,25 @@ func (c catchAllSource) mask(a answer) answer {
 }
 
 // catchAllReason says why a server that answers every first path like the
-// canary is not reported; "" when src is not masked or some path differed.
+// canary (those it answered, at least half) is not reported; "" when src is
+// not masked or some path answered otherwise.
 func catchAllReason(ctx context.Context, src source) string {
 	c, ok := src.(catchAllSource)
 	if !ok {
 		return ""
 	}
+	alike := 0
 	for _, path := range firstPaths {
-		if a := c.get(ctx, path); a.err != errSameAsCanary {
-			return ""
+		switch a := c.get(ctx, path); {
+		case a.err == errSameAsCanary:
+			alike++
+		case a.status != 0 || a.err == nil:
+			return "" // another answer
 		}
+		// else no answer (timed out under load, reset): says nothing
+	}
+	if alike < len(firstPaths)/2 {
+		return ""
 	}
 	return fmt.Sprintf("answers every path alike (%s, a path no server has, answered the same %s): a catch-all, not an LLM API",
 		canaryPath, c.canary.describe())
