@@ -24,7 +24,7 @@ func noMatchReason(ctx context.Context, src source) string {
 	case allFailed:
 		return "no answer: " + first.describe()
 	case first.err == nil && (first.status == 401 || first.status == 403):
-		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (Options.APIKey, sent to Options.URLs only)", first.status)
+		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (it is sent only to a URL asked for, not to a port scanned)", first.status)
 	}
 	if why := sameStatusReason(ctx, src); why != "" {
 		return why
