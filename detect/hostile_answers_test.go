@@ -173,6 +173,7 @@ func TestProbeSaysWhy(t *testing.T) {
 		{"bare array", only("/v1/models", `[{"id":"m1"}]`), "/v1/models: HTTP 200, text/plain; charset=utf-8, 13 bytes (a JSON array, not an object with a data array)"},
 		{"numeric id", only("/v1/models", `{"data":[{"id":"m1"},{"id":7}]}`), "(a model without a string id)"},
 		{"no data", only("/v1/models", `{"object":"list","models":["m1"]}`), "(no data array)"},
+		{"nested past JSON's depth", only("/v1/models", strings.Repeat("[", 20000)), "(broken JSON)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -96,6 +97,8 @@ func modelsShape(a answer) string {
 	switch {
 	case len(b) == 0:
 		return "empty"
+	case (b[0] == '[' || b[0] == '{') && !json.Valid(b):
+		return "broken JSON"
 	case b[0] == '[':
 		return "a JSON array, not an object with a data array"
 	case b[0] != '{':
