@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -34,6 +35,9 @@ func pct(v, base float64) string {
 func commas(v float64) string {
 	if !finite(v) {
 		return "—"
+	}
+	if math.Abs(v) >= 1e15 { // beyond any real count, and int64 ends at 9.2e18
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	n := int64(math.Round(v))
 	neg := n < 0

@@ -169,8 +169,13 @@ func linTicks(lo, hi float64, a axis) (float64, float64, []tick) {
 		return lo, hi, nil
 	}
 	step := niceStep((hi - lo) / 5)
+	rawLo, rawHi := lo, hi
 	lo = math.Floor(lo/step) * step
 	hi = math.Ceil(hi/step) * step
+	if !finite(lo) || !finite(hi) || !finite(hi-lo) {
+		// Rounded out beyond the largest float: the figures' own range, no ticks.
+		return rawLo, rawHi, nil
+	}
 	if hi <= lo || (hi-lo)/step > 12 || lo+step == lo {
 		// Too fine a step for the figures' size: no ticks but the ends.
 		a.lo, a.hi = lo, math.Max(hi, math.Nextafter(lo, math.Inf(1)))
