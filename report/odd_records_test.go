@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-
 )
 
 // TestDashboardExtremeFigures: figures near the largest a JSON number holds
