@@ -2,8 +2,11 @@ package report
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/typhonbench/typhon/schema"
 )
 
 // TestDashboardExtremeFigures: figures near the largest a JSON number holds
@@ -41,5 +44,35 @@ func TestCommasHuge(t *testing.T) {
 		if got := commas(v); got != want {
 			t.Errorf("commas(%g) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestFleetRecordLoadShown: a fleet's merged record (three workers of 4 users)
+// shows its load level as a record of one process does: in the load charts,
+// in the brief's load points and in the load findings' figures.
+func TestFleetRecordLoadShown(t *testing.T) {
+	t.Parallel()
+	var recs []*schema.Result
+	for i := range 3 {
+		var starts, ttft []float64
+		for k := range 50 {
+			starts = append(starts, float64(k)/5)
+			ttft = append(ttft, 0.1+float64(k)/1000)
+		}
+		recs = append(recs, fleetRecord(t, i, 3, 0, starts, ttft, 0))
+	}
+	m, err := Merge(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lvl := m.Benchmarks[0]
+	if lvl.Concurrency != lvl.Users || lvl.Users != 12 {
+		t.Errorf("merged level: concurrency %d, users %d, want 12 and 12", lvl.Concurrency, lvl.Users)
+	}
+	if ids := chartIDs(dashboard(t, m)); !slices.Contains(ids, "load_ttft") {
+		t.Errorf("charts of the merged record %v lack load_ttft", ids)
+	}
+	if l := NewBrief(m).Load; len(l) != 1 || l[0].Users != 12 || l[0].AggregateTPS != lvl.OutputTPS {
+		t.Errorf("brief load %+v, want one point of 12 users at %g tok/s", l, lvl.OutputTPS)
 	}
 }
