@@ -76,3 +76,35 @@ func TestFleetRecordLoadShown(t *testing.T) {
 		t.Errorf("brief load %+v, want one point of 12 users at %g tok/s", l, lvl.OutputTPS)
 	}
 }
+
+// TestSuggestOptionLikeModel: a model id or path from the server that starts
+// with a dash does not become an option of the suggested command.
+func TestSuggestOptionLikeModel(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Server.Kind, r.Model = "vllm", "--trust-remote-code"
+	s := Suggest(r)
+	if s == nil || strings.Contains(s.Command, " --trust-remote-code") || !strings.HasPrefix(s.Command, "vllm serve MODEL ") {
+		t.Errorf("vLLM, model %q: %+v", r.Model, s)
+	}
+	r = fullResult()
+	r.Server.Kind, r.Server.Settings = "llama.cpp", map[string]string{"model_path": "--api-key-file=/x"}
+	if s := Suggest(r); s == nil || !strings.HasPrefix(s.Command, "llama-server -m ./--api-key-file=/x -c ") {
+		t.Errorf("llama-server, model path %q: %+v", r.Server.Settings["model_path"], s)
+	}
+}
+
+// TestSuggestImpossibleSizes: a server that reported 2^40 slots gets no
+// command whose -c wraps around or exceeds what a server takes (int32).
+func TestSuggestImpossibleSizes(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Server.Kind, r.Server.Slots = "llama.cpp", 1<<40
+	if s := Suggest(r); s != nil {
+		t.Errorf("2^40 slots: %s", s.Command)
+	}
+	r.Server.Slots = 4
+	if s := Suggest(r); s == nil || !strings.Contains(s.Command, " -c 32768 -np 4") {
+		t.Errorf("4 slots: %+v", s)
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/typhonbench/typhon/schema"
@@ -29,7 +30,9 @@ type Suggestion struct {
 
 // Suggest derives a server command from a record, or returns nil when the record
 // does not support one: no context sweep worked in every run, or the server is
-// of a kind whose flags Typhon does not know (llama.cpp, Ollama and vLLM are).
+// of a kind whose flags Typhon does not know (llama.cpp, Ollama and vLLM are), or
+// the context of all slots together is beyond 32 bits. A model id or path that
+// starts with a dash is not written where it would be read as an option.
 func Suggest(res *schema.Result) *Suggestion {
 	if res == nil {
 		return nil
@@ -37,6 +40,9 @@ func Suggest(res *schema.Result) *Suggestion {
 	ok := largestSweep(res, true)
 	if ok == nil || ok.CtxSize <= 0 {
 		return nil
+	}
+	if p := max(res.Server.Slots, 1); ok.CtxSize > math.MaxInt32/p {
+		return nil // no server takes a context of that size (llama.cpp's and vLLM's are 32-bit)
 	}
 	s := &Suggestion{CtxSize: ok.CtxSize, Parallel: max(res.Server.Slots, 1), TestID: ok.TestID, Reason: suggestionReason(res, ok)}
 	kind := strings.ToLower(string(res.Server.Kind))
@@ -57,6 +63,9 @@ func Suggest(res *schema.Result) *Suggestion {
 		if p := res.Server.Settings["model_path"]; p != "" {
 			model = p
 		}
+		if strings.HasPrefix(model, "-") { // a path, not an option
+			model = "./" + model
+		}
 		s.Command = fmt.Sprintf("llama-server -m %s -c %d", shellQuote(model), s.CtxSize*s.Parallel)
 		if s.Parallel > 1 {
 			s.Command += fmt.Sprintf(" -np %d", s.Parallel)
@@ -65,6 +74,9 @@ func Suggest(res *schema.Result) *Suggestion {
 	case strings.Contains(kind, "vllm"):
 		s.ServerKind = "vllm"
 		model := orText(res.Model, "MODEL")
+		if strings.HasPrefix(model, "-") { // would be read as an option
+			model = "MODEL"
+		}
 		s.Command = fmt.Sprintf("vllm serve %s --max-model-len %d --max-num-seqs %d", shellQuote(model), s.CtxSize, s.Parallel)
 		s.Notes = append(s.Notes, "vLLM reserves KV cache for --max-num-seqs sequences of up to --max-model-len tokens within --gpu-memory-utilization.")
 	default:
