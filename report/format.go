@@ -60,14 +60,17 @@ func commas(v float64) string {
 
 // oneLine keeps text on one line (for list items and headings).
 // Text from a record is made fit to show on a terminal or a page: valid UTF-8,
-// no terminal escape sequences, other control characters as U+FFFD.
+// no terminal escape sequences, other control characters and bidirectional
+// overrides, embeddings and isolates as U+FFFD.
 func oneLine(s string) string {
 	s = ansi.ReplaceAllString(strings.ToValidUTF8(s, "\uFFFD"), "")
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\t' || r == '\r':
 			return ' '
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+			// Bidi embeddings, overrides and isolates too: one in a model name
+			// would reverse the rest of a summary's line, figures included.
 			return '\uFFFD'
 		}
 		return r
