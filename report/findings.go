@@ -34,6 +34,7 @@ const (
 	RuleExcluded         = "excluded"           // runs kept out of the averages, one finding per reason
 	RuleMoreUsers        = "more_users"         // throughput still grew at the highest concurrency tested
 	RuleSaturated        = "saturated"          // throughput stopped growing with more users
+	RuleLoadFailures     = "load_failures"      // requests failed at the most users tested
 	RuleNoGPU            = "gpu_not_sampled"    // GPU figures are absent and why
 	RuleFailed           = "failed"             // runs or tests failed
 	RuleSkipped          = "skipped"            // tests did not run
@@ -250,9 +251,27 @@ func concurrencyLevels(r *schema.Result) []*schema.Benchmark {
 	return out
 }
 
-// loadFindings: whether aggregate throughput still grew at the highest number
-// of users tested (the server could take more) or had stopped growing.
+// loadFindings: requests that failed at the most users tested, and whether
+// aggregate throughput still grew at the highest number of users with any (the
+// server could take more; not said when the most users saw failures) or had
+// stopped growing.
 func loadFindings(r *schema.Result) []Finding {
+	f, failed := loadFailureFinding(r)
+	if !failed {
+		return loadGrowthFindings(r)
+	}
+	out := []Finding{f}
+	for _, g := range loadGrowthFindings(r) {
+		if g.Rule != RuleMoreUsers { // failures at the most users: no room shown
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// loadGrowthFindings: how the throughput of the most users with any compares
+// with the level below (or the one-user baseline).
+func loadGrowthFindings(r *schema.Result) []Finding {
 	lv := concurrencyLevels(r)
 	prevTPS, prevN, prevID := 0.0, 1, ""
 	if base := baselineBench(r); base != nil && base.AvgTPS > 0 {

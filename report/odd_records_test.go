@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -106,5 +108,60 @@ func TestSuggestImpossibleSizes(t *testing.T) {
 	r.Server.Slots = 4
 	if s := Suggest(r); s == nil || !strings.Contains(s.Command, " -c 32768 -np 4") {
 		t.Errorf("4 slots: %+v", s)
+	}
+}
+
+// loadSweep is a record of load levels of users with their output tok/s and
+// failed requests (100 requests a level).
+func loadSweep(levels map[int][2]float64) *schema.Result {
+	r := &schema.Result{SchemaVersion: schema.Version, RunID: "sweep", Status: schema.StatusComplete, Mode: schema.ModeLoad}
+	for _, u := range slices.Sorted(maps.Keys(levels)) {
+		tps, failed := levels[u][0], int(levels[u][1])
+		l := &schema.LoadLevel{Shape: schema.LoadUsers, Users: u, WindowS: 10, Completed: 100 - failed, Failed: failed, OutputTPS: tps}
+		b := schema.Benchmark{TestID: fmt.Sprintf("load_users_%d", u), Category: schema.CategoryLoad, NRuns: 100,
+			SuccessfulRuns: 100 - failed, Concurrency: u, AggregateTPS: tps, LoadLevel: l}
+		if failed < 100 {
+			b.Stats = &schema.Stats{TTFTP90S: 0.1 * float64(u), ITLP90MS: 10}
+		}
+		r.Benchmarks = append(r.Benchmarks, b)
+	}
+	return r
+}
+
+// TestLoadFindingsFailedTop: throughput that grew up to 4 users says nothing of
+// room for more users when the level above failed every request, or when the
+// top level's growth came with half its requests failed.
+func TestLoadFindingsFailedTop(t *testing.T) {
+	t.Parallel()
+	for name, levels := range map[string]map[int][2]float64{
+		"8 users all failed":     {1: {100, 0}, 2: {190, 0}, 4: {360, 0}, 8: {0, 100}},
+		"8 users half failed":    {1: {100, 0}, 2: {190, 0}, 4: {360, 0}, 8: {600, 50}},
+		"concurrency all failed": nil,
+	} {
+		r := loadSweep(levels)
+		if levels == nil {
+			r = loadSweep(map[int][2]float64{1: {100, 0}, 2: {190, 0}})
+			r.Benchmarks = append(r.Benchmarks, schema.Benchmark{TestID: "concurrency_4", Category: schema.CategoryConcurrency,
+				Concurrency: 4, NRuns: 8, Runs: []schema.RunSample{{Error: "timeout"}}})
+		}
+		fs := Findings(r)
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Rule+": "+f.Text)
+			if f.Rule == RuleMoreUsers {
+				t.Errorf("%s: %s", name, f.Text)
+			}
+		}
+		if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleLoadFailures }) {
+			t.Errorf("%s: no %s finding in %q", name, RuleLoadFailures, got)
+		}
+	}
+	// Growth without failures still says the server could take more users.
+	fs := Findings(loadSweep(map[int][2]float64{1: {100, 0}, 2: {190, 0}, 4: {360, 0}}))
+	if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleMoreUsers }) {
+		t.Errorf("healthy sweep: no %s finding in %+v", RuleMoreUsers, fs)
+	}
+	if slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleLoadFailures }) {
+		t.Errorf("healthy sweep: %+v", fs)
 	}
 }
