@@ -105,9 +105,9 @@ func contextSpeedFindings(r *schema.Result) []Finding {
 		return nil
 	}
 	s := fmt.Sprintf("decode speed goes from %.1f tok/s on a short prompt (`%s`) to %.1f tok/s in the %s-token context sweep (`%s`, %s)",
-		base.AvgTPS, code(base.TestID), big.AvgTPS, commas(float64(big.CtxSize)), code(big.TestID), pct(big.AvgTPS, base.AvgTPS))
+		fig(base.AvgTPS), code(base.TestID), fig(big.AvgTPS), commas(float64(big.CtxSize)), code(big.TestID), pct(big.AvgTPS, base.AvgTPS))
 	if base.AvgTTFTS > 0 && big.AvgTTFTS > 0 {
-		s += fmt.Sprintf("; time to first token from %.3f s to %.3f s", base.AvgTTFTS, big.AvgTTFTS)
+		s += fmt.Sprintf("; time to first token from %.3f s to %.3f s", fig(base.AvgTTFTS), fig(big.AvgTTFTS))
 	}
 	change := 100 * (big.AvgTPS - base.AvgTPS) / base.AvgTPS
 	rule, sev := RuleContextSpeed, SeverityInfo
@@ -287,9 +287,9 @@ func loadGrowthFindings(r *schema.Result) []Finding {
 	top := lv[len(lv)-1]
 	growth := (top.AggregateTPS - prevTPS) / prevTPS
 	what := fmt.Sprintf("aggregate throughput %.1f tok/s with %d users at once (`%s`) against %.1f tok/s with %d (`%s`, %s)",
-		top.AggregateTPS, top.Concurrency, code(top.TestID), prevTPS, prevN, code(prevID), pct(top.AggregateTPS, prevTPS))
+		fig(top.AggregateTPS), top.Concurrency, code(top.TestID), fig(prevTPS), prevN, code(prevID), pct(top.AggregateTPS, prevTPS))
 	if s := top.Stats; s != nil && s.TTFTP90S > 0 {
-		what += fmt.Sprintf("; TTFT p90 %.3f s", s.TTFTP90S)
+		what += fmt.Sprintf("; TTFT p90 %.3f s", fig(s.TTFTP90S))
 	}
 	switch {
 	case growth > MoreUsersGrowth:

@@ -36,7 +36,7 @@ func loadFailureFinding(r *schema.Result) (Finding, bool) {
 		what += " (" + why + ")"
 	}
 	if last.AggregateTPS > 0 {
-		what += fmt.Sprintf(", aggregate throughput %.1f tok/s", last.AggregateTPS)
+		what += fmt.Sprintf(", aggregate throughput %.1f tok/s", fig(last.AggregateTPS))
 	}
 	return finding(RuleLoadFailures, SeverityWarning, "Failures under load", float64(failed), "requests", last.TestID,
 		"%s: the server did not serve that many users without failures.", what), true

@@ -25,10 +25,33 @@ func pct(v, base float64) string {
 		return "n/a"
 	}
 	p := 100 * (v - base) / base
-	if p < 0 {
-		return fmt.Sprintf("−%.1f%%", -p)
+	if !finite(p) {
+		return "n/a"
 	}
-	return fmt.Sprintf("+%.1f%%", p)
+	if p < 0 {
+		return fmt.Sprintf("−%.1f%%", fig(-p))
+	}
+	return fmt.Sprintf("+%.1f%%", fig(p))
+}
+
+// fig is a figure from a record for fmt's %f and %g verbs (precision kept,
+// width ignored): one beyond 1e15 (no real speed, size or temperature) or not
+// finite is written as %.3g, not as 309 digits.
+type fig float64
+
+func (v fig) Format(f fmt.State, verb rune) {
+	x := float64(v)
+	p, ok := f.Precision()
+	if !ok {
+		p = -1
+	}
+	if math.Abs(x) >= 1e15 || !finite(x) || (verb != 'f' && verb != 'g') {
+		verb, p = 'g', 3
+	}
+	if f.Flag('+') && x >= 0 {
+		_, _ = f.Write([]byte{'+'})
+	}
+	_, _ = f.Write([]byte(strconv.FormatFloat(x, byte(verb), p, 64)))
 }
 
 // commas formats v rounded to an integer with thousands separators.

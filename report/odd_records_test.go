@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/typhonbench/typhon/internal/browser"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -163,5 +167,161 @@ func TestLoadFindingsFailedTop(t *testing.T) {
 	}
 	if slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleLoadFailures }) {
 		t.Errorf("healthy sweep: %+v", fs)
+	}
+}
+
+// oddResult is fullResult with text that tries CSS, URLs and bidi tricks, a
+// 100 KB model name, and figures near the largest float.
+func oddResult() *schema.Result {
+	r := fullResult()
+	r.RunID = "odd-run"
+	r.Model = "</style><style>body{display:none}</style>" + strings.Repeat("M", 100_000)
+	r.Server.APIBase = "javascript:document.body.setAttribute('data-pwned','3')"
+	r.Server.Version = "b1 \u202e4.1 s/kot\u202c"
+	r.ProfileSnapshot.GPUs[0].Name = `GPU</title><base href="http://typhon-test.invalid/"><link rel=stylesheet href="http://typhon-test.invalid/x.css">`
+	r.ProfileSnapshot.CPU.Model = `x{background:url(http://typhon-test.invalid/bg.png)}`
+	for i := range r.Benchmarks {
+		for j := range r.Benchmarks[i].Series {
+			r.Benchmarks[i].Series[j].TPS = 1.7e308
+		}
+	}
+	return r
+}
+
+// fleetMerged is three fleet workers' records merged into one.
+func fleetMerged(t *testing.T) *schema.Result {
+	var recs []*schema.Result
+	for i := range 3 {
+		var starts, ttft []float64
+		for k := range 50 {
+			starts = append(starts, float64(k)/5)
+			ttft = append(ttft, 0.1+float64(k)/1000)
+		}
+		recs = append(recs, fleetRecord(t, i, 3, 0, starts, ttft, 2))
+	}
+	m, err := Merge(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// manyLevels is a record of n concurrency tests, 1 to n users.
+func manyLevels(n int) *schema.Result {
+	r := &schema.Result{SchemaVersion: schema.Version, RunID: "many", Status: schema.StatusComplete}
+	for u := 1; u <= n; u++ {
+		r.Benchmarks = append(r.Benchmarks, schema.Benchmark{TestID: fmt.Sprintf("concurrency_%d", u), Category: schema.CategoryConcurrency,
+			Concurrency: u, AggregateTPS: 100 * math.Sqrt(float64(u)), SuccessfulRuns: u, NRuns: u, AvgTPS: 100 / math.Sqrt(float64(u)),
+			Stats: &schema.Stats{TTFTP90S: 0.01 * float64(u), ITLP90MS: 10 + float64(u)/100}})
+	}
+	return r
+}
+
+// oddCases are odd records the dashboard draws, with the charts each must have.
+var oddCases = []struct {
+	name   string
+	runs   func(t *testing.T) []*schema.Result
+	charts []string
+}{
+	{"odd_text_and_figures", func(*testing.T) []*schema.Result { return []*schema.Result{oddResult()} },
+		[]string{"ttft", "prefill", "decode", "series_tps", "series_temp", "series_power", "series_clock", "memory_wall", "vram"}},
+	{"fleet_merged", func(t *testing.T) []*schema.Result { return []*schema.Result{fleetMerged(t)} }, []string{"load_ttft"}},
+	{"load_top_failed", func(*testing.T) []*schema.Result {
+		return []*schema.Result{loadSweep(map[int][2]float64{1: {100, 0}, 2: {190, 0}, 4: {360, 0}, 8: {0, 100}})}
+	}, []string{"load_ttft", "load_itl"}},
+	{"300_levels_twice", func(*testing.T) []*schema.Result { return []*schema.Result{manyLevels(300), manyLevels(300)} }, []string{"load_ttft", "load_itl"}},
+	{"older_record", func(*testing.T) []*schema.Result {
+		r := fullResult()
+		r.SchemaVersion = 1
+		for i := range r.Benchmarks {
+			b := &r.Benchmarks[i]
+			b.Stats, b.ValidRuns, b.MemoryWall, b.Series = nil, 0, nil, nil
+			for j := range b.Runs {
+				b.Runs[j].Excluded = ""
+			}
+		}
+		return []*schema.Result{r}
+	}, []string{"ttft", "prefill", "decode", "vram"}},
+}
+
+// TestOddDashboardsInBrowser renders the odd records in headless Chromium:
+// each has its charts with their axis labels, no console message, no request
+// and no element from the record's text; the tricks stay text.
+func TestOddDashboardsInBrowser(t *testing.T) {
+	t.Parallel()
+	for _, c := range oddCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			html := dashboard(t, c.runs(t)...)
+			for _, bad := range []string{"NaN", "Inf", "ZgotmplZ", "\u202e", "<base", "<link", "</style><style>"} {
+				if strings.Contains(html, bad) {
+					t.Errorf("page holds %q", bad)
+				}
+			}
+			p := renderDashboard(t, "odd_"+c.name, []byte(html), c.charts, browser.Options{})
+			if strings.Contains(p.DOM, "data-pwned=") || strings.Contains(p.DOM, "<base") {
+				t.Errorf("the record's text became markup")
+			}
+			if c.name == "odd_text_and_figures" && !strings.Contains(p.DOM, "&lt;/style&gt;&lt;style&gt;body{display:none}&lt;/style&gt;") {
+				t.Errorf("the DOM lacks the model's style text as text")
+			}
+		})
+	}
+}
+
+// TestDashboardHugeText: a 100 KB model name, run id, test name and error are
+// cut on the page (with their length said), so the findings, tests and charts
+// stay in view; names and the header's facts are cut shortest.
+func TestDashboardHugeText(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	huge := strings.Repeat("M", 100_000)
+	r.Model, r.RunID, r.Benchmarks[0].Name = huge, huge, huge
+	r.Error = strings.Repeat("E", 100_000)
+	html := dashboard(t, r)
+	if strings.Contains(html, strings.Repeat("E", maxText+1)) || !strings.Contains(html, strings.Repeat("E", maxText)) {
+		t.Errorf("page does not hold the error cut to %d characters", maxText)
+	}
+	if strings.Contains(html, strings.Repeat("M", maxFact+1)) {
+		t.Errorf("page holds a name of more than %d characters", maxFact)
+	}
+	if !strings.Contains(html, "… (100,000 characters)") {
+		t.Errorf("page does not say how long the cut text was")
+	}
+	if len(html) > 60_000 {
+		t.Errorf("page of %d bytes for 400 KB of text", len(html))
+	}
+}
+
+// TestHugeFiguresShort: figures near the largest float (decode speed, power,
+// temperature, throughput) are written as 1.7e+308 in the findings, the
+// Markdown summary and the page, not as 309 digits.
+func TestHugeFiguresShort(t *testing.T) {
+	t.Parallel()
+	r := healthyResult()
+	for i := range r.Benchmarks {
+		b := &r.Benchmarks[i]
+		b.AvgTPS, b.BestTPS, b.AggregateTPS = 1.7e308, 1.7e308, 1e-300+float64(i%2)*1.7e308
+		b.GPUStats.PeakTempC, b.GPUStats.PeakPowerW = f64(1e300), f64(1e300)
+		for j := range b.Series {
+			b.Series[j].TPS = 1.7e308
+		}
+		for j := range b.Runs {
+			b.Runs[j].TPS = 1.7e308
+		}
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	var fs []string
+	for _, f := range Findings(r) {
+		fs = append(fs, f.Text)
+	}
+	long := regexp.MustCompile(`[0-9]{20,}|Inf|NaN`)
+	for what, text := range map[string]string{"findings": strings.Join(fs, "\n"), "summary": md.String(), "page": dashboard(t, r)} {
+		if m := long.FindString(text); m != "" {
+			t.Errorf("%s holds a figure %.30s (%d characters)", what, m, len(m))
+		}
 	}
 }
