@@ -325,3 +325,20 @@ func TestHugeFiguresShort(t *testing.T) {
 		}
 	}
 }
+
+// TestSuggestVLLMUnknownSlots: a vLLM record that does not know how many
+// sequences the server ran at once suggests no --max-num-seqs (vLLM's default
+// is far above one), rather than --max-num-seqs 1 from no figure.
+func TestSuggestVLLMUnknownSlots(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Server.Kind, r.Model, r.Server.Slots = "vllm", "org/model", 0
+	s := Suggest(r)
+	if s == nil || strings.Contains(s.Command, "--max-num-seqs") || s.Parallel != 0 || !strings.Contains(strings.Join(s.Notes, " "), "default") {
+		t.Errorf("unknown slots: %+v", s)
+	}
+	r.Server.Slots = 16
+	if s := Suggest(r); s == nil || !strings.HasSuffix(s.Command, " --max-num-seqs 16") || s.Parallel != 16 {
+		t.Errorf("16 slots: %+v", s)
+	}
+}

@@ -16,7 +16,9 @@ type Suggestion struct {
 	ServerKind string `json:"server_kind"`
 	// CtxSize is the context per request (per slot) that worked in every run.
 	CtxSize int `json:"ctx_size"`
-	// Parallel is the number of requests the command lets the server serve at once.
+	// Parallel is the number of requests the command lets the server serve at
+	// once; 0 when the record does not know it and the command keeps the
+	// server's default (vLLM without a reported max_running_requests).
 	Parallel int `json:"parallel"`
 	// Command is a POSIX shell command line.
 	Command string `json:"command"`
@@ -77,7 +79,13 @@ func Suggest(res *schema.Result) *Suggestion {
 		if strings.HasPrefix(model, "-") { // would be read as an option
 			model = "MODEL"
 		}
-		s.Command = fmt.Sprintf("vllm serve %s --max-model-len %d --max-num-seqs %d", shellQuote(model), s.CtxSize, s.Parallel)
+		s.Command = fmt.Sprintf("vllm serve %s --max-model-len %d", shellQuote(model), s.CtxSize)
+		if res.Server.Slots > 0 {
+			s.Command += fmt.Sprintf(" --max-num-seqs %d", s.Parallel)
+		} else {
+			s.Parallel = 0 // unknown: the server's default stays
+			s.Notes = append(s.Notes, "The record does not say how many sequences the server ran at once, so --max-num-seqs keeps vLLM's default.")
+		}
 		s.Notes = append(s.Notes, "vLLM reserves KV cache for --max-num-seqs sequences of up to --max-model-len tokens within --gpu-memory-utilization.")
 	default:
 		return nil
