@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -89,11 +88,11 @@ func Findings(res *schema.Result) []Finding {
 	} {
 		fs = append(fs, rule(res)...)
 	}
-	return fs
+	return capFindings(fs)
 }
 
 func finding(rule, sev, title string, value float64, unit, testID, format string, args ...any) Finding {
-	return Finding{Rule: rule, Severity: sev, Title: title, Text: oneLine(fmt.Sprintf(format, args...)),
+	return Finding{Rule: rule, Severity: sev, Title: title, Text: clip(oneLine(fmt.Sprintf(format, args...)), maxText),
 		TestID: testID, Value: finiteOr0(value), Unit: unit}
 }
 
@@ -157,7 +156,7 @@ func failureFindings(r *schema.Result) []Finding {
 				what = "the test failed"
 			}
 			out = append(out, finding(RuleFailed, SeverityProblem, "Failed", float64(f), "runs", b.TestID,
-				"`%s`: %s: %s.", code(b.TestID), what, strings.Join(failureReasons(b), "; ")))
+				"`%s`: %s: %s.", code(b.TestID), what, listSome(failureReasons(b), maxListed, "other reasons")))
 		case OutcomeSkipped:
 			out = append(out, finding(RuleSkipped, SeverityInfo, "Skipped", 0, "", b.TestID,
 				"`%s`: %s.", code(b.TestID), orText(b.SkipReason, "no reason recorded")))

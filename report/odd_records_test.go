@@ -342,3 +342,50 @@ func TestSuggestVLLMUnknownSlots(t *testing.T) {
 		t.Errorf("16 slots: %+v", s)
 	}
 }
+
+// TestFindingsBounded: a record with 3,000 failed tests, and a test of 5,000
+// failed runs with distinct errors and 5,000 runs excluded for distinct reasons,
+// gets a bounded list of findings, each a bounded line, that still counts
+// everything.
+func TestFindingsBounded(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	b := &r.Benchmarks[1]
+	b.Runs = nil
+	for i := range 5000 {
+		b.Runs = append(b.Runs, schema.RunSample{Error: fmt.Sprintf("error %d %s", i, strings.Repeat("x", 100))},
+			schema.RunSample{Success: true, TPS: 10, Excluded: fmt.Sprintf("reason-%d", i)})
+	}
+	b.NRuns, b.SuccessfulRuns = 10000, 5000
+	for i := range 3000 {
+		r.Benchmarks = append(r.Benchmarks, schema.Benchmark{TestID: fmt.Sprintf("extra_%d", i), Category: schema.CategoryBaseline,
+			NRuns: 1, Error: "connection refused"})
+	}
+	fs := Findings(r)
+	if len(fs) > 40 {
+		t.Errorf("%d findings", len(fs))
+	}
+	for _, f := range fs {
+		if n := len([]rune(f.Text)); n > 2*maxText {
+			t.Errorf("%s finding of %d characters", f.Rule, n)
+		}
+	}
+	failed := 0
+	for i := range r.Benchmarks {
+		if st := BenchmarkStatus(&r.Benchmarks[i]); st == OutcomeFailed || st == OutcomePartial {
+			failed++
+		}
+	}
+	want := fmt.Sprintf("%s more like the above: `extra_7`;", commas(float64(failed-maxPerRule+1)))
+	if !slices.ContainsFunc(fs, func(f Finding) bool {
+		return f.Rule == RuleFailed && f.Title == "Failed (more)" && strings.HasPrefix(f.Text, want) && strings.HasSuffix(f.Text, " other tests.")
+	}) {
+		t.Errorf("no finding counts the other %d failed tests (%d findings)", failed-maxPerRule+1, len(fs))
+	}
+	if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleExcluded && f.Title == "Runs excluded (more)" }) {
+		t.Errorf("no finding counts the other exclusion reasons")
+	}
+	if !slices.ContainsFunc(fs, func(f Finding) bool { return strings.Contains(f.Text, "and 4,995 other") }) {
+		t.Errorf("no finding counts the other failure reasons")
+	}
+}
