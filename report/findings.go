@@ -241,7 +241,7 @@ func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 func concurrencyLevels(r *schema.Result) []*schema.Benchmark {
 	var out []*schema.Benchmark
 	for i := range r.Benchmarks {
-		b := &r.Benchmarks[i]
+		b := withUsers(&r.Benchmarks[i])
 		if (b.Category == schema.CategoryConcurrency || b.Category == schema.CategoryLoad) && b.Concurrency > 0 && b.AggregateTPS > 0 {
 			out = append(out, b)
 		}

@@ -15,7 +15,7 @@ import (
 func loadFailureFinding(r *schema.Result) (Finding, bool) {
 	var last *schema.Benchmark
 	for i := range r.Benchmarks {
-		b := &r.Benchmarks[i]
+		b := withUsers(&r.Benchmarks[i])
 		if (b.Category == schema.CategoryConcurrency || b.Category == schema.CategoryLoad) && b.Concurrency > 0 && !b.Skipped &&
 			(last == nil || b.Concurrency > last.Concurrency) {
 			last = b
@@ -55,4 +55,16 @@ func loadFailureReason(b *schema.Benchmark) string {
 		return rs[0]
 	}
 	return ""
+}
+
+// withUsers is b, or a copy of it with the users of its load level as its
+// concurrency when the record left that out (fleet records merged before
+// merged levels carried it).
+func withUsers(b *schema.Benchmark) *schema.Benchmark {
+	if b.Concurrency > 0 || b.LoadLevel == nil || b.LoadLevel.Shape != schema.LoadUsers || b.LoadLevel.Users <= 0 {
+		return b
+	}
+	c := *b
+	c.Concurrency = b.LoadLevel.Users
+	return &c
 }

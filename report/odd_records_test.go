@@ -81,6 +81,17 @@ func TestFleetRecordLoadShown(t *testing.T) {
 	if l := NewBrief(m).Load; len(l) != 1 || l[0].Users != 12 || l[0].AggregateTPS != lvl.OutputTPS {
 		t.Errorf("brief load %+v, want one point of 12 users at %g tok/s", l, lvl.OutputTPS)
 	}
+	// A merged record stored before its levels carried concurrency: the same.
+	m.Benchmarks[0].Concurrency = 0
+	if ids := chartIDs(dashboard(t, m)); !slices.Contains(ids, "load_ttft") {
+		t.Errorf("charts of an older merged record %v lack load_ttft", ids)
+	}
+	if l := NewBrief(m).Load; len(l) != 1 || l[0].Users != 12 {
+		t.Errorf("older merged record: brief load %+v, want one point of 12 users", l)
+	}
+	if m.Benchmarks[0].Concurrency != 0 {
+		t.Errorf("reading the record changed it")
+	}
 }
 
 // TestSuggestOptionLikeModel: a model id or path from the server that starts
