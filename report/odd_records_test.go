@@ -400,3 +400,22 @@ func TestFindingsBounded(t *testing.T) {
 		t.Errorf("no finding counts the other failure reasons")
 	}
 }
+
+// TestBenchstatOddTestIDs: a test id with a slash, a space, an equals sign or
+// a bidi override stays one name part (benchstat reads "/key=value" as a new
+// configuration key), and its figures one line.
+func TestBenchstatOddTestIDs(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Benchmarks[0].TestID = "a/gpu=fake x\u202e\ny"
+	var buf bytes.Buffer
+	if err := Benchstat(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(buf.String(), "\n") {
+		name, _, _ := strings.Cut(l, " ")
+		if strings.HasPrefix(l, BenchstatBenchmark) && (strings.Count(name, "/") != 1 || strings.Count(name, "=") != 1 || strings.ContainsRune(name, '\u202e')) {
+			t.Errorf("benchmark name %q", name)
+		}
+	}
+}
