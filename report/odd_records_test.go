@@ -419,3 +419,32 @@ func TestBenchstatOddTestIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardLongSeries: a long generation sampled 100,000 times is drawn
+// from a bounded number of points that keep each interval's lowest and
+// highest speed (a drop stays visible), and the caption says so.
+func TestDashboardLongSeries(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	b := benchOf(r, "long_gen")
+	p := b.Series[0]
+	b.Series = nil
+	for k := range 100_000 {
+		q := p
+		q.T, q.TPS = float64(k), 80+float64(k%7)
+		if k == 54_321 {
+			q.TPS = 3 // one deep drop
+		}
+		b.Series = append(b.Series, q)
+	}
+	html := dashboard(t, r)
+	if len(html) > 2_000_000 {
+		t.Errorf("page of %d bytes", len(html))
+	}
+	if !strings.Contains(html, "long_gen at 54321 s: 3.00") {
+		t.Errorf("the drop to 3 tok/s at 54,321 s is not drawn")
+	}
+	if !strings.Contains(html, "100,000 samples") {
+		t.Errorf("no caption says the series was thinned")
+	}
+}

@@ -260,3 +260,34 @@ func intTicks(c *chart) {
 	}
 	c.XTicks = ts
 }
+
+// maxSeriesPoints bounds the points drawn of one series over time (the plot is
+// 560 pixels wide): a longer one is thinned.
+const maxSeriesPoints = 600
+
+// thin keeps, of each of n/2 equal runs of pts, the points of the lowest and
+// the highest y in their order, so that a drop or a spike stays drawn.
+func thin(pts []xy, n int) []xy {
+	buckets := max(n/2, 1)
+	out := make([]xy, 0, 2*buckets)
+	for b := range buckets {
+		lo, hi := b*len(pts)/buckets, (b+1)*len(pts)/buckets
+		if lo >= hi {
+			continue
+		}
+		mn, mx := lo, lo
+		for i := lo; i < hi; i++ {
+			if pts[i].Y < pts[mn].Y {
+				mn = i
+			}
+			if pts[i].Y > pts[mx].Y {
+				mx = i
+			}
+		}
+		out = append(out, pts[min(mn, mx)])
+		if mn != mx {
+			out = append(out, pts[max(mn, mx)])
+		}
+	}
+	return out
+}
