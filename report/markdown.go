@@ -346,5 +346,5 @@ func (m *mdWriter) suggestion() {
 	for _, n := range s.Notes {
 		m.p("%s\n\n", oneLine(n))
 	}
-	m.p("```sh\n%s\n```\n", s.Command)
+	m.p("```sh\n%s\n```\n", oneLine(s.Command))
 }

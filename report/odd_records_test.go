@@ -448,3 +448,26 @@ func TestDashboardLongSeries(t *testing.T) {
 		t.Errorf("no caption says the series was thinned")
 	}
 }
+
+// TestSuggestUnprintableModel: a model path or id with terminal escapes or a
+// line break (a fence that would end the summary's code block) is not put
+// into the command; the summary and the brief carry no escape.
+func TestSuggestUnprintableModel(t *testing.T) {
+	t.Parallel()
+	bad := "/m/x\x1b]0;pwned\x07\n```\n# injected \u202e"
+	for _, kind := range []schema.Kind{"llama.cpp", "vllm"} {
+		r := fullResult()
+		r.Server.Kind, r.Model, r.Server.Settings = kind, bad, map[string]string{"model_path": bad}
+		s := Suggest(r)
+		if s == nil || strings.ContainsAny(s.Command, "\x1b\x07\n`\u202e") || strings.Contains(s.Command, "injected") {
+			t.Errorf("%s: command %+v", kind, s)
+		}
+		var md bytes.Buffer
+		if err := Markdown(&md, r); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(md.String(), "\x1b\x07\u202e") || strings.Contains(md.String(), "\n# injected") {
+			t.Errorf("%s: the summary holds the model's escapes or lines", kind)
+		}
+	}
+}

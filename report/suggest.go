@@ -65,6 +65,10 @@ func Suggest(res *schema.Result) *Suggestion {
 		if p := res.Server.Settings["model_path"]; p != "" {
 			model = p
 		}
+		if !printable(model) {
+			model = "MODEL.gguf"
+			s.Notes = append(s.Notes, "The server reported a model path with control characters or line breaks: put yours in place of MODEL.gguf.")
+		}
 		if strings.HasPrefix(model, "-") { // a path, not an option
 			model = "./" + model
 		}
@@ -76,7 +80,7 @@ func Suggest(res *schema.Result) *Suggestion {
 	case strings.Contains(kind, "vllm"):
 		s.ServerKind = "vllm"
 		model := orText(res.Model, "MODEL")
-		if strings.HasPrefix(model, "-") { // would be read as an option
+		if strings.HasPrefix(model, "-") || !printable(model) { // an option, or escapes
 			model = "MODEL"
 		}
 		s.Command = fmt.Sprintf("vllm serve %s --max-model-len %d", shellQuote(model), s.CtxSize)
@@ -121,3 +125,7 @@ func suggestionReason(r *schema.Result, ok *schema.Benchmark) string {
 	}
 	return oneLine(why) + "."
 }
+
+// printable reports whether a server's text can go into a command line as it
+// is: valid UTF-8 without control characters, line breaks or bidi overrides.
+func printable(s string) bool { return oneLine(s) == s }
