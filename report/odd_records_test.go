@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -235,6 +236,8 @@ var oddCases = []struct {
 	charts []string
 }{
 	{"odd_text_and_figures", func(*testing.T) []*schema.Result { return []*schema.Result{oddResult()} },
+		[]string{"ttft", "prefill", "decode", "series_tps", "series_temp", "series_power", "series_clock", "memory_wall", "vram"}},
+	{"negative_figures", func(*testing.T) []*schema.Result { return []*schema.Result{negativeResult()} },
 		[]string{"ttft", "prefill", "decode", "series_tps", "series_temp", "series_power", "series_clock", "memory_wall", "vram"}},
 	{"fleet_merged", func(t *testing.T) []*schema.Result { return []*schema.Result{fleetMerged(t)} }, []string{"load_ttft"}},
 	{"load_top_failed", func(*testing.T) []*schema.Result {
@@ -468,6 +471,40 @@ func TestSuggestUnprintableModel(t *testing.T) {
 		}
 		if strings.ContainsAny(md.String(), "\x1b\x07\u202e") || strings.Contains(md.String(), "\n# injected") {
 			t.Errorf("%s: the summary holds the model's escapes or lines", kind)
+		}
+	}
+}
+
+// negativeResult is fullResult with negative VRAM peaks and a negative speed
+// in the long generation's series (a broken sampler or a hand-made record).
+func negativeResult() *schema.Result {
+	r := fullResult()
+	for i := range r.Benchmarks {
+		b := &r.Benchmarks[i]
+		if v := b.GPUStats.PeakVRAMUsedMB; v != nil && i%2 == 0 {
+			*v = -*v
+		}
+		for j := range b.Series {
+			if j == 1 {
+				b.Series[j].TPS = -40
+			}
+		}
+	}
+	return r
+}
+
+// TestDashboardNegativeFigures: negative figures are drawn inside the plot
+// (the axis reaches below zero) and no bar has a negative height, which SVG
+// refuses with a console error.
+func TestDashboardNegativeFigures(t *testing.T) {
+	t.Parallel()
+	html := dashboard(t, negativeResult())
+	if m := regexp.MustCompile(`height="-[0-9.]+"`).FindString(html); m != "" {
+		t.Errorf("a bar with %s", m)
+	}
+	for _, m := range regexp.MustCompile(`<circle[^>]* cy="([-0-9.]+)"`).FindAllStringSubmatch(html, -1) {
+		if y, _ := strconv.ParseFloat(m[1], 64); y < plotT || y > plotB {
+			t.Errorf("a point at y=%g, outside the plot (%g to %g)", y, plotT, plotB)
 		}
 	}
 }

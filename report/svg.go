@@ -102,16 +102,17 @@ func newChart(id, title, xlabel, ylabel string) *chart {
 
 // plot scales series into a chart; it returns nil when no point is finite.
 // logX draws x by log2 when its values span more than a factor of 8. extraY
-// widens the y range (reference lines); y always starts at 0.
+// widens the y range (reference lines); y starts at 0, or below it when a
+// figure is negative.
 func plot(c *chart, ss []dataSeries, logX bool, extraY ...float64) *chart {
-	xlo, xhi, yhi := math.Inf(1), math.Inf(-1), 0.0
+	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), 0.0, 0.0
 	n := 0
 	for _, s := range ss {
 		for _, p := range s.Pts {
 			if !finite(p.X) || !finite(p.Y) || (logX && p.X <= 0) {
 				continue
 			}
-			xlo, xhi, yhi = math.Min(xlo, p.X), math.Max(xhi, p.X), math.Max(yhi, p.Y)
+			xlo, xhi, ylo, yhi = math.Min(xlo, p.X), math.Max(xhi, p.X), math.Min(ylo, p.Y), math.Max(yhi, p.Y)
 			n++
 		}
 	}
@@ -132,7 +133,7 @@ func plot(c *chart, ss []dataSeries, logX bool, extraY ...float64) *chart {
 		xa.lo, xa.hi, c.XTicks = linTicks(math.Min(xlo, 0), xhi, xa)
 	}
 	ya := axis{pxLo: c.B, pxHi: c.T}
-	ya.lo, ya.hi, c.YTicks = linTicks(0, yhi, ya)
+	ya.lo, ya.hi, c.YTicks = linTicks(ylo, yhi, ya) // from 0, or below it for negative figures
 	for _, s := range ss {
 		out := series{Name: s.Name, Color: s.Color}
 		var line []string
