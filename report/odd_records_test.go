@@ -508,3 +508,21 @@ func TestDashboardNegativeFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardManyRunsColours: nine runs on one dashboard get nine colours.
+func TestDashboardManyRunsColours(t *testing.T) {
+	t.Parallel()
+	var runs []*schema.Result
+	for range 9 {
+		runs = append(runs, fullResult())
+	}
+	html := dashboard(t, runs...)
+	legend := html[:strings.Index(html, "</p>")]
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`background:(#[0-9a-f]{6})`).FindAllStringSubmatch(legend, -1) {
+		seen[m[1]] = true
+	}
+	if len(seen) != 9 {
+		t.Errorf("%d colours for 9 runs: %v", len(seen), seen)
+	}
+}

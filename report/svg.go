@@ -18,7 +18,18 @@ const (
 // palette is one colour per run, readable on light and dark backgrounds.
 var palette = []string{"#2f7ed8", "#e8743b", "#19a979", "#c23b8a", "#8c6bb1", "#b59a00"}
 
-func runColor(i int) string { return palette[i%len(palette)] }
+// runColor is run i's colour: the palette, then hues a golden angle apart.
+func runColor(i int) string {
+	if i < len(palette) {
+		return palette[i]
+	}
+	h := math.Mod(float64(i-len(palette))*137.508+15, 360) / 60
+	c := 0.55                                 // chroma at 50% lightness, 55% saturation
+	x := c * (1 - math.Abs(math.Mod(h, 2)-1)) // the second component
+	rgb := [6][3]float64{{c, x, 0}, {x, c, 0}, {0, c, x}, {0, x, c}, {x, 0, c}, {c, 0, x}}[int(h)%6]
+	m := 0.5 - c/2
+	return fmt.Sprintf("#%02x%02x%02x", int(255*(rgb[0]+m)), int(255*(rgb[1]+m)), int(255*(rgb[2]+m)))
+}
 
 // chart is one SVG chart ready to draw.
 type chart struct {
