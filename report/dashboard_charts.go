@@ -259,7 +259,7 @@ func loadCharts(runs []dashRun) []*chart {
 	for _, sp := range specs {
 		var ss []dataSeries
 		for _, run := range runs {
-			lv := concurrencyLevels(run.res)
+			lv := userLevels(run.res)
 			knee, capIdx := kneeAndCapacity(lv)
 			s := dataSeries{Name: run.label, Color: run.color}
 			for i, b := range lv {

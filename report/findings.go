@@ -271,7 +271,7 @@ func loadFindings(r *schema.Result) []Finding {
 // loadGrowthFindings: how the throughput of the most users with any compares
 // with the level below (or the one-user baseline).
 func loadGrowthFindings(r *schema.Result) []Finding {
-	lv := concurrencyLevels(r)
+	lv := userLevels(r)
 	prevTPS, prevN, prevID := 0.0, 1, ""
 	if base := baselineBench(r); base != nil && base.AvgTPS > 0 {
 		prevTPS, prevID = base.AvgTPS, base.TestID

@@ -10,8 +10,9 @@ import (
 )
 
 // loadFailureFinding: requests failed at the most users tested (a concurrency
-// test or a load level of users, whatever its throughput). Throughput that grew
-// below that level says nothing of room for more users.
+// test or a load level of users, whatever its throughput: failures compare
+// across the two). Throughput that grew below that level says nothing of room
+// for more users.
 func loadFailureFinding(r *schema.Result) (Finding, bool) {
 	var last *schema.Benchmark
 	for i := range r.Benchmarks {
@@ -67,4 +68,16 @@ func withUsers(b *schema.Benchmark) *schema.Benchmark {
 	c := *b
 	c.Concurrency = b.LoadLevel.Users
 	return &c
+}
+
+// userLevels is the levels of users that findings and charts compare: the load
+// sweep's when the record has one, else the concurrency tests (shorter outputs
+// in rounds: their throughput is not comparable with a sustained level's).
+func userLevels(r *schema.Result) []*schema.Benchmark {
+	all := concurrencyLevels(r)
+	load := slices.DeleteFunc(slices.Clone(all), func(b *schema.Benchmark) bool { return b.Category != schema.CategoryLoad })
+	if len(load) > 0 {
+		return load
+	}
+	return all
 }

@@ -526,3 +526,26 @@ func TestDashboardManyRunsColours(t *testing.T) {
 		t.Errorf("%d colours for 9 runs: %v", len(seen), seen)
 	}
 }
+
+// TestLoadFindingsOneFamily: a record with both the older concurrency tests
+// (short outputs, rounds) and a load sweep of users compares levels within the
+// load sweep, not a load level with a concurrency test of other lengths.
+func TestLoadFindingsOneFamily(t *testing.T) {
+	t.Parallel()
+	r := loadSweep(map[int][2]float64{1: {100, 0}, 2: {190, 0}, 4: {360, 0}, 8: {600, 0}})
+	for _, n := range []int{2, 4, 16} {
+		r.Benchmarks = append(r.Benchmarks, schema.Benchmark{TestID: fmt.Sprintf("concurrency_%d", n), Category: schema.CategoryConcurrency,
+			Concurrency: n, NRuns: n, SuccessfulRuns: n, AvgTPS: 20, AggregateTPS: 20 * float64(n) / 4, Stats: &schema.Stats{TTFTP90S: 1}})
+	}
+	for _, f := range Findings(r) {
+		if strings.Contains(f.Text, "concurrency_") {
+			t.Errorf("%s compares across the two families: %s", f.Rule, f.Text)
+		}
+	}
+	if l := NewBrief(r).Load; len(l) != 7 {
+		t.Errorf("brief load points %+v, want the 7 tests of several users", l)
+	}
+	if n := strings.Count(dashboard(t, r), "users (concurrency_"); n != 0 {
+		t.Errorf("the load charts draw %d concurrency tests among the load levels", n)
+	}
+}
