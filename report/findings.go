@@ -218,7 +218,8 @@ func baselineBench(r *schema.Result) *schema.Benchmark {
 }
 
 // largestSweep is the context sweep of the largest context that had a
-// successful run (allOK: in which every run succeeded).
+// successful run whose prompt the server did not truncate (allOK: in which
+// every run succeeded and no prompt was truncated).
 func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 	var best *schema.Benchmark
 	for i := range r.Benchmarks {
@@ -228,6 +229,9 @@ func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 		}
 		if allOK && BenchmarkStatus(b) != OutcomeOK {
 			continue
+		}
+		if tr := excludedCounts(b)[schema.ExcludedTruncated]; tr > 0 && (allOK || tr >= b.SuccessfulRuns) {
+			continue // the server cut the prompt: that context did not work
 		}
 		if best == nil || b.CtxSize > best.CtxSize {
 			best = b

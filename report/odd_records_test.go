@@ -549,3 +549,21 @@ func TestLoadFindingsOneFamily(t *testing.T) {
 		t.Errorf("the load charts draw %d concurrency tests among the load levels", n)
 	}
 }
+
+// TestSuggestNotFromTruncated: a context sweep whose runs all succeeded but
+// whose prompts the server truncated did not work at that context: the
+// suggestion keeps the largest size with runs that were not truncated.
+func TestSuggestNotFromTruncated(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	b := benchOf(r, "ctx_sweep_16384")
+	b.Runs = []schema.RunSample{{Success: true, TPS: 50, Excluded: schema.ExcludedTruncated}, {Success: true, TPS: 50, Excluded: schema.ExcludedTruncated}}
+	b.NRuns, b.SuccessfulRuns, b.ValidRuns, b.Stats = 2, 2, 0, nil
+	s := Suggest(r)
+	if s == nil || s.CtxSize != 8192 {
+		t.Errorf("suggestion %+v, want 8,192 (16,384 was truncated)", s)
+	}
+	if s != nil && !strings.Contains(s.Reason, "truncated") {
+		t.Errorf("the reason does not say why 16,384 was not kept: %s", s.Reason)
+	}
+}

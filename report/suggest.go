@@ -112,16 +112,19 @@ func suggestionReason(r *schema.Result, ok *schema.Benchmark) string {
 		if b.Category != schema.CategoryContextSweep || b.CtxSize <= ok.CtxSize {
 			continue
 		}
-		switch BenchmarkStatus(b) {
-		case OutcomeSkipped:
+		tr := excludedCounts(b)[schema.ExcludedTruncated]
+		switch st := BenchmarkStatus(b); {
+		case st == OutcomeSkipped:
 			above = append(above, fmt.Sprintf("%s tokens: not run, %s", commas(float64(b.CtxSize)), orText(b.SkipReason, "no reason recorded")))
+		case tr > 0:
+			above = append(above, fmt.Sprintf("%s tokens: the server truncated %d of %d prompts", commas(float64(b.CtxSize)), tr, max(b.NRuns, len(b.Runs))))
 		default:
 			f, n := failedRuns(b)
 			above = append(above, fmt.Sprintf("%s tokens: %d of %d runs failed, %s", commas(float64(b.CtxSize)), f, n, failureReasons(b)[0]))
 		}
 	}
 	if len(above) > 0 {
-		why += "; " + strings.Join(above, "; ")
+		why += "; " + listSome(above, maxListed, "larger sizes")
 	}
 	return oneLine(why) + "."
 }
