@@ -92,11 +92,12 @@ func benchstatConfig(res *schema.Result) [][2]string {
 }
 
 // benchName makes a test id fit a benchmark name: no spaces or control
-// characters, which end a name in the Go benchmark format.
+// characters, which end a name in the Go benchmark format, no '/' or '=',
+// which start another configuration key, no bidi overrides.
 func benchName(id string) string {
 	s := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return '_'
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' || r == '=' || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' {
+			return '_' // one name part: benchstat reads "/key=value" as a key
 		}
 		return r
 	}, id)

@@ -228,7 +228,7 @@ func num(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case a >= 1000:
-		return fmt.Sprintf("%.0f", v)
+		return fmt.Sprintf("%.0f", fig(v))
 	case a >= 100:
 		return fmt.Sprintf("%.1f", v)
 	case a >= 1:

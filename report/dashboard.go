@@ -35,7 +35,7 @@ func Dashboard(w io.Writer, runs ...*schema.Result) error {
 		if r == nil {
 			return fmt.Errorf("report: dashboard: record %d is nil", i+1)
 		}
-		label := clean(r.RunID)
+		label := clip(clean(r.RunID), maxFact)
 		if label == "" || len(runs) > 1 {
 			label = strings.TrimSpace(fmt.Sprintf("run %d %s", i+1, label))
 		}
@@ -95,7 +95,7 @@ func dashboardView(rs []dashRun) dashView {
 	if v.Multi {
 		v.Title = fmt.Sprintf("Typhon: %d runs", len(rs))
 	} else {
-		v.Title = "Typhon run " + orText(clean(rs[0].res.RunID), "(no run id)")
+		v.Title = "Typhon run " + orText(clip(clean(rs[0].res.RunID), maxFact), "(no run id)")
 	}
 	for _, r := range rs {
 		v.Runs = append(v.Runs, runViewOf(r))
@@ -157,7 +157,7 @@ func runFacts(res *schema.Result) []fact {
 	s := res.Server
 	var fs []fact
 	add := func(k, v string) {
-		if v = clean(v); v != "" {
+		if v = clip(clean(v), maxFact); v != "" {
 			fs = append(fs, fact{k, v})
 		}
 	}
@@ -198,7 +198,7 @@ func prefix(p, s string) string {
 
 func testViewOf(b *schema.Benchmark) testView {
 	st := BenchmarkStatus(b)
-	t := testView{ID: clean(b.TestID), Name: clean(orText(b.Name, b.TestID)), Status: st, Ctx: "—", Runs: "—", Valid: "—", Median: "—",
+	t := testView{ID: clip(clean(b.TestID), maxFact), Name: clip(clean(orText(b.Name, b.TestID)), maxFact), Status: st, Ctx: "—", Runs: "—", Valid: "—", Median: "—",
 		CI: "—", Spread: "—", TTFT: "—", Prefill: "—", Server: "—", Load: "—", VRAM: "—"}
 	if t.Name == t.ID {
 		t.ID = ""
@@ -285,5 +285,24 @@ func cleanChart(c *chart) {
 	}
 }
 
-// clean makes record text fit to show: see oneLine.
-func clean(s string) string { return oneLine(s) }
+// Bounds of a record's text on the page: a longer one is cut and its length
+// said, so that one huge field does not push the rest out of view.
+const (
+	maxText = 2000 // an error, a finding, a name
+	maxFact = 200  // a fact of the run header, a run's label
+)
+
+// clean makes record text fit to show (see oneLine), cut to maxText.
+func clean(s string) string { return clip(oneLine(s), maxText) }
+
+// clip cuts s to n characters and says how long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	runes := []rune(s)
+	if len(runes) <= n {
+		return s
+	}
+	return string(runes[:n]) + fmt.Sprintf("… (%s characters)", commas(float64(len(runes))))
+}

@@ -126,6 +126,7 @@ func seriesCharts(runs []dashRun) []*chart {
 	xmax := 0.0
 	for _, sp := range specs {
 		var ss []dataSeries
+		var thinned []string
 		for _, run := range runs {
 			for _, b := range run.res.Benchmarks {
 				s := dataSeries{Name: run.label + " " + b.TestID, Color: run.color}
@@ -134,6 +135,10 @@ func seriesCharts(runs []dashRun) []*chart {
 						s.Pts = append(s.Pts, xy{X: p.T, Y: *v, Title: fmt.Sprintf("%s at %s s: %s", b.TestID, num(p.T), num(*v))})
 						xmax = max(xmax, p.T)
 					}
+				}
+				if len(s.Pts) > maxSeriesPoints {
+					thinned = append(thinned, fmt.Sprintf("%s %s: %s samples", run.label, b.TestID, commas(float64(len(s.Pts)))))
+					s.Pts = thin(s.Pts, maxSeriesPoints)
 				}
 				if len(s.Pts) > 0 {
 					ss = append(ss, s)
@@ -153,6 +158,10 @@ func seriesCharts(runs []dashRun) []*chart {
 			c.Caption = "GPU throttle reasons reported: " + strings.Join(throttle, "; ")
 		} else if sp.id == "series_tps" && sampled {
 			c.Caption = "The GPU reported no throttling during these tests."
+		}
+		if len(thinned) > 0 {
+			c.Caption = strings.TrimSpace(c.Caption + " Drawn from the lowest and highest value of each interval of " +
+				strings.Join(thinned, "; ") + ".")
 		}
 		out = append(out, c)
 	}
@@ -250,7 +259,7 @@ func loadCharts(runs []dashRun) []*chart {
 	for _, sp := range specs {
 		var ss []dataSeries
 		for _, run := range runs {
-			lv := concurrencyLevels(run.res)
+			lv := userLevels(run.res)
 			knee, capIdx := kneeAndCapacity(lv)
 			s := dataSeries{Name: run.label, Color: run.color}
 			for i, b := range lv {

@@ -206,7 +206,9 @@ func TestClean(t *testing.T) {
 		"nul\x00 and bell\x07":         "nul\uFFFD and bell\uFFFD",
 		"bad utf8 \xff":                "bad utf8 \uFFFD",
 		"  spaces   inside  ":          "spaces inside",
-		"\u202eright-to-left override": "\u202eright-to-left override",
+		"\u202eright-to-left override": "\uFFFDright-to-left override",
+		"a\u2066b\u2069 \u202a\u202dc": "a\uFFFDb\uFFFD \uFFFD\uFFFDc",
+		"עברית \u200f(rlm) ok":         "עברית \u200f(rlm) ok",
 	} {
 		if got := clean(in); got != want {
 			t.Errorf("clean(%q) = %q, want %q", in, got, want)

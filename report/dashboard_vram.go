@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -53,8 +54,8 @@ func vramChart(runs []dashRun) *chart {
 				if b.TestID != id || v == nil || !finite(*v) {
 					continue
 				}
-				y := c.scaleY.px(*v)
-				c.Bars = append(c.Bars, bar{X: round1(x0 + float64(ri)*bw), Y: y, W: round1(bw - 1), H: round1(c.B - y), Color: run.color,
+				y, base := c.scaleY.px(*v), c.scaleY.px(0) // a negative figure hangs below 0
+				c.Bars = append(c.Bars, bar{X: round1(x0 + float64(ri)*bw), Y: min(y, base), W: round1(bw - 1), H: round1(math.Abs(base - y)), Color: run.color,
 					Title: fmt.Sprintf("%s %s: peak %s MiB", run.label, id, commas(*v))})
 			}
 		}

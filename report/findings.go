@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -34,6 +33,7 @@ const (
 	RuleExcluded         = "excluded"           // runs kept out of the averages, one finding per reason
 	RuleMoreUsers        = "more_users"         // throughput still grew at the highest concurrency tested
 	RuleSaturated        = "saturated"          // throughput stopped growing with more users
+	RuleLoadFailures     = "load_failures"      // requests failed at the most users tested
 	RuleNoGPU            = "gpu_not_sampled"    // GPU figures are absent and why
 	RuleFailed           = "failed"             // runs or tests failed
 	RuleSkipped          = "skipped"            // tests did not run
@@ -88,11 +88,11 @@ func Findings(res *schema.Result) []Finding {
 	} {
 		fs = append(fs, rule(res)...)
 	}
-	return fs
+	return capFindings(fs)
 }
 
 func finding(rule, sev, title string, value float64, unit, testID, format string, args ...any) Finding {
-	return Finding{Rule: rule, Severity: sev, Title: title, Text: oneLine(fmt.Sprintf(format, args...)),
+	return Finding{Rule: rule, Severity: sev, Title: title, Text: clip(oneLine(fmt.Sprintf(format, args...)), maxText),
 		TestID: testID, Value: finiteOr0(value), Unit: unit}
 }
 
@@ -104,9 +104,9 @@ func contextSpeedFindings(r *schema.Result) []Finding {
 		return nil
 	}
 	s := fmt.Sprintf("decode speed goes from %.1f tok/s on a short prompt (`%s`) to %.1f tok/s in the %s-token context sweep (`%s`, %s)",
-		base.AvgTPS, code(base.TestID), big.AvgTPS, commas(float64(big.CtxSize)), code(big.TestID), pct(big.AvgTPS, base.AvgTPS))
+		fig(base.AvgTPS), code(base.TestID), fig(big.AvgTPS), commas(float64(big.CtxSize)), code(big.TestID), pct(big.AvgTPS, base.AvgTPS))
 	if base.AvgTTFTS > 0 && big.AvgTTFTS > 0 {
-		s += fmt.Sprintf("; time to first token from %.3f s to %.3f s", base.AvgTTFTS, big.AvgTTFTS)
+		s += fmt.Sprintf("; time to first token from %.3f s to %.3f s", fig(base.AvgTTFTS), fig(big.AvgTTFTS))
 	}
 	change := 100 * (big.AvgTPS - base.AvgTPS) / base.AvgTPS
 	rule, sev := RuleContextSpeed, SeverityInfo
@@ -156,7 +156,7 @@ func failureFindings(r *schema.Result) []Finding {
 				what = "the test failed"
 			}
 			out = append(out, finding(RuleFailed, SeverityProblem, "Failed", float64(f), "runs", b.TestID,
-				"`%s`: %s: %s.", code(b.TestID), what, strings.Join(failureReasons(b), "; ")))
+				"`%s`: %s: %s.", code(b.TestID), what, listSome(failureReasons(b), maxListed, "other reasons")))
 		case OutcomeSkipped:
 			out = append(out, finding(RuleSkipped, SeverityInfo, "Skipped", 0, "", b.TestID,
 				"`%s`: %s.", code(b.TestID), orText(b.SkipReason, "no reason recorded")))
@@ -218,7 +218,8 @@ func baselineBench(r *schema.Result) *schema.Benchmark {
 }
 
 // largestSweep is the context sweep of the largest context that had a
-// successful run (allOK: in which every run succeeded).
+// successful run whose prompt the server did not truncate (allOK: in which
+// every run succeeded and no prompt was truncated).
 func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 	var best *schema.Benchmark
 	for i := range r.Benchmarks {
@@ -228,6 +229,9 @@ func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 		}
 		if allOK && BenchmarkStatus(b) != OutcomeOK {
 			continue
+		}
+		if tr := excludedCounts(b)[schema.ExcludedTruncated]; tr > 0 && (allOK || tr >= b.SuccessfulRuns) {
+			continue // the server cut the prompt: that context did not work
 		}
 		if best == nil || b.CtxSize > best.CtxSize {
 			best = b
@@ -241,7 +245,7 @@ func largestSweep(r *schema.Result, allOK bool) *schema.Benchmark {
 func concurrencyLevels(r *schema.Result) []*schema.Benchmark {
 	var out []*schema.Benchmark
 	for i := range r.Benchmarks {
-		b := &r.Benchmarks[i]
+		b := withUsers(&r.Benchmarks[i])
 		if (b.Category == schema.CategoryConcurrency || b.Category == schema.CategoryLoad) && b.Concurrency > 0 && b.AggregateTPS > 0 {
 			out = append(out, b)
 		}
@@ -250,10 +254,28 @@ func concurrencyLevels(r *schema.Result) []*schema.Benchmark {
 	return out
 }
 
-// loadFindings: whether aggregate throughput still grew at the highest number
-// of users tested (the server could take more) or had stopped growing.
+// loadFindings: requests that failed at the most users tested, and whether
+// aggregate throughput still grew at the highest number of users with any (the
+// server could take more; not said when the most users saw failures) or had
+// stopped growing.
 func loadFindings(r *schema.Result) []Finding {
-	lv := concurrencyLevels(r)
+	f, failed := loadFailureFinding(r)
+	if !failed {
+		return loadGrowthFindings(r)
+	}
+	out := []Finding{f}
+	for _, g := range loadGrowthFindings(r) {
+		if g.Rule != RuleMoreUsers { // failures at the most users: no room shown
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// loadGrowthFindings: how the throughput of the most users with any compares
+// with the level below (or the one-user baseline).
+func loadGrowthFindings(r *schema.Result) []Finding {
+	lv := userLevels(r)
 	prevTPS, prevN, prevID := 0.0, 1, ""
 	if base := baselineBench(r); base != nil && base.AvgTPS > 0 {
 		prevTPS, prevID = base.AvgTPS, base.TestID
@@ -268,9 +290,9 @@ func loadFindings(r *schema.Result) []Finding {
 	top := lv[len(lv)-1]
 	growth := (top.AggregateTPS - prevTPS) / prevTPS
 	what := fmt.Sprintf("aggregate throughput %.1f tok/s with %d users at once (`%s`) against %.1f tok/s with %d (`%s`, %s)",
-		top.AggregateTPS, top.Concurrency, code(top.TestID), prevTPS, prevN, code(prevID), pct(top.AggregateTPS, prevTPS))
+		fig(top.AggregateTPS), top.Concurrency, code(top.TestID), fig(prevTPS), prevN, code(prevID), pct(top.AggregateTPS, prevTPS))
 	if s := top.Stats; s != nil && s.TTFTP90S > 0 {
-		what += fmt.Sprintf("; TTFT p90 %.3f s", s.TTFTP90S)
+		what += fmt.Sprintf("; TTFT p90 %.3f s", fig(s.TTFTP90S))
 	}
 	switch {
 	case growth > MoreUsersGrowth:

@@ -54,7 +54,7 @@ func vramFindings(r *schema.Result) []Finding {
 		}
 		free := g.MemoryTotalMB - pk.mb
 		s := fmt.Sprintf("peak %s MiB of %s MiB on GPU %d (%s) in `%s`: %s MiB (%.1f%%) free at the peak",
-			commas(pk.mb), commas(g.MemoryTotalMB), i, g.Name, code(pk.test), commas(free), 100*free/g.MemoryTotalMB)
+			commas(pk.mb), commas(g.MemoryTotalMB), i, g.Name, code(pk.test), commas(free), fig(100*free/g.MemoryTotalMB))
 		sev := SeverityInfo
 		if free/g.MemoryTotalMB < VRAMTightShare {
 			s += ", close to the limit"
@@ -98,12 +98,12 @@ func thermalFindings(r *schema.Result) []Finding {
 	}
 	var parts []string
 	if tempMax > 0 {
-		parts = append(parts, fmt.Sprintf("peak %.0f °C in `%s`", tempMax, code(tempTest)))
+		parts = append(parts, fmt.Sprintf("peak %.0f °C in `%s`", fig(tempMax), code(tempTest)))
 	}
 	if powerMax > 0 {
-		s := fmt.Sprintf("peak power %.0f W in `%s`", powerMax, code(powerTest))
+		s := fmt.Sprintf("peak power %.0f W in `%s`", fig(powerMax), code(powerTest))
 		if lim := powerLimit(r); lim > 0 {
-			s += fmt.Sprintf(" (limit %.0f W)", lim)
+			s += fmt.Sprintf(" (limit %.0f W)", fig(lim))
 		}
 		parts = append(parts, s)
 	}
@@ -176,15 +176,15 @@ func driftFinding(b *schema.Benchmark) (f Finding, change float64, ok bool) {
 	if a <= 0 {
 		return Finding{}, 0, false
 	}
-	out := fmt.Sprintf("decode speed %.1f tok/s in the first quarter of the test, %.1f tok/s in the last (%s)", a, z, pct(z, a))
+	out := fmt.Sprintf("decode speed %.1f tok/s in the first quarter of the test, %.1f tok/s in the last (%s)", fig(a), fig(z), pct(z, a))
 	if a, ok := mean(first, func(p schema.SeriesPoint) *float64 { return p.SMClockMHz }); ok {
 		if z, ok := mean(last, func(p schema.SeriesPoint) *float64 { return p.SMClockMHz }); ok {
-			out += fmt.Sprintf("; SM clock %.0f → %.0f MHz", a, z)
+			out += fmt.Sprintf("; SM clock %.0f → %.0f MHz", fig(a), fig(z))
 		}
 	}
 	if a, ok := mean(first, func(p schema.SeriesPoint) *float64 { return p.TempC }); ok {
 		if z, ok := mean(last, func(p schema.SeriesPoint) *float64 { return p.TempC }); ok {
-			out += fmt.Sprintf("; temperature %.0f → %.0f °C", a, z)
+			out += fmt.Sprintf("; temperature %.0f → %.0f °C", fig(a), fig(z))
 		}
 	}
 	change = 100 * (z - a) / a

@@ -91,6 +91,10 @@ func ruleCases() []ruleCase {
 		}, RuleStoppedEarly, 2, "2 runs ended before max_tokens: `ctx_sweep_4096` (2)"},
 		{"more users", func(r *schema.Result) { benchOf(r, "concurrency_4").AggregateTPS = 240 }, RuleMoreUsers, 60, "the server could take more users"},
 		{"saturated", func(r *schema.Result) { benchOf(r, "concurrency_4").AggregateTPS = 151.5 }, RuleSaturated, 1, "throughput stopped growing"},
+		{"failures at the most users", func(r *schema.Result) {
+			b := benchOf(r, "concurrency_4")
+			b.SuccessfulRuns, b.AggregateTPS = 5, 240
+		}, RuleLoadFailures, 3, "3 of 8 requests failed with 4 users at once"},
 		{"no GPU", func(r *schema.Result) { r.GPUUnavailable = "no NVIDIA driver" }, RuleNoGPU, 0, "no NVIDIA driver"},
 		{"GPU sampling failed in a test", func(r *schema.Result) {
 			g := &benchOf(r, "baseline_short").GPUStats

@@ -87,7 +87,7 @@ func (m *mdWriter) hardware() {
 		for _, g := range p.GPUs {
 			power := "—"
 			if g.PowerLimitW > 0 {
-				power = fmt.Sprintf("%.0f W", g.PowerLimitW)
+				power = fmt.Sprintf("%.0f W", fig(g.PowerLimitW))
 			}
 			m.p("| %d: %s | %s MiB | %s | %s | %s | %s |\n", g.Index, cell(g.Name), commas(g.MemoryTotalMB),
 				orDash(g.DriverVersion), orDash(g.CUDAVersion), orDash(g.ComputeCapability), power)
@@ -116,9 +116,9 @@ func (m *mdWriter) hardware() {
 		lines = append(lines, s)
 	}
 	if p.RAM.TotalMB > 0 {
-		s := fmt.Sprintf("RAM: %.1f GiB", p.RAM.TotalMB/1024)
+		s := fmt.Sprintf("RAM: %.1f GiB", fig(p.RAM.TotalMB/1024))
 		if p.RAM.AvailableMB > 0 {
-			s += fmt.Sprintf(" (%.1f GiB available at the start)", p.RAM.AvailableMB/1024)
+			s += fmt.Sprintf(" (%.1f GiB available at the start)", fig(p.RAM.AvailableMB/1024))
 		}
 		lines = append(lines, s)
 	}
@@ -268,7 +268,7 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 		if v <= 0 || !finite(v) {
 			return "—"
 		}
-		return fmt.Sprintf(f, v)
+		return fmt.Sprintf(f, fig(v))
 	}
 	ok := b.SuccessfulRuns > 0
 	valid, median, ci, tps, best, ttft, prefill := validText(b), "—", "—", "—", "—", "—", "—"
@@ -284,7 +284,7 @@ func (m *mdWriter) benchRow(b *schema.Benchmark) {
 		vram = commas(*v)
 	}
 	if v := b.GPUStats.PeakTempC; v != nil {
-		temp = fmt.Sprintf("%.0f", *v)
+		temp = fmt.Sprintf("%.0f", fig(*v))
 	}
 	st := status
 	if status == OutcomePartial || status == OutcomeFailed {
@@ -317,7 +317,7 @@ func wallText(w *schema.MemoryWall) string {
 		s += fmt.Sprintf("; context %s tokens per request at the wall", commas(float64(w.ContextTokens)))
 	}
 	if len(w.Steps) > 0 && w.ElapsedS > 0 {
-		s += fmt.Sprintf("; %d steps in %.1f s", len(w.Steps), w.ElapsedS)
+		s += fmt.Sprintf("; %d steps in %.1f s", len(w.Steps), fig(w.ElapsedS))
 	}
 	return oneLine(s)
 }
@@ -346,5 +346,5 @@ func (m *mdWriter) suggestion() {
 	for _, n := range s.Notes {
 		m.p("%s\n\n", oneLine(n))
 	}
-	m.p("```sh\n%s\n```\n", s.Command)
+	m.p("```sh\n%s\n```\n", oneLine(s.Command))
 }

@@ -273,6 +273,9 @@ func levelBenchmark(parts []workerLevel, l *schema.LoadLevel, ws, we time.Time, 
 	b.NRuns = l.Completed + l.Failed + l.Incomplete
 	b.SuccessfulRuns = l.Completed
 	b.AvgTTFTS, b.AvgElapsedS, b.AggregateTPS = l.Latency.TTFTS.Mean, l.Latency.E2ES.Mean, l.OutputTPS
+	if l.Shape != schema.LoadRate {
+		b.Concurrency = l.Users // as the engine fills a level: charts and findings read it
+	}
 	if t := l.Latency.TPOTS.Mean; t > 0 {
 		b.AvgTPS = roundTo(1/t, 3)
 	}

@@ -18,7 +18,18 @@ const (
 // palette is one colour per run, readable on light and dark backgrounds.
 var palette = []string{"#2f7ed8", "#e8743b", "#19a979", "#c23b8a", "#8c6bb1", "#b59a00"}
 
-func runColor(i int) string { return palette[i%len(palette)] }
+// runColor is run i's colour: the palette, then hues a golden angle apart.
+func runColor(i int) string {
+	if i < len(palette) {
+		return palette[i]
+	}
+	h := math.Mod(float64(i-len(palette))*137.508+15, 360) / 60
+	c := 0.55                                 // chroma at 50% lightness, 55% saturation
+	x := c * (1 - math.Abs(math.Mod(h, 2)-1)) // the second component
+	rgb := [6][3]float64{{c, x, 0}, {x, c, 0}, {0, c, x}, {0, x, c}, {x, 0, c}, {c, 0, x}}[int(h)%6]
+	m := 0.5 - c/2
+	return fmt.Sprintf("#%02x%02x%02x", int(255*(rgb[0]+m)), int(255*(rgb[1]+m)), int(255*(rgb[2]+m)))
+}
 
 // chart is one SVG chart ready to draw.
 type chart struct {
@@ -102,16 +113,17 @@ func newChart(id, title, xlabel, ylabel string) *chart {
 
 // plot scales series into a chart; it returns nil when no point is finite.
 // logX draws x by log2 when its values span more than a factor of 8. extraY
-// widens the y range (reference lines); y always starts at 0.
+// widens the y range (reference lines); y starts at 0, or below it when a
+// figure is negative.
 func plot(c *chart, ss []dataSeries, logX bool, extraY ...float64) *chart {
-	xlo, xhi, yhi := math.Inf(1), math.Inf(-1), 0.0
+	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), 0.0, 0.0
 	n := 0
 	for _, s := range ss {
 		for _, p := range s.Pts {
 			if !finite(p.X) || !finite(p.Y) || (logX && p.X <= 0) {
 				continue
 			}
-			xlo, xhi, yhi = math.Min(xlo, p.X), math.Max(xhi, p.X), math.Max(yhi, p.Y)
+			xlo, xhi, ylo, yhi = math.Min(xlo, p.X), math.Max(xhi, p.X), math.Min(ylo, p.Y), math.Max(yhi, p.Y)
 			n++
 		}
 	}
@@ -132,7 +144,7 @@ func plot(c *chart, ss []dataSeries, logX bool, extraY ...float64) *chart {
 		xa.lo, xa.hi, c.XTicks = linTicks(math.Min(xlo, 0), xhi, xa)
 	}
 	ya := axis{pxLo: c.B, pxHi: c.T}
-	ya.lo, ya.hi, c.YTicks = linTicks(0, yhi, ya)
+	ya.lo, ya.hi, c.YTicks = linTicks(ylo, yhi, ya) // from 0, or below it for negative figures
 	for _, s := range ss {
 		out := series{Name: s.Name, Color: s.Color}
 		var line []string
@@ -169,8 +181,13 @@ func linTicks(lo, hi float64, a axis) (float64, float64, []tick) {
 		return lo, hi, nil
 	}
 	step := niceStep((hi - lo) / 5)
+	rawLo, rawHi := lo, hi
 	lo = math.Floor(lo/step) * step
 	hi = math.Ceil(hi/step) * step
+	if !finite(lo) || !finite(hi) || !finite(hi-lo) {
+		// Rounded out beyond the largest float: the figures' own range, no ticks.
+		return rawLo, rawHi, nil
+	}
 	if hi <= lo || (hi-lo)/step > 12 || lo+step == lo {
 		// Too fine a step for the figures' size: no ticks but the ends.
 		a.lo, a.hi = lo, math.Max(hi, math.Nextafter(lo, math.Inf(1)))
@@ -254,4 +271,35 @@ func intTicks(c *chart) {
 		}
 	}
 	c.XTicks = ts
+}
+
+// maxSeriesPoints bounds the points drawn of one series over time (the plot is
+// 560 pixels wide): a longer one is thinned.
+const maxSeriesPoints = 600
+
+// thin keeps, of each of n/2 equal runs of pts, the points of the lowest and
+// the highest y in their order, so that a drop or a spike stays drawn.
+func thin(pts []xy, n int) []xy {
+	buckets := max(n/2, 1)
+	out := make([]xy, 0, 2*buckets)
+	for b := range buckets {
+		lo, hi := b*len(pts)/buckets, (b+1)*len(pts)/buckets
+		if lo >= hi {
+			continue
+		}
+		mn, mx := lo, lo
+		for i := lo; i < hi; i++ {
+			if pts[i].Y < pts[mn].Y {
+				mn = i
+			}
+			if pts[i].Y > pts[mx].Y {
+				mx = i
+			}
+		}
+		out = append(out, pts[min(mn, mx)])
+		if mn != mx {
+			out = append(out, pts[max(mn, mx)])
+		}
+	}
+	return out
 }

@@ -86,4 +86,4 @@ func excludedText(b *schema.Benchmark) string {
 }
 
 // fmt1 formats a decode speed with one decimal, as the summary's tables do.
-func fmt1(v float64) string { return fmt.Sprintf("%.1f", v) }
+func fmt1(v float64) string { return fmt.Sprintf("%.1f", fig(v)) }
