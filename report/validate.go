@@ -68,6 +68,9 @@ func ValidateRecord(res *schema.Result) error {
 			return bad("benchmark %d has no test_id", i)
 		}
 		if b.Category != schema.CategoryLoad {
+			if err := validateClassic(b); err != nil {
+				return bad("%s: %v", b.TestID, err)
+			}
 			continue
 		}
 		levels++
@@ -75,13 +78,8 @@ func ValidateRecord(res *schema.Result) error {
 			return bad("%s: %v", b.TestID, err)
 		}
 	}
-	if w := res.Worker; w != nil {
-		switch {
-		case w.Run == "" || w.Count < 1 || w.Index < 0 || w.Index >= w.Count:
-			return bad("worker %d/%d of run %q: want 0 <= index < count and a run name", w.Index, w.Count, w.Run)
-		case len(w.Levels) != levels:
-			return bad("worker lists %d levels, the record holds %d", len(w.Levels), levels)
-		}
+	if err := validateWorker(res, levels); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }
@@ -106,6 +104,9 @@ func validateLevel(b *schema.Benchmark) error {
 		if n != l.Completed+l.Failed {
 			return fmt.Errorf("%d requests in the columns, %d completed and %d failed", n, l.Completed, l.Failed)
 		}
+	}
+	if err := validateLoadFigures(b); err != nil {
+		return err
 	}
 	ns := map[string]int{"ttft_s": l.Latency.TTFTS.N, "itl_s": l.Latency.ITLS.N, "tpot_s": l.Latency.TPOTS.N, "e2e_s": l.Latency.E2ES.N}
 	for name, enc := range l.HDR {
