@@ -34,7 +34,8 @@ func isUpload(r *http.Request) bool {
 // does not fit the schema or its figures do not hold together, 413 over
 // maxUploadBytes. Uploads are idempotent by run id and worker index: the same
 // record again answers 200 and changes nothing, another record under that run
-// id 409; a new record answers 201.
+// id, or another record of a worker of a run already stored, 409; a new record
+// answers 201.
 func (a *api) uploadResult(w http.ResponseWriter, r *http.Request) {
 	if a.token == "" {
 		writeError(w, r, a.logger, fmt.Errorf("%w: uploads need the server to require a token (-token or TYPHON_TOKEN)", errUnauthorized))
@@ -70,6 +71,17 @@ func (a *api) uploadResult(w http.ResponseWriter, r *http.Request) {
 	case !errors.Is(err, report.ErrNotFound):
 		writeError(w, r, a.logger, err)
 		return
+	}
+	if wk := res.Worker; wk != nil {
+		id, err := a.store.WorkerRecordID(wk.Run, wk.Index)
+		switch {
+		case err != nil:
+			writeError(w, r, a.logger, err)
+			return
+		case id != "":
+			writeError(w, r, a.logger, fmt.Errorf("%w: worker %d of run %q is already stored as record %q", errConflict, wk.Index, wk.Run, id))
+			return
+		}
 	}
 	if err := a.store.Finish(res); err != nil {
 		writeError(w, r, a.logger, err)
