@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/typhonbench/typhon/report"
 )
@@ -15,8 +16,12 @@ import (
 // per-request columns and histograms included.
 const maxUploadBytes = 32 << 20
 
-// errConflict: an upload under a run id that holds another record.
-var errConflict = errors.New("conflict")
+var (
+	// errConflict: an upload under a run id that holds another record.
+	errConflict = errors.New("conflict")
+	// errNoSpace: an upload the data directory's disk cannot take (507).
+	errNoSpace = errors.New("insufficient storage")
+)
 
 // uploadMu makes the check for an earlier upload and the write one step, so
 // that two uploads of one record store it once.
@@ -83,7 +88,11 @@ func (a *api) uploadResult(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := a.store.Finish(res); err != nil {
+	if err := a.store.Keep(res); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			a.logger.Warn("upload not stored: disk full", "run_id", res.RunID, "err", err)
+			err = fmt.Errorf("%w: the collector's disk is full: nothing was stored, send the record again later", errNoSpace)
+		}
 		writeError(w, r, a.logger, err)
 		return
 	}
