@@ -94,10 +94,33 @@ func TestMergeAndWorkerUsage(t *testing.T) {
 		{"run: worker of a plan", []string{"run", "-mode", "quick", "-worker", "0/3"}, 2, "-worker needs -mode load"},
 		{"run: clock without a worker", []string{"run", "-mode", "load", "-start-at", "2026-01-02T15:04:05Z"}, 2, "need -worker"},
 		{"run: bad clock", []string{"run", "-mode", "load", "-users", "12", "-worker", "0/3", "-start-at", "soon"}, 2, "bad -start-at"},
+		{"run: run name with a path", []string{"run", "-mode", "load", "-users", "12", "-worker", "0/3", "-run-name", "../x"}, 2, "bad -run-name"},
+		{"run: clock a century ahead", []string{"run", "-mode", "load", "-url", "http://127.0.0.1:1", "-users", "12", "-worker", "0/3",
+			"-start-at", "2126-01-02T15:04:05Z", "-data", t.TempDir()}, 1, "ahead: at most 24h"},
+		{"run: clock long past", []string{"run", "-mode", "load", "-url", "http://127.0.0.1:1", "-users", "12", "-worker", "0/3",
+			"-start-at", "2020-01-02T15:04:05Z", "-data", t.TempDir()}, 1, "give a start time ahead"},
 	} {
 		code, _, stderr, err := runCLI(t, tt.args...)
+		if err != nil {
+			stderr += err.Error() // main prints it
+		}
 		if code != tt.wantCode || !strings.Contains(stderr, tt.wantStderr) {
 			t.Errorf("%s: exit %d (%v), stderr %q; want %d and %q", tt.name, code, err, stderr, tt.wantCode, tt.wantStderr)
 		}
+	}
+}
+
+// TestWorkerHalfEnvironment: an Indexed Job's index without the worker count
+// (or the count without the index) is refused; before, every pod ran the whole
+// load as if it were alone.
+func TestWorkerHalfEnvironment(t *testing.T) {
+	for _, env := range [][2]string{{"JOB_COMPLETION_INDEX", "1"}, {"TYPHON_WORKERS", "3"}} {
+		t.Run(env[0], func(t *testing.T) {
+			t.Setenv(env[0], env[1])
+			code, _, stderr, _ := runCLI(t, "run", "-mode", "load", "-url", "http://127.0.0.1:1", "-users", "12", "-data", t.TempDir())
+			if code != 2 || !strings.Contains(stderr, "a worker needs both") {
+				t.Errorf("%s=%s alone: exit %d, stderr %q; want 2, a worker needs both", env[0], env[1], code, stderr)
+			}
+		})
 	}
 }

@@ -61,8 +61,12 @@ func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 	spec := *w.worker
 	if spec == "" {
 		idx, n := os.Getenv(envJobIndex), os.Getenv(envWorkers)
-		if idx != "" && n != "" {
+		switch {
+		case idx != "" && n != "":
 			spec = idx + "/" + n
+		case idx != "" || n != "":
+			// One without the other would run the whole load on every pod.
+			return nil, fmt.Errorf("$%s=%q and $%s=%q: a worker needs both (or -worker INDEX/COUNT)", envJobIndex, idx, envWorkers, n)
 		}
 	}
 	if spec == "" {
@@ -74,6 +78,9 @@ func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 	index, count, err := engine.ParseWorker(spec)
 	if err != nil {
 		return nil, err
+	}
+	if *w.run != "" && !report.ValidRunID(*w.run) {
+		return nil, fmt.Errorf("bad -run-name %q: letters, digits and - _ . (not first), at most 128 bytes: it names the merged record", *w.run)
 	}
 	lw := &engine.LoadWorker{Run: *w.run, Index: index, Count: count}
 	if *w.startAt != "" {
