@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,44 +103,4 @@ func (w *workerFlags) uploadAfter(ctx context.Context, res *typhon.Result, runEr
 		return err
 	}
 	return runErr
-}
-
-// uploadClient sends uploads and follows no redirect: net/http would send the
-// bearer token and the record to another port of the same host.
-var uploadClient = &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-	return fmt.Errorf("the collector redirected to %s: not followed", req.URL.Redacted())
-}}
-
-// uploadRecord POSTs res to the collector at base (its /results endpoint) with
-// the bearer token of $TYPHON_UPLOAD_TOKEN; nothing when base is "".
-func uploadRecord(ctx context.Context, base string, res *typhon.Result, stderr io.Writer) error {
-	if base == "" || res == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := report.WriteJSON(&buf, res); err != nil {
-		return err
-	}
-	url := strings.TrimRight(base, "/") + "/results"
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &buf)
-	if err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok := os.Getenv(envUploadToken); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := uploadClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("upload to %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	fmt.Fprintf(stderr, "uploaded %s to %s (%s)\n", res.RunID, url, strconv.Itoa(resp.StatusCode))
-	return nil
 }
