@@ -37,8 +37,8 @@ func ParseWorker(s string) (index, count int, err error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "/")
 	index, err1 := strconv.Atoi(a)
 	count, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || count < 1 || index < 0 || index >= count {
-		return 0, 0, fmt.Errorf("%w: worker %q: want INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3", ErrInvalidLoad, s)
+	if !ok || err1 != nil || err2 != nil || count < 1 || count > schema.MaxWorkers || index < 0 || index >= count {
+		return 0, 0, fmt.Errorf("%w: worker %q: want INDEX/COUNT with 0 <= INDEX < COUNT <= %d, e.g. 0/3", ErrInvalidLoad, s, schema.MaxWorkers)
 	}
 	return index, count, nil
 }
@@ -49,8 +49,8 @@ func (w *LoadWorker) validate(o LoadOptions) error {
 		return nil
 	}
 	switch {
-	case w.Count < 1 || w.Index < 0 || w.Index >= w.Count:
-		return fmt.Errorf("%w: worker %d/%d: want 0 <= index < count", ErrInvalidLoad, w.Index, w.Count)
+	case w.Count < 1 || w.Count > schema.MaxWorkers || w.Index < 0 || w.Index >= w.Count:
+		return fmt.Errorf("%w: worker %d/%d: want 0 <= index < count <= %d", ErrInvalidLoad, w.Index, w.Count, schema.MaxWorkers)
 	case w.LevelEvery < 0:
 		return fmt.Errorf("%w: worker level interval %s is negative", ErrInvalidLoad, w.LevelEvery)
 	case o.shape() == schema.LoadUsers && len(o.Users) == 0, o.shape() == schema.LoadRate && len(o.Rates) == 0:

@@ -15,6 +15,8 @@ func TestParseWorker(t *testing.T) {
 	}{
 		{"0/3", 0, 3, true}, {" 2/3 ", 2, 3, true}, {"0/1", 0, 1, true},
 		{"3/3", 0, 0, false}, {"-1/3", 0, 0, false}, {"1/0", 0, 0, false}, {"1", 0, 0, false}, {"a/b", 0, 0, false}, {"", 0, 0, false},
+		{"0/0", 0, 0, false}, {"3/2", 0, 0, false}, {"-1/2", 0, 0, false}, {"1/3/4", 0, 0, false}, {"0x1/3", 0, 0, false},
+		{"0/4096", 0, 4096, true}, {"0/4097", 0, 0, false}, {"0/9223372036854775807", 0, 0, false},
 	} {
 		i, n, err := ParseWorker(tt.in)
 		if (err == nil) != tt.ok || i != tt.idx || n != tt.count {

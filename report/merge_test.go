@@ -77,13 +77,14 @@ func fleetRecord(t *testing.T, i, n int, off float64, starts, ttft []float64, fa
 	lvl := &schema.LoadLevel{Shape: schema.LoadUsers, Users: 4, WindowS: 10, WindowStart: ws, Completed: len(starts), Failed: fail,
 		RequestThroughput: float64(len(starts)) / 10, OutputTPS: float64(10*len(starts)) / 10, TotalTPS: float64(30*len(starts)) / 10,
 		Goodput: float64(len(starts)) / 10, AllOutputTokens: 10 * len(starts), Requests: cols,
-		Latency: schema.LoadLatency{TTFTS: rawDist(ttft)}, HDR: map[string]string{"ttft_s": encodeHDR(t, ttft)}}
+		Latency: schema.LoadLatency{TTFTS: rawDist(ttft), E2ES: rawDist(cols.E2ES[:len(starts)])},
+		HDR: map[string]string{"ttft_s": encodeHDR(t, ttft), "e2e_s": encodeHDR(t, cols.E2ES[:len(starts)])}}
 	if fail > 0 {
 		lvl.ErrorKinds, lvl.FirstError = map[string]int{"timeout": fail}, "deadline"
 	}
 	return &schema.Result{SchemaVersion: 1, RunID: fmt.Sprintf("f-w%d", i), RunAt: t0, Status: schema.StatusComplete,
 		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, LoadLevel: lvl,
-			AvgTTFTS: lvl.Latency.TTFTS.Mean, AggregateTPS: lvl.OutputTPS}},
+			AvgTTFTS: lvl.Latency.TTFTS.Mean, AvgElapsedS: lvl.Latency.E2ES.Mean, AggregateTPS: lvl.OutputTPS}},
 		Worker: &schema.Worker{Run: "f", Index: i, Count: n, Levels: []schema.WorkerLevel{{TestID: "load_users_4", Users: 4,
 			WindowStart: ws, WindowEnd: ws.Add(10 * time.Second)}}}}
 }

@@ -62,6 +62,11 @@ func TestMergeRefusesOtherRuns(t *testing.T) {
 			r.Benchmarks[0].LoadLevel.Latency.TTFTS.Mean, r.Benchmarks[0].AvgTTFTS = 50, 50
 		}, "outside its requests"},
 		{"avg_ttft_s beside the level's", func(r *schema.Result) { r.Benchmarks[0].AvgTTFTS = 9 }, "avg_ttft_s"},
+		{"latency samples beyond the requests", func(r *schema.Result) {
+			l := r.Benchmarks[0].LoadLevel
+			l.Latency.TTFTS.N = 1 << 40
+			delete(l.HDR, "ttft_s") // else its count would not match either
+		}, "samples for 2 completed requests"},
 		{"completed not the ok requests", func(r *schema.Result) {
 			q := r.Benchmarks[0].LoadLevel.Requests
 			q.OK[0] = false
@@ -128,7 +133,7 @@ func TestMergeWorkerWithoutRequests(t *testing.T) {
 	b := fleetRecord(t, 1, 2, 0, []float64{1}, []float64{0.1}, 0)
 	b.Benchmarks[0].LoadLevel = &schema.LoadLevel{Shape: schema.LoadUsers, Users: 4, WindowS: 10,
 		WindowStart: b.Worker.Levels[0].WindowStart, Requests: &schema.LoadRequests{}}
-	b.Benchmarks[0].AvgTTFTS, b.Benchmarks[0].AggregateTPS = 0, 0
+	b.Benchmarks[0].AvgTTFTS, b.Benchmarks[0].AvgElapsedS, b.Benchmarks[0].AggregateTPS = 0, 0, 0
 	m, err := Merge([]*schema.Result{a, b})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +156,7 @@ func TestMissingWorkers(t *testing.T) {
 		{[]int{0, 1}, 2, ""},
 		{[]int{0}, 2, "worker 1: no record"},
 		{[]int{1}, 4, "workers 0, 2, 3: no record"},
-		{[]int{0}, MaxWorkers, "workers 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 4085 more: no record"},
+		{[]int{0}, schema.MaxWorkers, "workers 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 4085 more: no record"},
 	} {
 		have := map[int]bool{}
 		for _, i := range c.have {

@@ -7,10 +7,6 @@ import (
 	"github.com/typhonbench/typhon/schema"
 )
 
-// MaxWorkers bounds Worker.Count: more workers than any fleet runs would only
-// make a merge list millions of missing records.
-const MaxWorkers = 4096
-
 // validateWorker checks the worker part of a record that holds levels load
 // levels: a run name that can name the merged record and is not the worker's
 // own run id (the merged record is saved under it), an index within the count,
@@ -26,8 +22,8 @@ func validateWorker(res *schema.Result, levels int) error {
 		return fmt.Errorf("worker run name %q cannot name a record", cutID(w.Run))
 	case w.Run == res.RunID:
 		return fmt.Errorf("worker record %q carries its run's name: the merged record is saved under it", w.Run)
-	case w.Count < 1 || w.Count > MaxWorkers || w.Index < 0 || w.Index >= w.Count:
-		return fmt.Errorf("worker %d/%d: want 0 <= index < count <= %d", w.Index, w.Count, MaxWorkers)
+	case w.Count < 1 || w.Count > schema.MaxWorkers || w.Index < 0 || w.Index >= w.Count:
+		return fmt.Errorf("worker %d/%d: want 0 <= index < count <= %d", w.Index, w.Count, schema.MaxWorkers)
 	case len(w.Levels) != levels:
 		return fmt.Errorf("worker lists %d levels, the record holds %d", len(w.Levels), levels)
 	}
@@ -42,7 +38,13 @@ func validateWorker(res *schema.Result, levels int) error {
 // validateWorkerLevel checks one level of worker w against its load level b.
 func validateWorkerLevel(w *schema.Worker, wl schema.WorkerLevel, b *schema.Benchmark) error {
 	l := b.LoadLevel
+	lat := l.Latency
 	switch {
+	case lat.TTFTS.N != l.Completed || lat.E2ES.N != l.Completed || lat.TPOTS.N > l.Completed || lat.ITLS.N > l.AllOutputTokens:
+		// A worker's latencies are those of its completed requests; a
+		// merged level's cover more than its common window's.
+		return fmt.Errorf("latencies of %d, %d, %d and %d samples for %d completed requests of %d tokens",
+			lat.TTFTS.N, lat.E2ES.N, lat.TPOTS.N, lat.ITLS.N, l.Completed, l.AllOutputTokens)
 	case wl.TestID != b.TestID:
 		return fmt.Errorf("the record's level there is %s", b.TestID)
 	case wl.Users != l.Users || !near(wl.Rate, l.Rate, 6):

@@ -25,14 +25,21 @@ func workerFile(t *testing.T, dir string, i int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	he := hdrhistogram.New(1, 3600e6, 3)
+	_ = he.RecordValues(1000000, 2)
+	encE2E, err := he.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ws := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
 	res := &schema.Result{SchemaVersion: schema.Version, RunID: fmt.Sprintf("fleet-x-w%d", i), RunAt: ws, Status: schema.StatusComplete,
 		Mode: "load", Benchmarks: []schema.Benchmark{{TestID: "load_users_2", Category: schema.CategoryLoad, Runs: []schema.RunSample{},
-			AvgTTFTS: 0.15, AggregateTPS: 2,
+			AvgTTFTS: 0.15, AvgElapsedS: 1, AggregateTPS: 2,
 			LoadLevel: &schema.LoadLevel{Shape: schema.LoadUsers, Users: 2, WindowS: 10, WindowStart: ws, Completed: 2,
 				RequestThroughput: 0.2, Goodput: 0.2, OutputTPS: 2, TotalTPS: 3, AllOutputTokens: 20,
-				Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 2, Mean: 0.15, P50: 0.15, P90: 0.19, P95: 0.195, P99: 0.199}},
-				HDR:     map[string]string{"ttft_s": string(enc)},
+				Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 2, Mean: 0.15, P50: 0.15, P90: 0.19, P95: 0.195, P99: 0.199},
+					E2ES: schema.Dist{N: 2, Mean: 1, P50: 1, P90: 1, P95: 1, P99: 1}},
+				HDR: map[string]string{"ttft_s": string(enc), "e2e_s": string(encE2E)},
 				Requests: &schema.LoadRequests{StartS: []float64{1, 2}, TTFTS: []float64{0.1, 0.2}, E2ES: []float64{1, 1},
 					OutputTokens: []int{10, 10}, PromptTokens: []int{5, 5}, OK: []bool{true, true}}}}},
 		Worker: &schema.Worker{Run: "fleet-x", Index: i, Count: 2, Levels: []schema.WorkerLevel{{TestID: "load_users_2", Users: 2,
