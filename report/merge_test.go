@@ -78,7 +78,7 @@ func fleetRecord(t *testing.T, i, n int, off float64, starts, ttft []float64, fa
 		RequestThroughput: float64(len(starts)) / 10, OutputTPS: float64(10*len(starts)) / 10, TotalTPS: float64(30*len(starts)) / 10,
 		Goodput: float64(len(starts)) / 10, AllOutputTokens: 10 * len(starts), Requests: cols,
 		Latency: schema.LoadLatency{TTFTS: rawDist(ttft), E2ES: rawDist(cols.E2ES[:len(starts)])},
-		HDR: map[string]string{"ttft_s": encodeHDR(t, ttft), "e2e_s": encodeHDR(t, cols.E2ES[:len(starts)])}}
+		HDR:     map[string]string{"ttft_s": encodeHDR(t, ttft), "e2e_s": encodeHDR(t, cols.E2ES[:len(starts)])}}
 	if fail > 0 {
 		lvl.ErrorKinds, lvl.FirstError = map[string]int{"timeout": fail}, "deadline"
 	}

@@ -37,6 +37,10 @@ func DecodeStrict(b []byte) (*schema.Result, error) {
 	return &res, nil
 }
 
+// maxBenchmarks bounds the tests and load levels of a record taken from
+// outside: a full plan runs about twenty, a sweep a few dozen levels.
+const maxBenchmarks = 1024
+
 // ValidateRecord checks that res is a finished record whose figures hold
 // together: a known schema version, a valid run id, a final status, each load
 // level's request columns as many as its completed and failed requests, each
@@ -55,6 +59,10 @@ func ValidateRecord(res *schema.Result) error {
 		return bad("run_at is missing")
 	case res.Benchmarks == nil:
 		return bad("benchmarks is missing")
+	case len(res.Benchmarks) > maxBenchmarks:
+		// Each load level decodes up to four histograms of 47,000 buckets:
+		// 16,000 levels in one upload cost the collector 5 s of CPU.
+		return bad("%d benchmarks: at most %d", len(res.Benchmarks), maxBenchmarks)
 	}
 	switch res.Status {
 	case schema.StatusComplete, schema.StatusFailed, schema.StatusCancelled, schema.StatusInterrupted:
