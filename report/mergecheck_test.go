@@ -62,6 +62,9 @@ func TestMergeRefusesOtherRuns(t *testing.T) {
 			r.Benchmarks[0].LoadLevel.Latency.TTFTS.Mean, r.Benchmarks[0].AvgTTFTS = 50, 50
 		}, "outside its requests"},
 		{"avg_ttft_s beside the level's", func(r *schema.Result) { r.Benchmarks[0].AvgTTFTS = 9 }, "avg_ttft_s"},
+		{"a histogram of other samples", func(r *schema.Result) {
+			r.Benchmarks[0].LoadLevel.HDR["ttft_s"] = encodeHDR(t, []float64{3000, 3000})
+		}, "histogram ttft_s: p50/p90/p99"},
 		{"latency samples beyond the requests", func(r *schema.Result) {
 			l := r.Benchmarks[0].LoadLevel
 			l.Latency.TTFTS.N = 1 << 40

@@ -116,9 +116,9 @@ func validateLevel(b *schema.Benchmark) error {
 	if err := validateLoadFigures(b); err != nil {
 		return err
 	}
-	ns := map[string]int{"ttft_s": l.Latency.TTFTS.N, "itl_s": l.Latency.ITLS.N, "tpot_s": l.Latency.TPOTS.N, "e2e_s": l.Latency.E2ES.N}
+	ds := map[string]schema.Dist{"ttft_s": l.Latency.TTFTS, "itl_s": l.Latency.ITLS, "tpot_s": l.Latency.TPOTS, "e2e_s": l.Latency.E2ES}
 	for name, enc := range l.HDR {
-		want, ok := ns[name]
+		d, ok := ds[name]
 		if !ok {
 			return fmt.Errorf("histogram of unknown series %q", name)
 		}
@@ -126,8 +126,11 @@ func validateLevel(b *schema.Benchmark) error {
 		if err != nil {
 			return fmt.Errorf("histogram %s: %w", name, err)
 		}
-		if h.TotalCount() != int64(want) {
-			return fmt.Errorf("histogram %s holds %d samples, latency says %d", name, h.TotalCount(), want)
+		if h.TotalCount() != int64(d.N) {
+			return fmt.Errorf("histogram %s holds %d samples, latency says %d", name, h.TotalCount(), d.N)
+		}
+		if err := hdrMatches(h, d); err != nil {
+			return fmt.Errorf("histogram %s: %w", name, err)
 		}
 	}
 	return nil
