@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,5 +130,39 @@ func TestWorkerHalfEnvironment(t *testing.T) {
 				t.Errorf("%s=%s alone: exit %d, stderr %q; want 2, a worker needs both", env[0], env[1], code, stderr)
 			}
 		})
+	}
+}
+
+// TestMergeSaveKeepsOtherRecords: -save under a run name that is the id of
+// another record (a run id given as -run-name) refuses instead of overwriting
+// it; saving the merge again replaces the earlier merge.
+func TestMergeSaveKeepsOtherRecords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	workerFile(t, dir, 0)
+	workerFile(t, dir, 1)
+	store := &report.Store{Dir: dir}
+	plain := record("fleet-x", t0, "tiny", 100)
+	if err := store.Finish(plain); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, report.RunsDir, "fleet-x.json"))
+	code, _, stderr, err := runCLI(t, "merge", "-data", dir, "-save", "fleet-x")
+	if err != nil {
+		stderr += err.Error()
+	}
+	if code != 1 || !strings.Contains(stderr, "not overwritten") {
+		t.Errorf("merge -save over another record: exit %d, %q; want 1, not overwritten", code, stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, report.RunsDir, "fleet-x.json")); !bytes.Equal(before, after) {
+		t.Errorf("the other record changed")
+	}
+	if err := os.Remove(filepath.Join(dir, report.RunsDir, "fleet-x.json")); err != nil {
+		t.Fatal(err)
+	}
+	for try := range 2 {
+		if code, _, _, err := runCLI(t, "merge", "-data", dir, "-save", "fleet-x"); code != 0 {
+			t.Errorf("merge -save (%d): exit %d, %v", try+1, code, err)
+		}
 	}
 }
