@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,33 @@ func TestMissingWorkers(t *testing.T) {
 		}
 		if got := missingWorkers(have, c.count); got != c.want {
 			t.Errorf("%v of %d: %q, want %q", c.have, c.count, got, c.want)
+		}
+	}
+}
+
+// TestValidateClassicFigures: a record's summary figures must be ones its own
+// timed runs can have made; the golden record passes, an avg_tps of 1e20, a
+// best_tps above every run, or a negative average is refused.
+func TestValidateClassicFigures(t *testing.T) {
+	t.Parallel()
+	golden, err := os.ReadFile("testdata/result.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeStrict(golden); err != nil {
+		t.Fatalf("golden: %v", err)
+	}
+	for _, c := range []struct{ old, new, want string }{
+		{`"avg_tps": 82.5,`, `"avg_tps": 1e20,`, "avg_tps 1e+20"},
+		{`"best_tps": 83,`, `"best_tps": 840,`, "best_tps 840"},
+		{`"avg_ttft_s": 0.118,`, `"avg_ttft_s": -0.118,`, "negative"},
+	} {
+		bad := strings.Replace(string(golden), c.old, c.new, 1)
+		if bad == string(golden) {
+			t.Fatalf("golden has no %s", c.old)
+		}
+		if _, err := DecodeStrict([]byte(bad)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.new, err, c.want)
 		}
 	}
 }
