@@ -31,6 +31,10 @@ func checkWorkerRecord(first, r *schema.Result) error {
 			fmt.Sprintf("%s at %q", r.Server.Kind, r.Server.APIBase))
 	case !a.StartAt.Equal(b.StartAt):
 		return differ("on the clock", a.StartAt, b.StartAt)
+	case first.Status == schema.StatusComplete && r.Status == schema.StatusComplete && len(a.Levels) != len(b.Levels):
+		// A worker stopped early has fewer; two that ran to the end were
+		// given different levels.
+		return differ("to the end levels numbering", len(a.Levels), len(b.Levels))
 	}
 	for i := range min(len(a.Levels), len(b.Levels)) {
 		if err := sameLevel(loadLevel(first, i), loadLevel(r, i), a.Levels[i], b.Levels[i]); err != "" {

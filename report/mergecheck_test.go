@@ -91,6 +91,26 @@ func TestMergeRefusesOtherRuns(t *testing.T) {
 	if _, err := Merge([]*schema.Result{rec(0), rec(1)}); err != nil {
 		t.Errorf("the unchanged workers: %v", err)
 	}
+	// Levels: two complete workers with different numbers of levels were
+	// given different levels; a worker cancelled after the first is merged.
+	long := func(i int) *schema.Result {
+		r := rec(i)
+		b := r.Benchmarks[0]
+		b.TestID = "load_users_4b"
+		r.Benchmarks = append(r.Benchmarks, b)
+		wl := r.Worker.Levels[0]
+		wl.TestID = "load_users_4b"
+		r.Worker.Levels = append(r.Worker.Levels, wl)
+		return r
+	}
+	if _, err := Merge([]*schema.Result{long(0), rec(1)}); err == nil || !strings.Contains(err.Error(), "levels numbering 2") {
+		t.Errorf("complete workers of 2 and 1 levels: %v, want refused", err)
+	}
+	cut := rec(1)
+	cut.Status = schema.StatusCancelled
+	if m, err := Merge([]*schema.Result{long(0), cut}); err != nil || len(m.Benchmarks) != 2 || m.Status != schema.StatusCancelled {
+		t.Errorf("a worker cancelled after level 1: %v, want 2 levels merged, status cancelled", err)
+	}
 }
 
 // TestMergeRateFigures: a rate level's throughputs, which merge as the
