@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,22 @@ type Job struct {
 	RunID  string  `json:"run_id,omitempty"`
 	Result *Result `json:"result,omitempty"`
 	Error  string  `json:"error,omitempty"`
+	// ErrorDetail is the run's own error when Error is a fixed sentence of
+	// the contract that does not hold it (e.g. why no server was detected),
+	// at most MaxErrorDetail bytes.
+	ErrorDetail string `json:"error_detail,omitempty"`
+}
+
+// MaxErrorDetail bounds Job.ErrorDetail.
+const MaxErrorDetail = 1024
+
+// errorDetail is the run's error text when the job's error text does not hold
+// it; "" otherwise.
+func errorDetail(err error, jobError string) string {
+	if err == nil || jobError == "" || strings.Contains(jobError, err.Error()) {
+		return ""
+	}
+	return cut(err.Error(), MaxErrorDetail)
 }
 
 // Outcome turns how a job ended into its status and error text: err is the
@@ -322,6 +339,9 @@ func (m *Manager) runJob(parent context.Context, id string) {
 	// it), unless the run completed first.
 	cancelled := err != nil && (st.cancelled || (errors.Is(err, context.Canceled) && parent.Err() == nil))
 	st.job.Status, st.job.Error = m.outcome(err, cancelled)
+	if !cancelled {
+		st.job.ErrorDetail = errorDetail(err, st.job.Error)
+	}
 	m.trimLocked()
 }
 

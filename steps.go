@@ -48,15 +48,29 @@ func (r *Runner) locateServer(ctx context.Context) (detect.Server, error) {
 	if r.URL != "" {
 		srv, err := detect.Probe(ctx, strings.TrimRight(r.URL, "/"), opts)
 		if err != nil {
-			return detect.Server{}, fmt.Errorf("%w (%s: %v)", ErrNoServer, r.URL, err)
+			// err names the URL, without the password it may hold.
+			return detect.Server{}, fmt.Errorf("%w (%v)", ErrNoServer, err)
 		}
 		return srv, nil
+	}
+	var skipped []string
+	user := opts.Skipped
+	opts.Skipped = func(s detect.Skip) {
+		skipped = append(skipped, s.URL+": "+s.Reason)
+		if user != nil {
+			user(s)
+		}
 	}
 	servers, err := detect.Scan(ctx, opts)
 	if err != nil {
 		return detect.Server{}, err
 	}
-	return detect.Choose(servers, r.Prefer)
+	srv, err := detect.Choose(servers, r.Prefer)
+	if len(servers) == 0 && len(skipped) > 0 {
+		// Say what answered instead (a web app, a proxy answering 502, ...).
+		err = fmt.Errorf("%w (answered, not an LLM server: %s)", err, cut(strings.Join(skipped, "; "), 2048))
+	}
+	return srv, err
 }
 
 // telemetry is what a run samples the hardware with.

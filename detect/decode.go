@@ -65,9 +65,15 @@ func decodeObject[T any](a answer) (T, bool) {
 	return decodeObjectBody[T](a.body)
 }
 
+// jsonBody trims the white space and the UTF-8 byte order mark (which JSON
+// readers may ignore, and some servers send) around a body.
+func jsonBody(body []byte) []byte {
+	return bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\xef\xbb\xbf")))
+}
+
 func decodeObjectBody[T any](body []byte) (T, bool) {
 	var v T
-	b := bytes.TrimSpace(body)
+	b := jsonBody(body)
 	if len(b) == 0 || b[0] != '{' {
 		return v, false
 	}
@@ -83,7 +89,7 @@ func decodeArray[T any](a answer) ([]T, bool) {
 	if !a.ok() {
 		return nil, false
 	}
-	b := bytes.TrimSpace(a.body)
+	b := jsonBody(a.body)
 	if len(b) == 0 || b[0] != '[' {
 		return nil, false
 	}
@@ -122,6 +128,7 @@ type oaiModel struct {
 	Permission json.RawMessage `json:"permission"`
 	// llama-server: meta of the loaded model (null while loading).
 	Meta *struct {
+		NVocab    jint `json:"n_vocab"`
 		NCtx      jint `json:"n_ctx"`
 		NCtxTrain jint `json:"n_ctx_train"`
 		NParams   jint `json:"n_params"`
@@ -142,6 +149,14 @@ type oaiList struct {
 // decodeModels reads an OpenAI model list: an object whose "data" is an array
 // of objects each with a non-empty string id.
 func decodeModels(a answer) (oaiList, bool) {
+	if a.models == nil || !a.ok() {
+		return readModels(a)
+	}
+	a.models.once.Do(func() { a.models.list, a.models.ok = readModels(a) })
+	return a.models.list, a.models.ok
+}
+
+func readModels(a answer) (oaiList, bool) {
 	l, ok := decodeObject[oaiList](a)
 	if !ok || l.Data == nil {
 		return oaiList{}, false
@@ -166,7 +181,7 @@ func (l oaiList) ids() []string {
 	for _, m := range l.models() {
 		out = appendUnique(out, string(*m.ID))
 	}
-	return out
+	return uniqueNames(out, maxNamesRead)
 }
 
 func (l oaiList) ownedBy(owner string) bool {
@@ -440,17 +455,36 @@ type localAISystem struct {
 
 // --- helpers ---
 
+// appendUnique appends a trimmed, non-empty name. Duplicates are dropped by
+// uniqueNames once a list is complete: checking each append against the list
+// would cost a server's list of a hundred thousand names minutes.
 func appendUnique(list []string, s string) []string {
 	s = strings.TrimSpace(s)
-	if s == "" {
+	if s == "" || len(list) >= maxNamesRead {
 		return list
 	}
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
 	return append(list, s)
+}
+
+// MaxModels is the most model names a Server lists; Settings["models_listed"]
+// says how many the server listed when there were more.
+const MaxModels = 4096
+
+// maxNamesRead bounds a list of names read from one answer.
+const maxNamesRead = 1 << 17
+
+// uniqueNames drops repeated names, keeping the first of each, and cuts the
+// list to max names.
+func uniqueNames(list []string, max int) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] && len(out) < max {
+			out = append(out, s)
+		}
+		seen[s] = true
+	}
+	return out
 }
 
 // clampCtx keeps a context size in [0, 1<<30].

@@ -18,7 +18,8 @@
 //
 // A server reached through a proxy or under a path prefix (a base URL such as
 // http://host/vllm/v1) is identified from what the proxy lets through: vLLM
-// from its model cards alone when /version does not answer. llamafile's
+// and llama-server from their model cards alone (vLLM's permission objects,
+// llama-server's model meta) when nothing else answers. llamafile's
 // default server is a llama-server of early 2024 whose web UI names
 // llamafile; when its answers cannot tell (another web UI), it is reported as
 // llama.cpp with Settings["note"] saying it may be llamafile.
@@ -61,10 +62,18 @@
 //
 // # Bad answers
 //
-// Every request has a short timeout ([DefaultTimeout]), reads at most
+// Every request has a short timeout ([DefaultTimeout]), a candidate four
+// timeouts in all (one that answers some paths and hangs on the others is
+// skipped as too slow, not identified from what it did answer), reads at most
 // [MaxAnswerBytes], follows no redirect, and a candidate that accepts and never
 // answers, answers HTML or broken JSON, redirects in a loop or sends a huge body
-// is skipped; the reason goes to Options.Logger at debug level. A candidate whose
+// is skipped; the reason goes to Options.Logger at debug level. A path no
+// server has is asked with the first paths: a server that answers it with a
+// 2xx (a catch-all web app, a mock) has its answers that are the same as that
+// one ignored, so that one answer read under several paths never passes for
+// two that agree. A scan reads at most five candidates at once, so that the
+// memory it takes stays a few times MaxAnswerBytes per path however many
+// candidates send large answers. A candidate whose
 // answers carry [TyphonHeader] is Typhon itself and is never reported.
 package detect
 
@@ -75,6 +84,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +217,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Exclude lists base URLs never reported (e.g. Typhon's own address).
 	Exclude []string
+	// Skipped, when set, is called by Scan once the scan is done, in port
+	// order, with each candidate not reported that was named in URLs or that
+	// accepted a connection (Typhon's own server aside), and why: what a
+	// caller shows to say why a server it expected was not found.
+	Skipped func(Skip)
 }
 
 // ProbeError says why a base URL was not identified as an LLM server. It
@@ -214,6 +229,9 @@ type Options struct {
 type ProbeError struct {
 	URL    string
 	Reason string
+	// quiet: nothing listening, or Typhon's own server; not worth a Skip
+	// unless the URL was asked for.
+	quiet bool
 }
 
 func (e *ProbeError) Error() string {
@@ -243,6 +261,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 	p := newProber(opts)
 	defer p.close()
 	results := make([]*Server, len(cands))
+	skips := make([]*Skip, len(cands))
 	var wg sync.WaitGroup
 	for i, c := range cands {
 		wg.Add(1)
@@ -251,6 +270,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 			s, err := p.identify(ctx, c)
 			if err != nil {
 				p.log.Debug("detect: skipped candidate", "url", c.base, "reason", reason(err))
+				skips[i] = notableSkip(c, err)
 				return
 			}
 			if p.excluded(s.BaseURL) {
@@ -265,6 +285,7 @@ func Scan(ctx context.Context, opts Options) ([]Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("detect: scan: %w", err)
 	}
+	reportSkips(opts.Skipped, skips)
 	var out []Server
 	seen := map[string]bool{}
 	for _, s := range results {
@@ -288,7 +309,7 @@ func Probe(ctx context.Context, baseURL string, opts Options) (Server, error) {
 	}
 	p := newProber(opts)
 	defer p.close()
-	s, err := p.identify(ctx, candidate{base: base, port: port, explicit: true})
+	s, err := p.identify(ctx, candidate{base: base, port: port, explicit: true, fallback: localhostFallback(baseURL, base)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return Server{}, fmt.Errorf("detect: probe %s: %w", base, ctx.Err())
@@ -346,7 +367,7 @@ func candidates(opts Options) ([]candidate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("detect: %w", err)
 		}
-		add(candidate{base: base, port: port, explicit: true})
+		add(candidate{base: base, port: port, explicit: true, fallback: localhostFallback(u, base)})
 	}
 	excl := excludeSet(opts.Exclude)
 	out = slices.DeleteFunc(out, func(c candidate) bool { return excl[c.base] })
@@ -354,20 +375,26 @@ func candidates(opts Options) ([]candidate, error) {
 }
 
 // normalizeURL checks a base URL and returns it without trailing slash or
-// trailing "/v1", with "localhost" spelled 127.0.0.1, and its port.
+// trailing "/v1" (or "/v1/chat/completions" and the other OpenAI endpoints),
+// with "localhost" spelled 127.0.0.1, and its port. Its errors
+// never quote a password the URL holds.
 func normalizeURL(raw string) (string, int, error) {
+	shown := redactURL(raw)
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return "", 0, fmt.Errorf("bad base URL %q: %w", raw, err)
+		return "", 0, fmt.Errorf("bad base URL %q: %s", shown, strings.ReplaceAll(shortErr(err, 0), raw, shown))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", 0, fmt.Errorf("bad base URL %q: scheme must be http or https", raw)
+		return "", 0, fmt.Errorf("bad base URL %q: scheme must be http or https", shown)
 	}
 	if u.Hostname() == "" {
-		return "", 0, fmt.Errorf("bad base URL %q: no host", raw)
+		return "", 0, fmt.Errorf("bad base URL %q: no host", shown)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", 0, fmt.Errorf("bad base URL %q: no user, query or fragment allowed", raw)
+	if u.User != nil {
+		return "", 0, fmt.Errorf("bad base URL %q: a user or password in the URL is not sent; give an API key instead (a bearer token)", shown)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", 0, fmt.Errorf("bad base URL %q: no query or fragment allowed", shown)
 	}
 	host := u.Hostname()
 	if strings.EqualFold(host, "localhost") {
@@ -380,18 +407,26 @@ func normalizeURL(raw string) (string, int, error) {
 	if ps := u.Port(); ps != "" {
 		n, err := strconv.Atoi(ps)
 		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("bad base URL %q: bad port", raw)
+			return "", 0, fmt.Errorf("bad base URL %q: bad port", shown)
 		}
 		port = n
 	}
 	hostport := host
 	if strings.Contains(host, ":") {
-		hostport = "[" + host + "]"
+		// An IPv6 zone ("fe80::1%eth0") is written %25 in a URL.
+		hostport = "[" + strings.Replace(host, "%", "%25", 1) + "]"
 	}
 	if u.Port() != "" {
 		hostport += ":" + u.Port()
 	}
 	path := strings.TrimRight(u.Path, "/")
+	for _, endpoint := range []string{"/chat/completions", "/completions", "/models", "/embeddings"} {
+		// The URL of an endpoint, pasted for the server's: its base.
+		if p, ok := strings.CutSuffix(path, "/v1"+endpoint); ok {
+			path = p
+			break
+		}
+	}
 	path = strings.TrimSuffix(path, "/v1")
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(hostport) + path, port, nil
 }
@@ -413,4 +448,24 @@ func sortServers(s []Server) {
 		}
 		return strings.Compare(a.BaseURL, b.BaseURL)
 	})
+}
+
+// userInfo matches the user and password part of a URL.
+var userInfo = regexp.MustCompile(`(?i)^(\s*[a-z][a-z0-9+.-]*://)[^/?#]*@`)
+
+// redactURL hides the user and password a URL may hold, also one url.Parse
+// refuses.
+func redactURL(raw string) string {
+	return userInfo.ReplaceAllString(raw, "${1}[redacted]@")
+}
+
+// localhostFallback is the [::1] twin of base when raw names "localhost"
+// (which base spells 127.0.0.1): a server listening on [::1] only is found
+// there, as "localhost" would resolve.
+func localhostFallback(raw, base string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || !strings.EqualFold(u.Hostname(), "localhost") {
+		return ""
+	}
+	return strings.Replace(base, "://127.0.0.1", "://[::1]", 1)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,15 @@ type answer struct {
 	header http.Header
 	body   []byte
 	err    error // transport error, timeout, answer too large; status is 0
+	// models holds the answer read as an OpenAI model list, decoded once
+	// however many rules read it; nil for answers not from the network.
+	models *modelsMemo
+}
+
+type modelsMemo struct {
+	once sync.Once
+	list oaiList
+	ok   bool
 }
 
 // ok reports a 2xx answer read in full.
@@ -35,7 +45,10 @@ func (a answer) describe() string {
 	if ct == "" {
 		ct = "no content type"
 	}
-	return fmt.Sprintf("HTTP %d, %s, %d bytes", a.status, ct, len(a.body))
+	if a.status >= 300 && a.status < 400 {
+		return fmt.Sprintf("HTTP %d to %s (not followed)", a.status, location(a))
+	}
+	return fmt.Sprintf("HTTP %d, %s, %d bytes", a.status, cutText(ct, 64), len(a.body))
 }
 
 // source gives the answers of one candidate. The network one fetches and caches;
@@ -53,7 +66,12 @@ type prober struct {
 	apiKey  string
 	log     *slog.Logger
 	exclude map[string]bool
+	reading chan struct{} // a slot per candidate being read (maxReading)
 }
+
+// maxReading is how many candidates a scan reads at once; closed ports cost a
+// dial and take no slot.
+const maxReading = 5
 
 func newProber(opts Options) *prober {
 	p := &prober{
@@ -62,6 +80,7 @@ func newProber(opts Options) *prober {
 		apiKey:  opts.APIKey,
 		log:     opts.Logger,
 		exclude: excludeSet(opts.Exclude),
+		reading: make(chan struct{}, maxReading),
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
@@ -207,14 +226,14 @@ func (s *netSource) fetch(ctx context.Context, method, path string, body []byte)
 		return answer{err: errors.New(s.hidden(shortErr(err, s.p.timeout)))}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return answer{status: 0, header: resp.Header, err: fmt.Errorf("reading the answer: %s", shortErr(err, s.p.timeout))}
 	}
 	if len(data) > MaxAnswerBytes {
 		return answer{header: resp.Header, err: fmt.Errorf("answer larger than %d bytes", MaxAnswerBytes)}
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+	return answer{status: resp.StatusCode, header: resp.Header, body: data, models: &modelsMemo{}}
 }
 
 // shortErr turns a transport error into a short reason.
@@ -231,4 +250,35 @@ func shortErr(err error, timeout time.Duration) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// readAnswer reads at most MaxAnswerBytes+1 bytes of a body, in a buffer sized
+// from Content-Length when it is given (io.ReadAll doubles its buffer, leaving
+// twice a large answer to collect).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	r := io.LimitReader(resp.Body, MaxAnswerBytes+1)
+	if n := resp.ContentLength; n > 0 && n <= MaxAnswerBytes {
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(r)
+}
+
+// slowest names the paths asked of s that gave no answer in time, for the
+// reason of a candidate that ran out of its budget.
+func (s *netSource) slowest() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var slow []string
+	for key, f := range s.cache {
+		if f.a.err != nil && strings.HasPrefix(f.a.err.Error(), "no answer within") {
+			slow = append(slow, strings.TrimSpace(key))
+		}
+	}
+	if len(slow) == 0 {
+		return "none timed out"
+	}
+	slices.Sort(slow)
+	return strings.Join(slow[:min(len(slow), 8)], ", ")
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -55,6 +56,10 @@ var rules = []rule{
 	{KindOllama, matchOllama},
 }
 
+// candidateBudget is how many request timeouts one candidate may take in all:
+// the first paths are asked at once, the few more a rule needs one by one.
+const candidateBudget = 4
+
 // identify probes one candidate over the network.
 func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 	base := c.base
@@ -66,22 +71,39 @@ func (p *prober) identify(ctx context.Context, c candidate) (Server, error) {
 				return Server{}, ctx.Err()
 			}
 			if c.fallback == "" || p.dialable(ctx, c.fallback) != nil {
-				return Server{}, &ProbeError{URL: base, Reason: "nothing listening: " + shortErr(err, p.timeout)}
+				return Server{}, &ProbeError{URL: base, Reason: "nothing listening: " + shortErr(err, p.timeout), quiet: true}
 			}
 			base = c.fallback
 		}
 	}
-	src := p.source(base, c.explicit)
-	src.prefetch(ctx, firstPaths)
-	if ctx.Err() != nil {
+	// At most maxReading candidates are read at once: each may hold a dozen
+	// answers of up to MaxAnswerBytes and their decoding.
+	select {
+	case p.reading <- struct{}{}:
+		defer func() { <-p.reading }()
+	case <-ctx.Done():
 		return Server{}, ctx.Err()
 	}
-	s, why := identifyFrom(ctx, src)
-	if ctx.Err() != nil {
+	// A candidate that answers some paths and leaves others hanging gets
+	// candidateBudget timeouts in all, then is skipped: one whose answers were
+	// cut short is not identified from the rest.
+	cctx, cancel := context.WithTimeout(ctx, candidateBudget*p.timeout)
+	defer cancel()
+	src := p.source(base, c.explicit)
+	src.prefetch(cctx, slices.Concat(firstPaths, []string{canaryPath}))
+	s, why := Server{}, ""
+	if cctx.Err() == nil {
+		s, why = identifyFrom(cctx, src)
+	}
+	switch {
+	case ctx.Err() != nil:
 		return Server{}, ctx.Err()
+	case cctx.Err() != nil:
+		why = fmt.Sprintf("answered too slowly: not identified within %v (%d times the request timeout; no answer to %s)",
+			candidateBudget*p.timeout, candidateBudget, src.slowest())
 	}
 	if why != "" {
-		return Server{}, &ProbeError{URL: base, Reason: why}
+		return Server{}, &ProbeError{URL: base, Reason: why, quiet: strings.HasPrefix(why, typhonItself)}
 	}
 	s.BaseURL = base
 	s.Port = c.port
@@ -102,9 +124,10 @@ func isLoopback(base string) bool {
 func identifyFrom(ctx context.Context, src source) (Server, string) {
 	for _, path := range firstPaths {
 		if a := src.get(ctx, path); a.header.Get(TyphonHeader) != "" {
-			return Server{}, fmt.Sprintf("Typhon's own server (%s header on %s)", TyphonHeader, path)
+			return Server{}, fmt.Sprintf("%s (%s header on %s)", typhonItself, TyphonHeader, path)
 		}
 	}
+	src = maskCatchAll(ctx, src)
 	for _, r := range rules {
 		if s, ok := r.match(ctx, src); ok {
 			markAuth(ctx, src, &s)
@@ -145,33 +168,18 @@ func finish(s Server) Server {
 	if s.LoadedModel != "" && !slices.Contains(s.Models, s.LoadedModel) {
 		s.Models = append([]string{s.LoadedModel}, s.Models...)
 	}
+	s.Models = uniqueNames(s.Models, maxNamesRead)
+	if n := len(s.Models); n > MaxModels {
+		s.Models = s.Models[:MaxModels]
+		if s.Settings == nil {
+			s.Settings = map[string]string{}
+		}
+		s.Settings["models_listed"] = strconv.Itoa(n)
+	}
 	if len(s.Settings) == 0 {
 		s.Settings = nil
 	}
 	return s
-}
-
-// noMatchReason says what the candidate answered instead of a known API.
-func noMatchReason(ctx context.Context, src source) string {
-	first := src.get(ctx, "/v1/models")
-	allFailed := true
-	for _, path := range firstPaths {
-		if a := src.get(ctx, path); a.err == nil {
-			allFailed = false
-			break
-		}
-	}
-	switch {
-	case allFailed:
-		return "no answer: " + first.describe()
-	case first.err == nil && (first.status == 401 || first.status == 403):
-		return fmt.Sprintf("/v1/models answered HTTP %d: an API key is needed (Options.APIKey, sent to Options.URLs only)", first.status)
-	}
-	var parts []string
-	for _, path := range []string{"/v1/models", "/props", "/api/version", "/info"} {
-		parts = append(parts, path+": "+src.get(ctx, path).describe())
-	}
-	return "no known LLM API answered (" + strings.Join(parts, "; ") + ")"
 }
 
 // --- Ollama ---
@@ -223,7 +231,7 @@ func matchOllama(ctx context.Context, src source) (Server, bool) {
 		for _, m := range ps[1:] {
 			others = appendUnique(others, m.name())
 		}
-		setting(s.Settings, "also_loaded", strings.Join(others, ","))
+		setting(s.Settings, "also_loaded", strings.Join(uniqueNames(others, 64), ","))
 	} else if len(s.Models) > 0 {
 		showName = s.Models[0]
 	}
@@ -370,7 +378,7 @@ func matchTGWUI(ctx context.Context, src source) (Server, bool) {
 	for _, l := range info.LoraNames {
 		loras = appendUnique(loras, string(l))
 	}
-	setting(s.Settings, "lora_names", strings.Join(loras, ","))
+	setting(s.Settings, "lora_names", strings.Join(uniqueNames(loras, 64), ","))
 	return s, true
 }
 
@@ -481,7 +489,7 @@ func matchLocalAI(ctx context.Context, src source) (Server, bool) {
 		for _, b := range *sys.Backends {
 			backends = appendUnique(backends, string(b))
 		}
-		setting(s.Settings, "backends", strings.Join(backends, ","))
+		setting(s.Settings, "backends", strings.Join(uniqueNames(backends, 64), ","))
 	}
 	if needsKey {
 		s.Settings["auth"] = "API key required"

@@ -49,6 +49,9 @@ func matchLlamaCpp(ctx context.Context, src source) (Server, bool) {
 	case e.propsOK && healthOK(ctx, src):
 	case e.modelsOK && e.llamafileHdr != "":
 		// llamafile's own server (llamafiler) has no /props.
+	case e.ownedLlama && llamaCards(e.models):
+		// Behind a proxy that lets only /v1 through: llama-server's own model
+		// cards (owned by "llamacpp", with the model's meta) say enough.
 	case llamaLoading(e.propsA) && (llamaLoading(e.modelsA) || e.llamaHdr || llamaLoading(src.get(ctx, "/health"))):
 		s.Loading = true
 		return s, true
@@ -174,6 +177,20 @@ func authError(a answer) bool {
 func healthOK(ctx context.Context, src source) bool {
 	h, ok := decodeObject[statusBody](src.get(ctx, "/health"))
 	return ok && h.Status == "ok"
+}
+
+// llamaCards reports a model list in the shape of llama-server's: every model
+// owned by "llamacpp" with a meta object giving the model's vocabulary and
+// training context (what llama-server reads from the GGUF), none a router entry.
+func llamaCards(l oaiList) bool {
+	ms := l.models()
+	for _, m := range ms {
+		if !strings.EqualFold(string(m.OwnedBy), "llamacpp") || m.Status != nil ||
+			m.Meta == nil || m.Meta.NVocab <= 0 || m.Meta.NCtxTrain <= 0 {
+			return false
+		}
+	}
+	return len(ms) > 0
 }
 
 func modelsHaveStatus(l oaiList) bool {

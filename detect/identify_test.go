@@ -106,6 +106,12 @@ func TestProbeRecorded(t *testing.T) {
 			LoadedModel: "Qwen/Qwen2.5-7B-Instruct", CtxSize: 32768,
 			Settings: map[string]string{"max_model_len": "32768", "root": "/models/Qwen2.5-7B-Instruct"},
 		}},
+		{file: "llamacpp-proxy-v1-only", want: &Server{
+			Kind: KindLlamaCpp, Name: "llama.cpp (llama-server)",
+			Models: []string{"/tmp/detect-tiny.gguf"}, LoadedModel: "/tmp/detect-tiny.gguf",
+			CtxSize: 2048, Quantization: "all F32",
+			Settings: map[string]string{"model_size_bytes": "4186624", "n_ctx_train": "32768", "n_params": "1046656"},
+		}},
 		{file: "sglang-no-aliases", want: &Server{
 			Kind: KindSGLang, Name: "SGLang", Version: "0.5.9", Models: []string{"meta-llama/Llama-3.1-8B-Instruct"},
 			LoadedModel: "meta-llama/Llama-3.1-8B-Instruct", CtxSize: 131072, Slots: 48, Quantization: "fp8",
@@ -188,7 +194,7 @@ func TestProbeRecorded(t *testing.T) {
 		{file: "lookalike-props-only", why: "no known LLM API answered"},
 		{file: "lookalike-ollama-root-only", why: "no known LLM API answered"},
 		{file: "lookalike-ollama-tags-only", why: "no known LLM API answered"},
-		{file: "lookalike-catch-all", why: "no known LLM API answered"},
+		{file: "lookalike-catch-all", why: "answers every path alike"},
 		{file: "lookalike-html", why: "text/html"},
 		{file: "lookalike-auth-required", why: "an API key is needed"},
 		{file: "typhon-self", why: "Typhon's own server"},

@@ -346,8 +346,8 @@ func TestScanBadOptions(t *testing.T) {
 		{"port too big", Options{Ports: []int{70000}}, "bad port 70000"},
 		{"not http", Options{URLs: []string{"ftp://127.0.0.1:21"}}, "scheme must be http or https"},
 		{"no host", Options{URLs: []string{"http://:8080"}}, "no host"},
-		{"query", Options{URLs: []string{"http://127.0.0.1:8080/?x=1"}}, "no user, query or fragment"},
-		{"credentials", Options{URLs: []string{"http://user:pw@127.0.0.1:8080"}}, "no user, query or fragment"},
+		{"query", Options{URLs: []string{"http://127.0.0.1:8080/?x=1"}}, "no query or fragment"},
+		{"credentials", Options{URLs: []string{"http://user:pw@127.0.0.1:8080"}}, "a user or password in the URL is not sent"},
 		{"bad port in URL", Options{URLs: []string{"http://127.0.0.1:99999"}}, "bad port"},
 		{"negative timeout", Options{Timeout: -time.Second}, "negative Timeout"},
 	}
@@ -426,6 +426,12 @@ func TestNormalizeURL(t *testing.T) {
 		{"http://10.0.0.5:8000/proxy/llama/", "http://10.0.0.5:8000/proxy/llama", 8000},
 		{"http://[::1]:8080", "http://[::1]:8080", 8080},
 		{" http://127.0.0.1:1234 ", "http://127.0.0.1:1234", 1234},
+		// The URL of an endpoint, pasted for the server's, was probed as a
+		// base (every answer 404).
+		{"http://127.0.0.1:8080/v1/chat/completions", "http://127.0.0.1:8080", 8080},
+		{"http://10.0.0.5:8000/proxy/llama/v1/models/", "http://10.0.0.5:8000/proxy/llama", 8000},
+		{"http://127.0.0.1:8080/v1/completions", "http://127.0.0.1:8080", 8080},
+		{"http://127.0.0.1:8080/chat/completions", "http://127.0.0.1:8080/chat/completions", 8080},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

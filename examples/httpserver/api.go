@@ -198,7 +198,10 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) {
 func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	servers, err := detect.Scan(ctx, a.mgr.Runner.Detect)
+	opts := a.mgr.Runner.Detect
+	skipped := []detect.Skip{}
+	opts.Skipped = func(s detect.Skip) { skipped = append(skipped, s) }
+	servers, err := detect.Scan(ctx, opts)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -207,7 +210,7 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 		servers = []detect.Server{}
 	}
 	prof := typhon.Hardware(ctx)
-	writeJSON(w, http.StatusOK, map[string]any{"servers": servers, "profile": prof})
+	writeJSON(w, http.StatusOK, map[string]any{"servers": servers, "skipped": skipped, "profile": prof})
 }
 
 func (a *api) submit(w http.ResponseWriter, r *http.Request) {

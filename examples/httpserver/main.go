@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -189,7 +190,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	api.askCfg = c.ask
 	srv := newHTTPServer(api)
 	fmt.Fprintf(stdout, "listening on %s\n", self)
-	logger.Info("serving", "addr", self, "data", c.data, "url", c.url, "model", c.model,
+	logger.Info("serving", "addr", self, "data", c.data, "url", shownURL(c.url), "model", c.model,
 		"token", c.token != "", "api_key", c.apiKey != "", "queue", c.queue, "job_timeout", c.jobTimeout)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -293,4 +294,13 @@ func numFlag(dst *[]int) func(string) error {
 		*dst = append(*dst, n)
 		return nil
 	}
+}
+
+// shownURL is a URL for the log, without the password it may hold.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	return u.Redacted()
 }

@@ -240,6 +240,8 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		URLs:   urls,
 		APIKey: os.Getenv("TYPHON_API_KEY"),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		// Why an address asked for, or one that answered, is not listed.
+		Skipped: func(s detect.Skip) { fmt.Fprintf(stderr, "not an LLM server: %s: %s\n", s.URL, cutTo(s.Reason, 600)) },
 	})
 	if err != nil {
 		return err
