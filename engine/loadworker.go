@@ -37,8 +37,8 @@ func ParseWorker(s string) (index, count int, err error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "/")
 	index, err1 := strconv.Atoi(a)
 	count, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || count < 1 || index < 0 || index >= count {
-		return 0, 0, fmt.Errorf("%w: worker %q: want INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3", ErrInvalidLoad, s)
+	if !ok || err1 != nil || err2 != nil || count < 1 || count > schema.MaxWorkers || index < 0 || index >= count {
+		return 0, 0, fmt.Errorf("%w: worker %q: want INDEX/COUNT with 0 <= INDEX < COUNT <= %d, e.g. 0/3", ErrInvalidLoad, s, schema.MaxWorkers)
 	}
 	return index, count, nil
 }
@@ -49,12 +49,15 @@ func (w *LoadWorker) validate(o LoadOptions) error {
 		return nil
 	}
 	switch {
-	case w.Count < 1 || w.Index < 0 || w.Index >= w.Count:
-		return fmt.Errorf("%w: worker %d/%d: want 0 <= index < count", ErrInvalidLoad, w.Index, w.Count)
+	case w.Count < 1 || w.Count > schema.MaxWorkers || w.Index < 0 || w.Index >= w.Count:
+		return fmt.Errorf("%w: worker %d/%d: want 0 <= index < count <= %d", ErrInvalidLoad, w.Index, w.Count, schema.MaxWorkers)
 	case w.LevelEvery < 0:
 		return fmt.Errorf("%w: worker level interval %s is negative", ErrInvalidLoad, w.LevelEvery)
 	case o.shape() == schema.LoadUsers && len(o.Users) == 0, o.shape() == schema.LoadRate && len(o.Rates) == 0:
 		return fmt.Errorf("%w: a worker needs its levels given (users or rates): the workers cannot agree on a stop", ErrInvalidLoad)
+	}
+	if err := w.checkClock(o); err != nil {
+		return err
 	}
 	for _, u := range o.Users {
 		if u < w.Count {
@@ -63,6 +66,31 @@ func (w *LoadWorker) validate(o LoadOptions) error {
 	}
 	if w.LevelEvery > 0 && w.LevelEvery < o.rampUp()+o.window() {
 		return fmt.Errorf("%w: worker level interval %s is shorter than a level (%s)", ErrInvalidLoad, w.LevelEvery, o.rampUp()+o.window())
+	}
+	return nil
+}
+
+// MaxStartAhead bounds how far ahead a shared clock (LoadWorker.StartAt) may
+// be: a worker told to start in a year (a mistyped date) would wait that long.
+const MaxStartAhead = 24 * time.Hour
+
+// checkClock reports a shared clock too far ahead (MaxStartAhead) or too far
+// past: a worker that starts after the first level's ramp-up and a tenth of
+// its window are over on the shared clock would measure a window that the
+// others' barely overlap (a pod that started late, a start time already used).
+func (w *LoadWorker) checkClock(o LoadOptions) error {
+	if w.StartAt.IsZero() {
+		return nil
+	}
+	// time.Until and time.Since saturate instead of overflowing: each is
+	// compared only with a positive bound.
+	switch until, since := time.Until(w.StartAt), time.Since(w.StartAt); {
+	case until > MaxStartAhead:
+		return fmt.Errorf("%w: worker start %s is %s ahead: at most %s", ErrInvalidLoad,
+			w.StartAt.UTC().Format(time.RFC3339), until.Round(time.Second), MaxStartAhead)
+	case since > o.rampUp()+o.window()/10:
+		return fmt.Errorf("%w: worker start %s was %s ago: the other workers' first window opened %s after it; give a start time ahead",
+			ErrInvalidLoad, w.StartAt.UTC().Format(time.RFC3339), since.Round(time.Second), o.rampUp())
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ func TestParseWorker(t *testing.T) {
 	}{
 		{"0/3", 0, 3, true}, {" 2/3 ", 2, 3, true}, {"0/1", 0, 1, true},
 		{"3/3", 0, 0, false}, {"-1/3", 0, 0, false}, {"1/0", 0, 0, false}, {"1", 0, 0, false}, {"a/b", 0, 0, false}, {"", 0, 0, false},
+		{"0/0", 0, 0, false}, {"3/2", 0, 0, false}, {"-1/2", 0, 0, false}, {"1/3/4", 0, 0, false}, {"0x1/3", 0, 0, false},
+		{"0/4096", 0, 4096, true}, {"0/4097", 0, 0, false}, {"0/9223372036854775807", 0, 0, false},
 	} {
 		i, n, err := ParseWorker(tt.in)
 		if (err == nil) != tt.ok || i != tt.idx || n != tt.count {
@@ -50,7 +52,9 @@ func TestWorkerValidateAndClock(t *testing.T) {
 	start := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	w := &LoadWorker{Index: 1, Count: 3, StartAt: start}
 	o := LoadOptions{Users: []int{12, 24}, Window: 10 * time.Second, RampUp: 2 * time.Second, Worker: w}
-	if err := o.Validate(); err != nil {
+	ahead := *w
+	ahead.StartAt = time.Now().Add(time.Minute)
+	if err := (LoadOptions{Users: []int{12, 24}, Window: 10 * time.Second, RampUp: 2 * time.Second, Worker: &ahead}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := w.LevelStart(o, 1), start.Add(12*time.Second+DefaultGrace); !got.Equal(want) {
@@ -68,6 +72,36 @@ func TestWorkerValidateAndClock(t *testing.T) {
 	} {
 		if err := o.Validate(); !errors.Is(err, ErrInvalidLoad) {
 			t.Errorf("%s: %v, want ErrInvalidLoad", name, err)
+		}
+	}
+}
+
+// TestWorkerClockBounds: a shared clock a year ahead (a mistyped date) would
+// make the worker wait a year, one long past would make it measure a window
+// the others' do not overlap; both are refused before anything is sent. A
+// worker a little late (within the ramp-up) still runs. Before, both ran: the
+// first slept until its deadline, the second measured at once.
+func TestWorkerClockBounds(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	for _, c := range []struct {
+		name  string
+		start time.Time
+		ok    bool
+	}{
+		{"a minute ahead", now.Add(time.Minute), true},
+		{"1 s late, within the ramp-up", now.Add(-time.Second), true},
+		{"a year ahead", now.AddDate(1, 0, 0), false},
+		{"25 hours ahead", now.Add(25 * time.Hour), false},
+		{"an hour past", now.Add(-time.Hour), false},
+		{"the ramp-up and a window past", now.Add(-12 * time.Second), false},
+		{"the year 1", time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), false},
+	} {
+		o := LoadOptions{Users: []int{6}, Window: 10 * time.Second, RampUp: 2 * time.Second,
+			Worker: &LoadWorker{Index: 0, Count: 3, StartAt: c.start}}
+		err := o.Validate()
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrInvalidLoad)) {
+			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,4 +40,31 @@ func (s *Store) WorkerRecords(run string) ([]*schema.Result, error) {
 		return nil, fmt.Errorf("report: %w: no worker record of run %q in %s", ErrNotFound, run, s.runsDir())
 	}
 	return out, nil
+}
+
+// WorkerRecordID is the run id of the record in Dir that holds worker index of
+// the distributed run named run, "" when there is none. Only the records' ids
+// and worker fields are decoded.
+func (s *Store) WorkerRecordID(run string, index int) (string, error) {
+	entries, err := s.fsys().ReadDir(s.runsDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("report: list records: %w", err)
+	}
+	for _, e := range entries {
+		if _, ok := recordID(e); !ok {
+			continue
+		}
+		b, err := s.fsys().ReadFile(filepath.Join(s.runsDir(), e.Name()))
+		if err != nil {
+			continue
+		}
+		var head struct {
+			RunID  string         `json:"run_id"`
+			Worker *schema.Worker `json:"worker"`
+		}
+		if json.Unmarshal(b, &head) == nil && head.Worker != nil && head.Worker.Run == run && head.Worker.Index == index {
+			return head.RunID, nil
+		}
+	}
+	return "", nil
 }

@@ -77,6 +77,9 @@ func checkFleet(recs []*schema.Result) error {
 		if w.Count != recs[0].Worker.Count {
 			return fmt.Errorf("report: %w: workers disagree on their count (%d, %d)", ErrMerge, recs[0].Worker.Count, w.Count)
 		}
+		if err := checkWorkerRecord(recs[0], r); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -109,10 +112,8 @@ func fleetHeader(recs []*schema.Result) *schema.Result {
 		}
 		out.Workers = append(out.Workers, fleetWorker(r))
 	}
-	for i := range first.Worker.Count {
-		if !have[i] {
-			errs = append(errs, fmt.Sprintf("worker %d: no record", i))
-		}
+	if missing := missingWorkers(have, first.Worker.Count); missing != "" {
+		errs = append(errs, missing)
 	}
 	out.Error = strings.Join(errs, "; ")
 	if out.Error != "" && out.Status == schema.StatusComplete {

@@ -75,13 +75,16 @@ func fleetRecord(t *testing.T, i, n int, off float64, starts, ttft []float64, fa
 		cols.OutputTokens, cols.PromptTokens, cols.OK = append(cols.OutputTokens, 0), append(cols.PromptTokens, 20), append(cols.OK, false)
 	}
 	lvl := &schema.LoadLevel{Shape: schema.LoadUsers, Users: 4, WindowS: 10, WindowStart: ws, Completed: len(starts), Failed: fail,
-		OutputTPS: float64(10*len(starts)) / 10, Requests: cols, Latency: schema.LoadLatency{TTFTS: rawDist(ttft)},
-		HDR: map[string]string{"ttft_s": encodeHDR(t, ttft)}}
+		RequestThroughput: float64(len(starts)) / 10, OutputTPS: float64(10*len(starts)) / 10, TotalTPS: float64(30*len(starts)) / 10,
+		Goodput: float64(len(starts)) / 10, AllOutputTokens: 10 * len(starts), Requests: cols,
+		Latency: schema.LoadLatency{TTFTS: rawDist(ttft), E2ES: rawDist(cols.E2ES[:len(starts)])},
+		HDR:     map[string]string{"ttft_s": encodeHDR(t, ttft), "e2e_s": encodeHDR(t, cols.E2ES[:len(starts)])}}
 	if fail > 0 {
 		lvl.ErrorKinds, lvl.FirstError = map[string]int{"timeout": fail}, "deadline"
 	}
 	return &schema.Result{SchemaVersion: 1, RunID: fmt.Sprintf("f-w%d", i), RunAt: t0, Status: schema.StatusComplete,
-		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, LoadLevel: lvl}},
+		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, LoadLevel: lvl,
+			AvgTTFTS: lvl.Latency.TTFTS.Mean, AvgElapsedS: lvl.Latency.E2ES.Mean, AggregateTPS: lvl.OutputTPS}},
 		Worker: &schema.Worker{Run: "f", Index: i, Count: n, Levels: []schema.WorkerLevel{{TestID: "load_users_4", Users: 4,
 			WindowStart: ws, WindowEnd: ws.Add(10 * time.Second)}}}}
 }
@@ -160,6 +163,7 @@ func TestMergeRefuses(t *testing.T) {
 	late := rec(1)
 	late.Worker.Levels[0].WindowStart = late.Worker.Levels[0].WindowStart.Add(time.Minute)
 	late.Worker.Levels[0].WindowEnd = late.Worker.Levels[0].WindowEnd.Add(time.Minute)
+	late.Benchmarks[0].LoadLevel.WindowStart = late.Worker.Levels[0].WindowStart
 	plain := rec(1)
 	plain.Worker = nil
 	noHDR := rec(1)

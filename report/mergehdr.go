@@ -41,6 +41,23 @@ func decodeHDR(enc string) (*hdrhistogram.Histogram, error) {
 	return h, nil
 }
 
+// hdrMatches reports a histogram whose percentiles are not its series'
+// figures (within twice HDRPrecision or HDRResolutionS): a merge takes the
+// histograms' word, so one that holds other samples than the figures say
+// would change the merged percentiles unseen.
+func hdrMatches(h *hdrhistogram.Histogram, d schema.Dist) error {
+	if d.N == 0 {
+		return nil
+	}
+	p50, p90, _, p99 := hdrPercentiles(h)
+	for _, c := range [][2]float64{{p50, d.P50}, {p90, d.P90}, {p99, d.P99}} {
+		if math.Abs(c[0]-c[1]) > 2*HDRPrecision*math.Abs(c[1])+2*HDRResolutionS {
+			return fmt.Errorf("p50/p90/p99 %g/%g/%g s, the figures %g/%g/%g s", p50, p90, p99, d.P50, d.P90, d.P99)
+		}
+	}
+	return nil
+}
+
 // mergeHDR decodes and adds the encoded histograms; nil when there are none.
 func mergeHDR(encoded []string) (*hdrhistogram.Histogram, error) {
 	var out *hdrhistogram.Histogram

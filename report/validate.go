@@ -37,6 +37,10 @@ func DecodeStrict(b []byte) (*schema.Result, error) {
 	return &res, nil
 }
 
+// maxBenchmarks bounds the tests and load levels of a record taken from
+// outside: a full plan runs about twenty, a sweep a few dozen levels.
+const maxBenchmarks = 1024
+
 // ValidateRecord checks that res is a finished record whose figures hold
 // together: a known schema version, a valid run id, a final status, each load
 // level's request columns as many as its completed and failed requests, each
@@ -55,6 +59,10 @@ func ValidateRecord(res *schema.Result) error {
 		return bad("run_at is missing")
 	case res.Benchmarks == nil:
 		return bad("benchmarks is missing")
+	case len(res.Benchmarks) > maxBenchmarks:
+		// Each load level decodes up to four histograms of 47,000 buckets:
+		// 16,000 levels in one upload cost the collector 5 s of CPU.
+		return bad("%d benchmarks: at most %d", len(res.Benchmarks), maxBenchmarks)
 	}
 	switch res.Status {
 	case schema.StatusComplete, schema.StatusFailed, schema.StatusCancelled, schema.StatusInterrupted:
@@ -68,6 +76,9 @@ func ValidateRecord(res *schema.Result) error {
 			return bad("benchmark %d has no test_id", i)
 		}
 		if b.Category != schema.CategoryLoad {
+			if err := validateClassic(b); err != nil {
+				return bad("%s: %v", b.TestID, err)
+			}
 			continue
 		}
 		levels++
@@ -75,13 +86,8 @@ func ValidateRecord(res *schema.Result) error {
 			return bad("%s: %v", b.TestID, err)
 		}
 	}
-	if w := res.Worker; w != nil {
-		switch {
-		case w.Run == "" || w.Count < 1 || w.Index < 0 || w.Index >= w.Count:
-			return bad("worker %d/%d of run %q: want 0 <= index < count and a run name", w.Index, w.Count, w.Run)
-		case len(w.Levels) != levels:
-			return bad("worker lists %d levels, the record holds %d", len(w.Levels), levels)
-		}
+	if err := validateWorker(res, levels); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }
@@ -107,9 +113,12 @@ func validateLevel(b *schema.Benchmark) error {
 			return fmt.Errorf("%d requests in the columns, %d completed and %d failed", n, l.Completed, l.Failed)
 		}
 	}
-	ns := map[string]int{"ttft_s": l.Latency.TTFTS.N, "itl_s": l.Latency.ITLS.N, "tpot_s": l.Latency.TPOTS.N, "e2e_s": l.Latency.E2ES.N}
+	if err := validateLoadFigures(b); err != nil {
+		return err
+	}
+	ds := map[string]schema.Dist{"ttft_s": l.Latency.TTFTS, "itl_s": l.Latency.ITLS, "tpot_s": l.Latency.TPOTS, "e2e_s": l.Latency.E2ES}
 	for name, enc := range l.HDR {
-		want, ok := ns[name]
+		d, ok := ds[name]
 		if !ok {
 			return fmt.Errorf("histogram of unknown series %q", name)
 		}
@@ -117,8 +126,11 @@ func validateLevel(b *schema.Benchmark) error {
 		if err != nil {
 			return fmt.Errorf("histogram %s: %w", name, err)
 		}
-		if h.TotalCount() != int64(want) {
-			return fmt.Errorf("histogram %s holds %d samples, latency says %d", name, h.TotalCount(), want)
+		if h.TotalCount() != int64(d.N) {
+			return fmt.Errorf("histogram %s holds %d samples, latency says %d", name, h.TotalCount(), d.N)
+		}
+		if err := hdrMatches(h, d); err != nil {
+			return fmt.Errorf("histogram %s: %w", name, err)
 		}
 	}
 	return nil

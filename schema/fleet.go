@@ -2,6 +2,10 @@ package schema
 
 import "time"
 
+// MaxWorkers bounds Worker.Count: more workers than any fleet runs would only
+// make a merge list millions of missing records.
+const MaxWorkers = 4096
+
 // Worker says which share of a distributed run a record holds: a run of several
 // worker processes (a Kubernetes Indexed Job, or processes on one machine) that
 // share one load on a shared clock. Every worker's record names the fleet run it

@@ -356,6 +356,7 @@ var statusOf = []struct {
 	{advice.ErrServer, http.StatusBadGateway},
 	{advice.ErrNoTarget, http.StatusBadGateway},
 	{errConflict, http.StatusConflict},
+	{errNoSpace, http.StatusInsufficientStorage},
 }
 
 // writeError answers {"detail": "..."} with the status of the error's kind. An

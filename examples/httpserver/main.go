@@ -74,6 +74,11 @@ type config struct {
 	detect detect.Options
 }
 
+// tokenPlaceholder begins the token of the Secret in deploy/kubernetes as
+// published: a collector started with it would take uploads from anyone who
+// read the manifest.
+const tokenPlaceholder = "CHANGE-ME"
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
@@ -107,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.apiKey, err = secret("api-key", c.apiKey, *apiKeyFile, "TYPHON_API_KEY"); err != nil {
 		return c, err
+	}
+	if strings.Contains(c.token, tokenPlaceholder) {
+		return c, fmt.Errorf("the token is the placeholder of the published manifests (%s...): set a long random one", tokenPlaceholder)
 	}
 
 	if c.queue < 1 {

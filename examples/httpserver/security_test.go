@@ -177,6 +177,9 @@ func TestListenAddress(t *testing.T) {
 		{"bad queue", []string{"-queue", "0"}, "bad -queue 0"},
 		{"bad job timeout", []string{"-job-timeout", "-1s"}, "bad -job-timeout"},
 		{"stray argument", []string{"-addr", "127.0.0.1:0", "extra"}, "unexpected arguments"},
+		// The Secret of deploy/kubernetes/collector.yaml as published: anyone
+		// who read the manifest could upload with it.
+		{"the manifests' placeholder token", []string{"-addr", "127.0.0.1:0", "-token", "CHANGE-ME-to-a-long-random-string"}, "placeholder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/typhonbench/typhon/report"
 )
@@ -15,8 +16,12 @@ import (
 // per-request columns and histograms included.
 const maxUploadBytes = 32 << 20
 
-// errConflict: an upload under a run id that holds another record.
-var errConflict = errors.New("conflict")
+var (
+	// errConflict: an upload under a run id that holds another record.
+	errConflict = errors.New("conflict")
+	// errNoSpace: an upload the data directory's disk cannot take (507).
+	errNoSpace = errors.New("insufficient storage")
+)
 
 // uploadMu makes the check for an earlier upload and the write one step, so
 // that two uploads of one record store it once.
@@ -34,7 +39,8 @@ func isUpload(r *http.Request) bool {
 // does not fit the schema or its figures do not hold together, 413 over
 // maxUploadBytes. Uploads are idempotent by run id and worker index: the same
 // record again answers 200 and changes nothing, another record under that run
-// id 409; a new record answers 201.
+// id, or another record of a worker of a run already stored, 409; a new record
+// answers 201.
 func (a *api) uploadResult(w http.ResponseWriter, r *http.Request) {
 	if a.token == "" {
 		writeError(w, r, a.logger, fmt.Errorf("%w: uploads need the server to require a token (-token or TYPHON_TOKEN)", errUnauthorized))
@@ -71,7 +77,22 @@ func (a *api) uploadResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	if err := a.store.Finish(res); err != nil {
+	if wk := res.Worker; wk != nil {
+		id, err := a.store.WorkerRecordID(wk.Run, wk.Index)
+		switch {
+		case err != nil:
+			writeError(w, r, a.logger, err)
+			return
+		case id != "":
+			writeError(w, r, a.logger, fmt.Errorf("%w: worker %d of run %q is already stored as record %q", errConflict, wk.Index, wk.Run, id))
+			return
+		}
+	}
+	if err := a.store.Keep(res); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			a.logger.Warn("upload not stored: disk full", "run_id", res.RunID, "err", err)
+			err = fmt.Errorf("%w: the collector's disk is full: nothing was stored, send the record again later", errNoSpace)
+		}
 		writeError(w, r, a.logger, err)
 		return
 	}

@@ -47,15 +47,17 @@ func workerRecord(t *testing.T, i int) *schema.Result {
 	e2e := []float64{1.1, 1.2, 1.3 + 0.01*float64(i)}
 	lvl := &schema.LoadLevel{Shape: schema.LoadUsers, Users: 4, RampUpS: 1, WindowS: 10, WindowStart: start,
 		Completed: 3, Failed: 1, ErrorKinds: map[string]int{"http_503": 1}, FirstError: "HTTP 503",
-		RequestThroughput: 0.3, OutputTPS: 9.6, TotalTPS: 28.8,
-		Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 3, Mean: 0.2}, E2ES: schema.Dist{N: 3, Mean: 1.2}},
+		RequestThroughput: 0.3, OutputTPS: 9.6, TotalTPS: 28.8, AllOutputTokens: 96,
+		Latency: schema.LoadLatency{TTFTS: schema.Dist{N: 3, Mean: 0.2, P50: 0.2, P90: 0.28, P95: 0.29, P99: 0.298},
+			E2ES: schema.Dist{N: 3, Mean: 1.2, P50: 1.2, P90: 1.28 + 0.008*float64(i), P95: 1.29 + 0.009*float64(i), P99: 1.298 + 0.0098*float64(i)}},
 		Requests: &schema.LoadRequests{StartS: []float64{0, 1, 2, 3}, TTFTS: []float64{ttft[0], ttft[1], ttft[2], 0},
 			E2ES: []float64{e2e[0], e2e[1], e2e[2], 0.01}, OutputTokens: []int{32, 32, 32, 0}, PromptTokens: []int{64, 64, 64, 64},
 			OK: []bool{true, true, true, false}},
 		HDR: map[string]string{"ttft_s": hdrOf(t, ttft), "e2e_s": hdrOf(t, e2e)}}
 	return &schema.Result{SchemaVersion: schema.Version, RunID: fmt.Sprintf("fleet-up-w%d", i), RunAt: start,
 		FinishedAt: start.Add(15 * time.Second), Status: schema.StatusComplete, Mode: "load", Model: "tiny",
-		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, Runs: []schema.RunSample{}, LoadLevel: lvl}},
+		Benchmarks: []schema.Benchmark{{TestID: "load_users_4", Category: schema.CategoryLoad, Runs: []schema.RunSample{}, LoadLevel: lvl,
+			AvgTTFTS: 0.2, AvgElapsedS: 1.2, AggregateTPS: 9.6}},
 		Worker: &schema.Worker{Run: "fleet-up", Index: i, Count: 3, StartAt: start.Add(-time.Second),
 			Levels: []schema.WorkerLevel{{TestID: "load_users_4", Users: 4, TotalUsers: 12, WindowStart: start, WindowEnd: start.Add(10 * time.Second)}}}}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +39,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *save {
-		store := &report.Store{Dir: *data}
-		if err := store.Finish(merged); err != nil {
+		if err := saveMerged(&report.Store{Dir: *data}, merged); err != nil {
 			return err
 		}
 	}
@@ -78,4 +78,19 @@ func mergeInputs(pos []string, data string) ([]*schema.Result, error) {
 		recs = append(recs, r)
 	}
 	return recs, nil
+}
+
+// saveMerged saves the merged record under the run's name, unless that name
+// holds a record that is not a merge of the run (a run id given as -run-name):
+// it would be overwritten.
+func saveMerged(store *report.Store, merged *schema.Result) error {
+	old, err := store.Load(merged.RunID)
+	switch {
+	case err == nil && old.Workers == nil:
+		return fmt.Errorf("runs/%s.json holds a record that is not a merged run (%s %s): not overwritten; merge with -o instead",
+			merged.RunID, old.Mode, old.RunAt.Format("2006-01-02T15:04:05Z07:00"))
+	case err != nil && !errors.Is(err, report.ErrNotFound):
+		return err
+	}
+	return store.Finish(merged)
 }

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,8 +58,12 @@ func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 	spec := *w.worker
 	if spec == "" {
 		idx, n := os.Getenv(envJobIndex), os.Getenv(envWorkers)
-		if idx != "" && n != "" {
+		switch {
+		case idx != "" && n != "":
 			spec = idx + "/" + n
+		case idx != "" || n != "":
+			// One without the other would run the whole load on every pod.
+			return nil, fmt.Errorf("$%s=%q and $%s=%q: a worker needs both (or -worker INDEX/COUNT)", envJobIndex, idx, envWorkers, n)
 		}
 	}
 	if spec == "" {
@@ -74,6 +75,9 @@ func (w *workerFlags) loadWorker(mode string) (*engine.LoadWorker, error) {
 	index, count, err := engine.ParseWorker(spec)
 	if err != nil {
 		return nil, err
+	}
+	if *w.run != "" && !report.ValidRunID(*w.run) {
+		return nil, fmt.Errorf("bad -run-name %q: letters, digits and - _ . (not first), at most 128 bytes: it names the merged record", *w.run)
 	}
 	lw := &engine.LoadWorker{Run: *w.run, Index: index, Count: count}
 	if *w.startAt != "" {
@@ -99,44 +103,4 @@ func (w *workerFlags) uploadAfter(ctx context.Context, res *typhon.Result, runEr
 		return err
 	}
 	return runErr
-}
-
-// uploadClient sends uploads and follows no redirect: net/http would send the
-// bearer token and the record to another port of the same host.
-var uploadClient = &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-	return fmt.Errorf("the collector redirected to %s: not followed", req.URL.Redacted())
-}}
-
-// uploadRecord POSTs res to the collector at base (its /results endpoint) with
-// the bearer token of $TYPHON_UPLOAD_TOKEN; nothing when base is "".
-func uploadRecord(ctx context.Context, base string, res *typhon.Result, stderr io.Writer) error {
-	if base == "" || res == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := report.WriteJSON(&buf, res); err != nil {
-		return err
-	}
-	url := strings.TrimRight(base, "/") + "/results"
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &buf)
-	if err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok := os.Getenv(envUploadToken); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := uploadClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("upload to %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	fmt.Fprintf(stderr, "uploaded %s to %s (%s)\n", res.RunID, url, strconv.Itoa(resp.StatusCode))
-	return nil
 }
