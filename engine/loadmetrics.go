@@ -2,15 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/typhonbench/typhon/internal/stats"
 	"github.com/typhonbench/typhon/schema"
@@ -25,61 +24,46 @@ var (
 	metricsRunning = []string{"llamacpp:requests_processing", "vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"}
 	metricsQueued  = []string{"llamacpp:requests_deferred", "vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"}
 	metricsKV      = []string{"llamacpp:kv_cache_usage_ratio", "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"}
-	metricsTokens  = []string{"llamacpp:tokens_predicted_total", "vllm:generation_tokens_total", "sglang:generation_tokens_total"}
+	metricsTokens  = []string{"llamacpp:tokens_predicted_total", "vllm:generation_tokens_total", "sglang:generation_tokens_total", "tgi_request_generated_tokens"}
 )
 
-// scrape reads the server's /metrics: the value of each family, its series summed.
-// A server without the endpoint gives an error.
-func (e *Engine) scrape(ctx context.Context) (map[string]float64, error) {
+// errNoMetrics: the server has no /metrics (404 or 405): nothing to say.
+var errNoMetrics = errors.New("no /metrics")
+
+// scrape reads the server's /metrics: the value of each family Typhon reads,
+// and notes on series left out. A server without the endpoint gives
+// errNoMetrics; an answer over MaxMetricsBody is refused, not cut.
+func (e *Engine) scrape(ctx context.Context) (map[string]float64, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := e.newRequest(ctx, http.MethodGet, "/metrics", nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	req.Header.Set("Accept", metricsAccept)
 	resp, err := e.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
+		return nil, nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, MaxErrorBody))
-		return nil, fmt.Errorf("GET /metrics: HTTP %d", resp.StatusCode)
+		return nil, nil, errNoMetrics
+	default:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, MaxErrorBody))
+		return nil, nil, fmt.Errorf("GET /metrics: HTTP %d", resp.StatusCode)
 	}
-	return parseMetrics(io.LimitReader(resp.Body, MaxMetricsBody))
-}
-
-// parseMetrics parses Prometheus text into family -> summed value (counters,
-// gauges and untyped series; histograms and summaries by their sum).
-func parseMetrics(r io.Reader) (map[string]float64, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxMetricsBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("parsing /metrics: %w", err)
+		return nil, nil, fmt.Errorf("GET /metrics: reading: %w", err)
 	}
-	out := make(map[string]float64, len(fams))
-	for name, f := range fams {
-		sum := 0.0
-		for _, m := range f.GetMetric() {
-			sum += metricValue(f.GetType(), m)
-		}
-		out[name] = sum
+	if len(body) > MaxMetricsBody {
+		return nil, nil, fmt.Errorf("GET /metrics: the answer is over %d MiB: not read", MaxMetricsBody>>20)
 	}
-	return out, nil
-}
-
-func metricValue(t dto.MetricType, m *dto.Metric) float64 {
-	switch t {
-	case dto.MetricType_COUNTER:
-		return m.GetCounter().GetValue()
-	case dto.MetricType_GAUGE:
-		return m.GetGauge().GetValue()
-	case dto.MetricType_HISTOGRAM:
-		return m.GetHistogram().GetSampleSum()
-	case dto.MetricType_SUMMARY:
-		return m.GetSummary().GetSampleSum()
-	}
-	return m.GetUntyped().GetValue()
+	om := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text")
+	return parseMetrics(body, om)
 }
 
 // pick returns the first family of names that fam holds.
@@ -92,30 +76,50 @@ func pick(fam map[string]float64, names []string) (float64, bool) {
 	return 0, false
 }
 
+// maxMetricsNotes bounds the notes a level keeps on its /metrics.
+const maxMetricsNotes = 4
+
 // metricsRec samples /metrics during a level.
 type metricsRec struct {
 	e       *Engine
 	first   map[string]float64
-	err     error
 	stop    context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
+	notes   []string
 	samples []map[string]float64
 }
 
+// note keeps a distinct note, at most maxMetricsNotes of them.
+func (r *metricsRec) note(ss ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range ss {
+		if len(r.notes) < maxMetricsNotes && !slices.Contains(r.notes, s) {
+			r.notes = append(r.notes, s)
+		}
+	}
+}
+
 // startMetrics takes a first /metrics sample and, when the server answers it,
-// samples it every interval until finish. A nil result samples nothing.
+// samples it every interval until finish. A nil result samples nothing: the
+// server has no /metrics. A first sample that fails otherwise (an answer that
+// does not parse, too large, too slow) gives a recorder that says why.
 func (e *Engine) startMetrics(ctx context.Context, interval time.Duration) *metricsRec {
 	if interval < 0 {
 		return nil
 	}
 	interval = cmpOr(interval, DefaultMetricsInterval)
-	first, err := e.scrape(ctx)
-	if err != nil {
-		return nil // no /metrics: nothing to say
+	first, notes, err := e.scrape(ctx)
+	if errors.Is(err, errNoMetrics) || (err != nil && ctx.Err() != nil) {
+		return nil
 	}
 	ctx, stop := context.WithCancel(ctx)
 	r := &metricsRec{e: e, first: first, stop: stop, done: make(chan struct{})}
+	if err != nil {
+		r.note("first sample: " + err.Error())
+	}
+	r.note(notes...)
 	go func() {
 		defer close(r.done)
 		t := time.NewTicker(interval)
@@ -126,14 +130,15 @@ func (e *Engine) startMetrics(ctx context.Context, interval time.Duration) *metr
 				return
 			case <-t.C:
 			}
-			m, err := e.scrape(ctx)
-			r.mu.Lock()
+			m, notes, err := e.scrape(ctx)
 			if err != nil && ctx.Err() == nil {
-				r.err = err
+				r.note(err.Error())
 			} else if err == nil {
+				r.note(notes...)
+				r.mu.Lock()
 				r.samples = append(r.samples, m)
+				r.mu.Unlock()
 			}
-			r.mu.Unlock()
 		}
 	}()
 	return r
@@ -147,22 +152,51 @@ func (r *metricsRec) finish(ctx context.Context) *schema.ServerMetrics {
 	r.stop()
 	<-r.done
 	sm := &schema.ServerMetrics{Samples: len(r.samples)}
-	if r.err != nil {
-		sm.Error = r.err.Error()
-	}
-	last, err := r.e.scrape(ctx)
+	last, notes, err := r.e.scrape(ctx)
 	if err != nil {
-		sm.Error = "last sample: " + err.Error()
-	} else if a, ok := pick(r.first, metricsTokens); ok {
-		if b, ok := pick(last, metricsTokens); ok {
-			d := b - a
-			sm.OutputTokens = &d
+		r.note("last sample: " + err.Error())
+	} else {
+		r.note(notes...)
+		d, why := tokenGrowth(r.first, r.samples, last)
+		if why != "" {
+			r.note(why)
+		} else {
+			sm.OutputTokens = d
 		}
 	}
 	sm.Running = gauge(r.samples, metricsRunning)
 	sm.Queued = gauge(r.samples, metricsQueued)
 	sm.KVCacheUse = gauge(r.samples, metricsKV)
+	sm.Error = strings.Join(r.notes, "; ")
 	return sm
+}
+
+// tokenGrowth is how much the server's generated-token counter grew from first
+// to last; nil when a sample lacks it, with a reason when it went back (the
+// server restarted or reset it) and the growth is unknown.
+func tokenGrowth(first map[string]float64, samples []map[string]float64, last map[string]float64) (*float64, string) {
+	seq := append(append([]map[string]float64{first}, samples...), last)
+	prev, have := 0.0, false
+	for _, s := range seq {
+		v, ok := pick(s, metricsTokens)
+		if !ok {
+			if !have {
+				continue
+			}
+			return nil, "the server's generated-token counter went missing during the level: no token count"
+		}
+		if have && v < prev {
+			return nil, fmt.Sprintf("the server's generated-token counter went back from %g to %g during the level (restarted or reset): no token count", prev, v)
+		}
+		prev, have = v, true
+	}
+	a, ok1 := pick(first, metricsTokens)
+	b, ok2 := pick(last, metricsTokens)
+	if !ok1 || !ok2 {
+		return nil, ""
+	}
+	d := b - a
+	return &d, ""
 }
 
 func gauge(samples []map[string]float64, names []string) *schema.GaugeStats {
