@@ -131,3 +131,19 @@ func TestMetricsHostileAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestRunLoadShortWindowFlagged: a users level whose window is much shorter
+// than its requests says its throughputs are unreliable (its 4 users' first
+// requests in a 50 ms window read as 80 requests/s where 4 slots serve about 7).
+func TestRunLoadShortWindowFlagged(t *testing.T) {
+	srv := newSlotServer(t, 4, 2*time.Millisecond, 20*time.Millisecond)
+	o := LoadOptions{Users: []int{4}, Window: 50 * time.Millisecond, RampUp: -1, InputTokens: 32, OutputTokens: 20}
+	levels, _, err := loadEngine(srv.URL).RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := levels[0].LoadLevel
+	if l.Completed == 0 || !strings.Contains(l.WindowShort, "short") {
+		t.Errorf("completed %d, window_short %q: want it flagged", l.Completed, l.WindowShort)
+	}
+}

@@ -93,6 +93,9 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 		// served is what completed inside the window, whenever it was due.
 		served, outTok, promptTok, good = lr.completedInWindow(reqs, slo)
 	}
+	if lvl.Shape == schema.LoadUsers {
+		lvl.WindowShort = lr.windowShort(reqs, w)
+	}
 	lvl.RequestThroughput = round(float64(served)/w, 4)
 	lvl.OutputTPS = round(float64(outTok)/w, 3)
 	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)
@@ -102,6 +105,30 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 	lvl.Requests = cols
 	lr.series = map[string][]float64{"ttft_s": ttft, "itl_s": itl, "tpot_s": tpot, "e2e_s": e2e}
 	lvl.HDR = hdrLatencies(lr.series)
+}
+
+// WindowDrainShare is the share of the window past which the time the counted
+// requests of a users level ran on after the window closed marks it short.
+const WindowDrainShare = 0.1
+
+// windowShort says why a users level's throughputs are unreliable, or "":
+// they count the requests sent in the window and divide by it, which holds
+// when the window is long against a request. When the counted requests ran on
+// after it closed for more than WindowDrainShare of it, the window held few
+// request starts (or, without a ramp-up, the users' first sends at once): the
+// figures can be off by about (window + that time) / window either way.
+func (lr *levelRun) windowShort(reqs []loadReq, w float64) string {
+	var last time.Time
+	for i := range reqs {
+		if q := &reqs[i]; q.ok && lr.inWindow(q) && q.end.After(last) {
+			last = q.end
+		}
+	}
+	drain := last.Sub(lr.winEnd).Seconds()
+	if w <= 0 || drain <= WindowDrainShare*w {
+		return ""
+	}
+	return fmt.Sprintf("the window (%.3g s) was short against the requests: the last counted one ended %.3g s after it closed, so the throughputs (per window) can be off by a factor of about %.1f; use a window of at least 10 times e2e and a ramp-up of at least one e2e", w, drain, (w+drain)/w)
 }
 
 // tpot is (e2e - ttft) / (output tokens - 1), 0 with fewer than two tokens.

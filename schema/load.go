@@ -78,6 +78,10 @@ type LoadLevel struct {
 	// ScheduleLagS (rate levels) is how late each send was against its schedule.
 	ScheduleLagS *Dist `json:"schedule_lag_s,omitempty"`
 
+	// WindowShort says why the throughputs of a users level are unreliable: the
+	// window was short against its requests (the last counted one ended well
+	// after the window closed, and throughputs divide by the window).
+	WindowShort string `json:"window_short,omitempty"`
 	// AllOutputTokens counts the output tokens of every request of the level,
 	// ramp-up and window, for a cross-check with the server's own counter.
 	AllOutputTokens int `json:"all_output_tokens"`
