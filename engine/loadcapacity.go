@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -10,9 +11,11 @@ import (
 // highest level within the SLOs (when SLOs are set); and where saturation began:
 // the lowest level whose output throughput reached (1 - PlateauGain) of the
 // peak, when a later level shows the plateau (more load, TTFT p50 higher,
-// throughput not PlateauGain above it).
+// throughput not PlateauGain above it). A level cut short (cancelled, the
+// server gone) counts for none of them: its figures cover part of its window.
 func capacity(shape string, levels []schema.Benchmark, r StopRule, slo SLO, stop sweepStop) schema.Capacity {
 	c := schema.Capacity{Shape: shape, StoppedBy: stop.by, Reason: stop.why}
+	levels = slices.DeleteFunc(slices.Clone(levels), levelCut)
 	peak := -1
 	for i, b := range levels {
 		l := b.LoadLevel

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,19 @@ var errRefused = errors.New("the server refused a connection")
 
 // errGrace ends a level whose requests ran past the grace after its window.
 var errGrace = errors.New("requests still running after the grace period")
+
+// The errors of a level cut short: its figures cover part of its window.
+const (
+	levelCancelled = "cancelled during the level: "
+	levelRefused   = "the server refused connections; the level ended there: "
+)
+
+// levelCut reports whether b is a level cut short (cancelled, or the server
+// refused connections): its throughputs divide part of a window's requests by
+// the whole window.
+func levelCut(b schema.Benchmark) bool {
+	return strings.HasPrefix(b.Error, levelCancelled) || strings.HasPrefix(b.Error, levelRefused)
+}
 
 // loadReq is one request of a level as the level keeps it.
 type loadReq struct {
@@ -105,9 +119,9 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 	}
 	switch {
 	case ctx.Err() != nil:
-		b.Error = "cancelled during the level: " + ctx.Err().Error()
+		b.Error = levelCancelled + ctx.Err().Error()
 	case lr.refusedErr != "":
-		b.Error = "the server refused connections; the level ended there: " + lr.refusedErr
+		b.Error = levelRefused + lr.refusedErr
 	case errors.Is(context.Cause(lctx), errGrace):
 		b.Error = fmt.Sprintf("%d requests had not finished %s after the window closed and were cut (incomplete): the server is past saturation",
 			lvl.Incomplete, o.grace())

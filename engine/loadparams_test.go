@@ -98,3 +98,25 @@ func TestCapacity(t *testing.T) {
 		t.Error("stopped while the throughput still grows")
 	}
 }
+
+// TestCapacityIgnoresCutLevels: a level cut short (cancelled, the server gone)
+// has throughputs over part of its window; it must not show a plateau that
+// names a saturation point, nor be the highest level within the SLOs.
+func TestCapacityIgnoresCutLevels(t *testing.T) {
+	t.Parallel()
+	met := 1.0
+	level := func(users int, out, ttft float64, err string) schema.Benchmark {
+		return schema.Benchmark{TestID: LoadTestID(schema.LoadUsers, users, 0), Error: err, LoadLevel: &schema.LoadLevel{
+			Shape: schema.LoadUsers, Users: users, Completed: 10, OutputTPS: out, SLOMet: &met,
+			Latency: schema.LoadLatency{TTFTS: schema.Dist{P50: ttft}}}}
+	}
+	r := StopRule{}.withDefaults()
+	slo := SLO{TTFT: time.Second}
+	for _, cut := range []string{levelCancelled + "context canceled", levelRefused + "connection refused"} {
+		levels := []schema.Benchmark{level(1, 100, 0.1, ""), level(2, 190, 0.1, ""), level(4, 60, 0.3, cut)}
+		c := capacity(schema.LoadUsers, levels, r, slo, sweepStop{by: schema.StopCancelled})
+		if c.Saturation != nil || c.Peak == nil || c.Peak.Users != 2 || c.WithinSLO == nil || c.WithinSLO.Users != 2 {
+			t.Errorf("%s: saturation %+v, peak %+v, within SLO %+v: want none, 2, 2", cut, c.Saturation, c.Peak, c.WithinSLO)
+		}
+	}
+}
