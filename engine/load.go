@@ -32,6 +32,12 @@ const (
 	MaxLoadTokens = 1 << 20
 	// MaxLoadUsers bounds the users of a level, max_users and max_in_flight.
 	MaxLoadUsers = 100_000
+	// MaxLoadDuration bounds a level's window, ramp-up and grace each: a sweep
+	// is bounded in time.
+	MaxLoadDuration = 24 * time.Hour
+	// MaxLoadArrivals bounds the requests a rate level schedules (rate x
+	// (ramp-up + window)): its schedule and records are kept in memory.
+	MaxLoadArrivals = 1_000_000
 	// DefaultPlateauGain: output throughput growing less than this over
 	// DefaultPlateauLevels levels, while TTFT grows, is a plateau.
 	DefaultPlateauGain   = 0.05
@@ -239,6 +245,11 @@ func (o LoadOptions) Validate() error {
 			o.InputTokens, o.OutputTokens, o.InputStdev, o.OutputStdev, MaxLoadTokens)
 	case o.Window < 0 || o.Grace < 0:
 		return bad("window %s or grace %s is negative", o.Window, o.Grace)
+	case max(o.Window, o.RampUp, o.Grace) > MaxLoadDuration:
+		return bad("window %s, ramp-up %s or grace %s: want at most %s each", o.Window, max(o.RampUp, 0), o.Grace, MaxLoadDuration)
+	case slices.Max(append([]float64{0}, o.Rates...))*(o.rampUp()+o.window()).Seconds() > MaxLoadArrivals:
+		return bad("rate %v over %s (ramp-up and window) schedules more than %d requests a level",
+			slices.Max(o.Rates), o.rampUp()+o.window(), MaxLoadArrivals)
 	case o.InputTokens < 0, o.OutputTokens < 0, o.InputStdev < 0, o.OutputStdev < 0, o.SharedPrefix < 0, o.CtxSize < 0:
 		return bad("lengths must not be negative")
 	case o.Burstiness != 0 && !(o.Burstiness >= 0.01 && o.Burstiness <= 100):

@@ -92,6 +92,9 @@ func (o LoadOptions) level(i int, done []schema.Benchmark) (int, float64, bool) 
 		return 0, 0, false
 	}
 	r := first.RequestThroughput * float64(int(1)<<(i-1))
+	if r > 100_000 || r*(o.rampUp()+o.window()).Seconds() > MaxLoadArrivals {
+		return 0, 0, false // past what a level may schedule (a fast server)
+	}
 	return 0, float64(int(r*1000+0.5)) / 1000, true
 }
 
