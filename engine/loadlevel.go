@@ -45,6 +45,9 @@ type loadReq struct {
 	out        int
 	prompt     int
 	gaps       []float64 // seconds between consecutive token-carrying chunks
+	asked      int       // max_tokens
+	usage      bool      // out is the server's usage (else chunks or their counts)
+	chunkTok   int       // the chunks' own token counts; -1 unknown
 }
 
 // levelRun is one level in progress.
@@ -212,7 +215,11 @@ func (lr *levelRun) send(ctx context.Context, due time.Time) bool {
 // sendAt sends r, due at due (zero in a closed loop), and keeps it.
 func (lr *levelRun) sendAt(ctx context.Context, due time.Time, r request) loadReq {
 	m := lr.e.do(ctx, r)
-	q := loadReq{sched: due, start: m.start, end: m.end, ok: m.err == nil, kind: m.kind, prompt: r.promptTokens}
+	q := loadReq{sched: due, start: m.start, end: m.end, ok: m.err == nil, kind: m.kind, prompt: r.promptTokens,
+		asked: r.maxTokens, usage: m.haveUsage, chunkTok: -1}
+	if !m.countsUnknown && m.cum > 0 {
+		q.chunkTok = m.cum
+	}
 	if m.err != nil {
 		q.err = m.err.Error()
 	}

@@ -96,6 +96,7 @@ func (lr *levelRun) summarize(lvl *schema.LoadLevel, slo SLO) {
 	if lvl.Shape == schema.LoadUsers {
 		lvl.WindowShort = lr.windowShort(reqs, w)
 	}
+	lvl.TokenWarnings = lr.tokenWarnings(reqs)
 	lvl.RequestThroughput = round(float64(served)/w, 4)
 	lvl.OutputTPS = round(float64(outTok)/w, 3)
 	lvl.TotalTPS = round(float64(outTok+promptTok)/w, 3)

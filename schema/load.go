@@ -82,6 +82,11 @@ type LoadLevel struct {
 	// window was short against its requests (the last counted one ended well
 	// after the window closed, and throughputs divide by the window).
 	WindowShort string `json:"window_short,omitempty"`
+	// TokenWarnings say where the output tokens counted are not the lengths
+	// asked or may be miscounted: requests that got fewer or more tokens than
+	// asked, requests without usage (counted from their chunks), usage that
+	// disagrees with the chunks' own counts.
+	TokenWarnings []string `json:"token_warnings,omitempty"`
 	// AllOutputTokens counts the output tokens of every request of the level,
 	// ramp-up and window, for a cross-check with the server's own counter.
 	AllOutputTokens int `json:"all_output_tokens"`
