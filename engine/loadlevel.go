@@ -222,6 +222,10 @@ func (lr *levelRun) sendAt(ctx context.Context, due time.Time, r request) loadRe
 	}
 	if m.err != nil {
 		q.err = m.err.Error()
+	} else if m.firstToken.IsZero() {
+		// Finished without a token: no TTFT to count, nothing served.
+		q.ok, q.kind = false, schema.ErrKindBadResponse
+		q.err = fmt.Sprintf("the stream finished without a token (finish_reason %q)", m.finish)
 	}
 	q.out = m.tokensSoFar()
 	if m.haveUsage {

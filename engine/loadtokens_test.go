@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/typhonbench/typhon/engine/enginetest"
+	"github.com/typhonbench/typhon/schema"
 )
 
 // TestLoadTokenWarnings: a level says when the output tokens it counted are
@@ -38,5 +42,31 @@ func TestLoadTokenWarnings(t *testing.T) {
 				t.Errorf("%d completed, warnings %q, want %q", l.Completed, got, c.want)
 			}
 		})
+	}
+}
+
+// TestLoadNoTokenIsFailed: a server that answers every request with a stream
+// of no token (200, finish_reason stop, usage 0) serves nothing: its requests
+// fail with the reason, the level says so and the sweep stops, where they were
+// counted completed with a TTFT of 0 (a TTFT p50 of 0 s at thousands of
+// requests/s).
+func TestLoadNoTokenIsFailed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"+
+			"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":0}}\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	o := LoadOptions{Users: []int{2, 4}, Window: 200 * time.Millisecond, RampUp: -1, InputTokens: 16, OutputTokens: 20}
+	levels, c, err := loadEngine(srv.URL).RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := levels[0].LoadLevel
+	if l.Completed != 0 || l.Failed == 0 || l.Latency.TTFTS.N != 0 || !strings.Contains(l.FirstError, "without a token") {
+		t.Errorf("completed %d, failed %d, ttft n %d, first error %q", l.Completed, l.Failed, l.Latency.TTFTS.N, l.FirstError)
+	}
+	if c.StoppedBy != schema.StopErrors || c.Peak != nil {
+		t.Errorf("stopped by %q, peak %+v: want errors and no peak", c.StoppedBy, c.Peak)
 	}
 }
