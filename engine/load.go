@@ -247,6 +247,8 @@ func (o LoadOptions) Validate() error {
 		return bad("window %s or grace %s is negative", o.Window, o.Grace)
 	case max(o.Window, o.RampUp, o.Grace) > MaxLoadDuration:
 		return bad("window %s, ramp-up %s or grace %s: want at most %s each", o.Window, max(o.RampUp, 0), o.Grace, MaxLoadDuration)
+	case len(o.Rates) > 0 && slices.Min(o.Rates)*o.window().Seconds() < 1:
+		return bad("rate %v over a window of %s schedules no request in it: want rate x window of 1 or more", slices.Min(o.Rates), o.window())
 	case slices.Max(append([]float64{0}, o.Rates...))*(o.rampUp()+o.window()).Seconds() > MaxLoadArrivals:
 		return bad("rate %v over %s (ramp-up and window) schedules more than %d requests a level",
 			slices.Max(o.Rates), o.rampUp()+o.window(), MaxLoadArrivals)

@@ -38,6 +38,9 @@ func TestLoadParamsBounds(t *testing.T) {
 		{map[string]string{"users": "1", "ramp_up": "25h"}, "ramp-up 25h0m0s"},
 		{map[string]string{"users": "1", "grace": "25h"}, "grace 25h0m0s"},
 		{map[string]string{"rate": "1000", "duration": "990s", "ramp_up": "10s"}, ""},
+		{map[string]string{"rate": "1e-300", "duration": "1s"}, "rate 1e-300 over a window of 1s schedules no request"},
+		{map[string]string{"rate": "0.4,2", "duration": "2s"}, "rate 0.4 over a window of 2s"},
+		{map[string]string{"rate": "0.5", "duration": "2s"}, ""},
 		{map[string]string{"input": "1048576", "output": "1048576"}, ""},
 		{map[string]string{"rate": "1", "max_in_flight": "100000", "slo": "ttft=1s,tpot=50ms,e2e=9s"}, ""},
 	}
@@ -72,5 +75,25 @@ func TestRateLevelsFromOneUserBounded(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no rate level at all")
+	}
+}
+
+// TestRunLoadEmptyWindow: a window too short to hold a request start (1 ns)
+// ends its level with the reason, not a silent level of zeros, and the sweep
+// is not said to have lost its server.
+func TestRunLoadEmptyWindow(t *testing.T) {
+	srv := newSlotServer(t, 2, time.Millisecond, 2*time.Millisecond)
+	o := LoadOptions{Users: []int{2, 4}, Window: time.Nanosecond, InputTokens: 16, OutputTokens: 10}
+	levels, c, err := loadEngine(srv.URL).RunLoad(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range levels {
+		if l := b.LoadLevel; l.Completed+l.Failed+l.Incomplete == 0 && !strings.Contains(b.Error, "no request was sent inside the window") {
+			t.Errorf("%s: an empty level without its reason: error %q", b.TestID, b.Error)
+		}
+	}
+	if c.StoppedBy == schema.StopServer {
+		t.Errorf("stopped by %q (%s): the server answered", c.StoppedBy, c.Reason)
 	}
 }

@@ -26,6 +26,8 @@ var errGrace = errors.New("requests still running after the grace period")
 const (
 	levelCancelled = "cancelled during the level: "
 	levelRefused   = "the server refused connections; the level ended there: "
+	// levelEmpty: no request was sent inside the window (a window too short).
+	levelEmpty = "no request was sent inside the window of "
 )
 
 // levelCut reports whether b is a level cut short (cancelled, or the server
@@ -130,6 +132,9 @@ func (e *Engine) runLevel(ctx context.Context, o LoadOptions, pm *promptMaker, u
 			lvl.Incomplete, o.grace())
 	case lvl.Completed == 0 && lvl.Failed > 0:
 		b.Error = fmt.Sprintf("every request of the window failed (%d); first: %s", lvl.Failed, lvl.FirstError)
+	case lvl.Completed+lvl.Failed+lvl.Incomplete == 0:
+		b.Error = fmt.Sprintf("%s%s after a ramp-up of %s: the window is too short for the requests, which all began before it (no figure)",
+			levelEmpty, window, ramp)
 	}
 	b.FinishedAt = time.Now().UTC()
 	return b

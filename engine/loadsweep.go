@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/typhonbench/typhon/schema"
 )
@@ -108,7 +109,8 @@ func (r StopRule) check(ctx context.Context, levels []schema.Benchmark, slo SLO)
 	switch {
 	case ctx.Err() != nil:
 		return sweepStop{schema.StopCancelled, "the run was cancelled during " + last.TestID}, true
-	case l.ErrorKinds[schema.ErrKindConnectionRefused] > 0 || last.Error != "" && l.Completed == 0 && l.Failed == 0:
+	case l.ErrorKinds[schema.ErrKindConnectionRefused] > 0 ||
+		last.Error != "" && l.Completed == 0 && l.Failed == 0 && !strings.HasPrefix(last.Error, levelEmpty):
 		return sweepStop{schema.StopServer, last.TestID + ": " + last.Error}, true
 	case r.Off:
 		return sweepStop{}, false
