@@ -86,6 +86,9 @@ func wallFinding(b *schema.Benchmark, w *schema.MemoryWall, ctx int) Finding {
 		}
 		return finding(RuleWallNone, SeverityInfo, "No memory wall within the bound", wt, "tokens", b.TestID,
 			"%s: every size worked up to %s; there is no wall within it.", what, bound)
+	case kind == schema.WallUnknown:
+		return finding(RuleWallUnknown, SeverityWarning, "No memory wall could be claimed", wt, "tokens", b.TestID,
+			"%s: the search ended on failures that named no cause (5xx or timeouts after a retry), at its time bound or with the server gone; see its notes, and run it again.", what)
 	case kind == schema.WallContextLimit && below:
 		return finding(RuleWallBelowContext, SeverityWarning, "Context refused below the configured context", wt, "tokens", b.TestID,
 			"%s: the server refused prompts %s tokens short of the configured context (%s); set the context to what works.",

@@ -58,6 +58,8 @@ func TestWallFindings(t *testing.T) {
 			RuleWallMemory, SeverityInfo, 30000, []string{"the search set the context to 30,720 tokens", "model requires more system memory"}},
 		{"no wall within the bound", &none,
 			RuleWallNone, SeverityInfo, 262000, []string{"`wall_kind` none", "every size worked up to the search's bound of 262,144 tokens (Typhon's cap"}},
+		{"no cause named: 503 twice at a size", ptr(memoryWall(schema.WallUnknown, 4981, 5012, schema.FailTransient, "Service Unavailable")),
+			RuleWallUnknown, SeverityWarning, 4981, []string{"`wall_kind` unknown", "named no cause"}},
 		{"a record before wall_kind: refused for its context", ptr(legacy(16120, 16640, "http_400", "the request exceeds the available context size")),
 			RuleWallAtLimit, SeverityInfo, 16120, []string{"`wall_kind` context_limit"}},
 		{"a record before wall_kind: crashed below the context", ptr(legacy(8000, 9000, "connection_refused", "server crashed")),

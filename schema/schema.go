@@ -61,6 +61,10 @@ const (
 	WallMemory = "memory"
 	// WallNone: no wall within the search's bound.
 	WallNone = "none"
+	// WallUnknown: the search ended on failures that name no cause (5xx or
+	// timeouts after a retry, a server gone away, its time bound): no wall can be
+	// claimed, nor its absence.
+	WallUnknown = "unknown"
 )
 
 // Failure classes of a memory wall step (MemoryWallStep.FailureClass).
