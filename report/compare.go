@@ -201,6 +201,9 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 		floor = DefaultTTFTFloor
 	}
 	c := Comparison{Tolerance: tol, Comparable: true}
+	if tol >= 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("a tolerance of %g%%: no fall of tokens/s or another higher-is-better metric can exceed it, so none of them can regress", 100*tol))
+	}
 	if baseline == nil || current == nil {
 		return missingSide(c, baseline, current)
 	}

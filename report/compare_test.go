@@ -565,3 +565,17 @@ func TestCompareTableGolden(t *testing.T) {
 		t.Errorf("WriteChanges: %d regressed rows, want 6 (tps, ttft_s and prefill_tps of two sweeps):\n%s", got, buf.String())
 	}
 }
+
+// TestCompareToleranceOver100: with a tolerance of 100% or more, tokens/s falling
+// 99% reads "unchanged"; the comparison says in a note that such metrics cannot
+// regress at all.
+func TestCompareToleranceOver100(t *testing.T) {
+	t.Parallel()
+	base := &schema.Result{RunID: "a", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 100, 101, 99)}}
+	cur := &schema.Result{RunID: "b", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 1, 1.01, 0.99)}}
+	c := Compare(base, cur, CompareOptions{Tolerance: 1.5})
+	t.Logf("verdict %s, notes %q", c.Verdict, c.Notes)
+	if !strings.Contains(strings.Join(c.Notes, " "), "can regress") {
+		t.Errorf("verdict %s and no note that tokens/s cannot regress at a 150%% tolerance: %q", c.Verdict, c.Notes)
+	}
+}

@@ -250,7 +250,12 @@ func TestPercent(t *testing.T) {
 		{in: "5", want: 0.05},
 		{in: "0.05", want: 0.05},
 		{in: "0.5", want: 0.5},
-		{in: "150%", want: 1.5},
+		{in: "99.5%", want: 0.995},
+		// A fall of tokens/s can never exceed 100%: such a tolerance would call
+		// any collapse "unchanged".
+		{in: "150%", wantErr: true},
+		{in: "100%", wantErr: true},
+		{in: "100", wantErr: true},
 		{in: "0", wantErr: true},
 		{in: "0%", wantErr: true},
 		{in: "-5%", wantErr: true},
