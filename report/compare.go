@@ -18,9 +18,13 @@ type Verdict string
 
 // Verdicts.
 const (
-	VerdictRegressed     Verdict = "regressed"      // worse beyond noise and tolerance
-	VerdictImproved      Verdict = "improved"       // better beyond noise and tolerance
-	VerdictUnchanged     Verdict = "unchanged"      // within noise or tolerance
+	VerdictRegressed Verdict = "regressed" // worse beyond noise and tolerance
+	VerdictImproved  Verdict = "improved"  // better beyond noise and tolerance
+	VerdictUnchanged Verdict = "unchanged" // within noise or tolerance
+	// VerdictInconclusive: worse beyond the tolerance, but within the runs'
+	// spread: the figures can neither show a regression nor rule one out. It
+	// does not fail a comparison; more timed runs settle it.
+	VerdictInconclusive  Verdict = "inconclusive"
 	VerdictNotComparable Verdict = "not comparable" // different setups, or nothing to compare
 )
 
@@ -238,11 +242,13 @@ func overall(c Comparison) Verdict {
 	if !c.Comparable {
 		return VerdictNotComparable
 	}
-	var improved, unchanged bool
+	var improved, unchanged, inconclusive bool
 	for _, b := range c.Benchmarks {
 		switch b.Verdict {
 		case VerdictRegressed:
 			return VerdictRegressed
+		case VerdictInconclusive:
+			inconclusive = true
 		case VerdictImproved:
 			improved = true
 		case VerdictUnchanged:
@@ -250,6 +256,8 @@ func overall(c Comparison) Verdict {
 		}
 	}
 	switch {
+	case inconclusive:
+		return VerdictInconclusive
 	case improved:
 		return VerdictImproved
 	case unchanged:

@@ -243,9 +243,11 @@ func benchVerdict(bc *BenchmarkComparison) {
 		bc.Verdict, bc.Reason = VerdictNotComparable, "no valid run on either side"
 		return
 	}
-	var worse, better, weak []string
+	var worse, better, weak, unsure []string
 	for _, m := range bc.Metrics {
 		switch {
+		case m.Verdict == VerdictInconclusive:
+			unsure = append(unsure, m.Metric)
 		case m.Verdict == VerdictRegressed && m.Weak:
 			weak = append(weak, m.Metric)
 		case m.Verdict == VerdictRegressed:
@@ -257,6 +259,11 @@ func benchVerdict(bc *BenchmarkComparison) {
 	switch {
 	case len(worse) > 0:
 		bc.Verdict, bc.Reason = VerdictRegressed, "worse: "+strings.Join(worse, ", ")
+		if len(better) > 0 {
+			bc.Reason += "; better: " + strings.Join(better, ", ")
+		}
+	case len(unsure) > 0:
+		bc.Verdict, bc.Reason = VerdictInconclusive, "worse beyond the tolerance but within the runs' spread: "+strings.Join(unsure, ", ")
 		if len(better) > 0 {
 			bc.Reason += "; better: " + strings.Join(better, ", ")
 		}
