@@ -124,9 +124,9 @@ func TestCompare(t *testing.T) {
 			wantBeyond:  []string{"ctx_sweep_4096 tps"},
 		},
 		{
-			name:        "the same drop inside the runs' spread is not shown: inconclusive",
-			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120)),
-			cur:         run("b", bench("ctx_sweep_4096", 70, 90, 110)),
+			name: "the same drop inside the runs' spread is not shown: inconclusive",
+			base: run("a", bench("ctx_sweep_4096", 80, 100, 120)),
+			cur:  run("b", bench("ctx_sweep_4096", 70, 90, 110)),
 			// Not shown, and not ruled out either: inconclusive, not unchanged.
 			wantVerdict: VerdictInconclusive,
 			want:        map[string]Verdict{"ctx_sweep_4096 tps": VerdictInconclusive},
