@@ -218,7 +218,32 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 	c.Method = cmpr.correct()
 	c.Benchmarks = cmpr.verdicts(c.Benchmarks, c.Comparable)
 	c.Verdict = overall(c)
+	c.notUncompared()
 	return c
+}
+
+// notUncompared notes the baseline's tests that a comparable pair of runs could
+// not compare (missing or skipped now, no valid run): the verdict covers only
+// the rest, and must not read as covering them.
+func (c *Comparison) notUncompared() {
+	if !c.Comparable || c.Verdict == VerdictNotComparable {
+		return
+	}
+	var left []string
+	n := 0
+	for _, b := range c.Benchmarks {
+		if b.Reason == "not in the baseline run" || strings.HasPrefix(b.Reason, "skipped in both runs") {
+			continue // nothing measured on a side to lose
+		}
+		n++
+		if b.Verdict == VerdictNotComparable {
+			left = append(left, b.TestID+" ("+b.Reason+")")
+		}
+	}
+	if len(left) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%d of the baseline's %d tests were not compared, the verdict covers only the rest: %s",
+			len(left), n, strings.Join(left, "; ")))
+	}
 }
 
 // missingSide is the comparison when a record is missing.

@@ -622,3 +622,19 @@ func TestCompareInconclusive(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareNotesTestsLeftOut: a current run that lacks two of the baseline's
+// three tests (a run cut short) compares the one left as unchanged; the
+// comparison says that the verdict covers one test of three.
+func TestCompareNotesTestsLeftOut(t *testing.T) {
+	t.Parallel()
+	base := &schema.Result{RunID: "a", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{
+		bench("x", 100, 101, 99), bench("y", 100, 101, 99), skippedBench("z", "no GPU")}}
+	cur := &schema.Result{RunID: "b", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 100, 101, 99)}}
+	c := Compare(base, cur, CompareOptions{})
+	t.Logf("verdict %s, notes %q", c.Verdict, c.Notes)
+	notes := strings.Join(c.Notes, " ")
+	if !strings.Contains(notes, "2 of the baseline's 3 tests were not compared") || !strings.Contains(notes, "y (not in the current run)") {
+		t.Errorf("verdict %s, notes %q: want a note naming the tests left out", c.Verdict, c.Notes)
+	}
+}
