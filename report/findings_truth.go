@@ -154,8 +154,8 @@ func stopCauses(r *schema.Result) string {
 	}
 	var out []string
 	for _, c := range []struct{ key, text string }{
-		{"eos", "the model stopped at its end of sequence (or a stop string)"},
-		{"length", "at a length limit (finish_reason length: the context filled before max_tokens)"},
+		{"eos", "at the model's end of sequence (or a stop string)"},
+		{"length", "at a length limit (finish_reason length below max_tokens: the context filled, or the server caps output)"},
 		{"filter", "by a content filter"},
 		{"tool", "at a tool call"},
 		{"unknown", "for a finish_reason Typhon does not know (" + strings.Join(unknown, ", ") + ")"},
