@@ -43,6 +43,22 @@ func TestMemoryWallOdd(t *testing.T) {
 			t.Errorf("wall_kind = %s from 5xx answers without a cause, want %s", mw.WallKind, schema.WallUnknown)
 		}
 	})
+	t.Run("a runner killed at a size (Ollama's words for a crash)", func(t *testing.T) {
+		t.Parallel()
+		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+			if r.PromptTokens() >= 6000 {
+				return enginetest.Response{Status: 500, Body: `{"error":{"message":"llama runner process has terminated: signal: killed"}}`}
+			}
+			return ok(r)
+		})
+		defer srv.Close()
+		e := newEngine(srv.URL, engine.KindLlamaCpp)
+		e.Target.CtxSize = 8192
+		b := e.RunTest(t.Context(), wallTest)
+		mw := b.MemoryWall
+		want(t, "failure_class", mw.FailureClass, schema.FailOutOfMemory)
+		want(t, "wall_kind", mw.WallKind, schema.WallMemory)
+	})
 	t.Run("bloom refusing its context", func(t *testing.T) {
 		t.Parallel()
 		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {

@@ -106,7 +106,10 @@ func (w *wallSearch) attempt(ctx context.Context, p int, st *schema.MemoryWallSt
 var (
 	contextWords = []string{"context", "exceed", "too long", "n_ctx", "too many tokens", "input length", "maximum"}
 	memoryWords  = []string{"out of memory", "cuda error", "failed to allocate", "unable to allocate",
-		"insufficient memory", "not enough memory", "more system memory", "cudamalloc", "memory"}
+		"insufficient memory", "not enough memory", "more system memory", "cudamalloc", "memory",
+		// A crash in the server's words (Ollama's runner killed by the kernel's
+		// OOM killer, a segfault): the size took it down.
+		"process has terminated", "signal: killed", "segmentation fault", "core dumped"}
 )
 
 // hasWord reports whether msg holds w as a word of its own ("oom", not "room"
