@@ -66,6 +66,10 @@ func (k *comparer) benchmark(b, cur *schema.Benchmark) BenchmarkComparison {
 		j.bench, j.index = b.TestID, len(bc.Metrics)-1
 	}
 	if b.Category == schema.CategoryMemoryWall {
+		if why := wallBounds(b.MemoryWall, cur.MemoryWall); why != "" {
+			bc.Verdict, bc.Reason = VerdictNotComparable, why
+			return bc
+		}
 		// A search's steps are not replicates: compare what it found.
 		if j := k.wall(b, cur); j != nil {
 			add(j)
@@ -190,6 +194,20 @@ func (k *comparer) wall(b, cur *schema.Benchmark) *judged {
 		j.noise += "; wall_kind " + cw.WallKind + " on both sides"
 	}
 	return j
+}
+
+// wallBounds says why two walls cannot be compared: one of them is the
+// context's limit and the searches ran under different bounds (a server given
+// another context), so wall_tokens moved with the setting, not the memory.
+func wallBounds(bw, cw *schema.MemoryWall) string {
+	if bw == nil || cw == nil || bw.BoundTokens <= 0 || cw.BoundTokens <= 0 || bw.BoundTokens == cw.BoundTokens {
+		return ""
+	}
+	if bw.WallKind != schema.WallContextLimit && cw.WallKind != schema.WallContextLimit {
+		return ""
+	}
+	return fmt.Sprintf("the wall is the context's limit and the searches ran under different bounds (%s tokens in the baseline, %s now): wall_tokens follows the setting, not the memory",
+		commas(float64(bw.BoundTokens)), commas(float64(cw.BoundTokens)))
 }
 
 // wallTokens is a wall's largest working prompt (wall_tokens, or the older

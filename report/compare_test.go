@@ -638,3 +638,32 @@ func TestCompareNotesTestsLeftOut(t *testing.T) {
 		t.Errorf("verdict %s, notes %q: want a note naming the tests left out", c.Verdict, c.Notes)
 	}
 }
+
+// TestCompareWallOfAnotherContext: a context_limit wall follows the server's
+// configured context: a server restarted with half the context halves
+// wall_tokens, which says nothing of its memory. Not comparable, with why; two
+// memory walls under different bounds still compare.
+func TestCompareWallOfAnotherContext(t *testing.T) {
+	t.Parallel()
+	withBound := func(b schema.Benchmark, bound int) schema.Benchmark {
+		w := *b.MemoryWall
+		w.BoundTokens, w.Bound = bound, "the server's context per request"
+		b.MemoryWall = &w
+		return b
+	}
+	run := func(id string, bs ...schema.Benchmark) *schema.Result {
+		return &schema.Result{RunID: id, Model: "m", Mode: "quick", Benchmarks: bs}
+	}
+	c := Compare(run("a", withBound(wallBench(8170, schema.WallContextLimit), 8192)),
+		run("b", withBound(wallBench(4080, schema.WallContextLimit), 4096)), CompareOptions{})
+	b := c.Benchmarks[0]
+	t.Logf("%s: %s %s", c.Verdict, b.Verdict, b.Reason)
+	if b.Verdict != VerdictNotComparable || !strings.Contains(b.Reason, "8,192") || len(c.Regressions()) > 0 {
+		t.Errorf("wall under another context: %s (%s), regressions %d; want not comparable, naming the bounds", b.Verdict, b.Reason, len(c.Regressions()))
+	}
+	c = Compare(run("a", withBound(wallBench(8000, schema.WallMemory), 32768)),
+		run("b", withBound(wallBench(4000, schema.WallMemory), 16384)), CompareOptions{})
+	if len(c.Regressions()) != 1 {
+		t.Errorf("two memory walls under different bounds: %s, want the halved wall to regress", c.Verdict)
+	}
+}
