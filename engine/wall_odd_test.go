@@ -59,6 +59,28 @@ func TestMemoryWallOdd(t *testing.T) {
 		want(t, "failure_class", mw.FailureClass, schema.FailOutOfMemory)
 		want(t, "wall_kind", mw.WallKind, schema.WallMemory)
 	})
+	t.Run("503 twice below a context refusal keeps the refusal", func(t *testing.T) {
+		t.Parallel()
+		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+			switch p := r.PromptTokens(); {
+			case p >= 7800:
+				return enginetest.Response{Status: 400, Body: `{"error":{"message":"the request exceeds the available context size"}}`}
+			case p >= 4500:
+				return enginetest.Response{Status: 503, Body: `{"error":{"message":"Service Unavailable"}}`}
+			}
+			return ok(r)
+		})
+		defer srv.Close()
+		e := newEngine(srv.URL, engine.KindLlamaCpp)
+		b := e.RunTest(t.Context(), wallTest)
+		mw := b.MemoryWall
+		t.Logf("wall_kind %s, wall_tokens %d, failed %d (%s); %q", mw.WallKind, mw.WallTokens, mw.FailedPromptTokens, mw.FailureClass, b.Notes)
+		want(t, "failure_class", mw.FailureClass, schema.FailContextRefused)
+		want(t, "wall_kind", mw.WallKind, schema.WallContextLimit)
+		if !strings.Contains(strings.Join(b.Notes, " "), "without naming a cause") {
+			t.Errorf("notes %q do not name the size that failed without a cause", b.Notes)
+		}
+	})
 	t.Run("bloom refusing its context", func(t *testing.T) {
 		t.Parallel()
 		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {

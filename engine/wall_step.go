@@ -61,6 +61,13 @@ func (w *wallSearch) step(ctx context.Context, p int) bool {
 		w.cut = "a server gone away"
 		return false
 	}
+	if class == schema.FailTransient && w.hi > 0 && w.failClass != schema.FailTransient {
+		// No cause below a failure that named one: keep that one, and stop
+		// rather than bisect on answers that say nothing.
+		w.b.Notes = append(w.b.Notes, fmt.Sprintf("%s tokens failed twice without naming a cause (%s): the search stops at the last failure that named one (%s tokens, %s)",
+			Thousands(p), rs.ErrorKind, Thousands(w.hi), w.failClass))
+		return false
+	}
 	w.hi = max(p, w.lo+1)
 	w.failure, w.failKind, w.failClass = st.Error, st.ErrorKind, class
 	if rs.ErrorKind == schema.ErrKindConnectionRefused {
