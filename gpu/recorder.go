@@ -40,6 +40,7 @@ type Recorder struct {
 	serverGPUs map[int]bool
 	names      map[int]string // GPU index -> name, from Sampler.Devices
 	uuids      map[int]string
+	totals     map[int]float64 // GPU index -> memory total, MB; a reading above it is left out
 	windows    map[*Window]struct{}
 
 	owned map[int]owner // PID -> held by the server; used by the Run goroutine only
@@ -76,8 +77,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 	} else {
 		r.mu.Lock()
 		r.names, r.uuids = make(map[int]string), make(map[int]string)
+		r.totals = make(map[int]float64)
 		for _, d := range devs {
 			r.names[d.Index], r.uuids[d.Index] = d.Name, d.UUID
+			r.totals[d.Index] = d.MemoryTotalMB
 		}
 		r.mu.Unlock()
 	}
@@ -149,6 +152,7 @@ func (r *Recorder) clock() time.Time {
 // observe hands one sampling round to the open windows; err is the failure of
 // the part of the round that gave no reading.
 func (r *Recorder) observe(readings []Reading, err error) {
+	readings, bad := r.sanitize(readings)
 	tick := time.Time{}
 	for _, rd := range readings {
 		if rd.At.After(tick) {
@@ -176,8 +180,25 @@ func (r *Recorder) observe(readings []Reading, err error) {
 	defer r.mu.Unlock()
 	r.latest, r.latestProc, r.sel = kept, keptProcs, sel
 	for w := range r.windows {
+		w.left.add(bad...)
 		w.add(tick, kept, keptProcs, sel, err)
 	}
+}
+
+// sanitize leaves out of a round the values no device can report (see
+// [MaxPlausiblePowerW]) and says which; readings is not modified.
+func (r *Recorder) sanitize(readings []Reading) ([]Reading, []string) {
+	r.mu.Lock()
+	totals := r.totals
+	r.mu.Unlock()
+	var bad []string
+	out := make([]Reading, len(readings))
+	for i, rd := range readings {
+		var why []string
+		out[i], why = sanitize(rd, totals[rd.Index])
+		bad = append(bad, why...)
+	}
+	return out, bad
 }
 
 // fail tells the open windows that a sampling round failed.

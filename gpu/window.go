@@ -28,13 +28,15 @@ type Window struct {
 	proc    series // server processes' memory, summed over GPUs per round
 	sel     selection
 	listed  bool // some GPU listed its processes
+	left    leftOut
 }
 
 // gpuAcc accumulates one GPU's readings in a window.
 type gpuAcc struct {
 	index    int
 	uuid     string
-	n        int // readings inside the window
+	n        int       // readings inside the window
+	lastAt   time.Time // the latest reading inside the window
 	seeded   bool
 	goneAt   time.Time // when the GPU stopped answering; zero while it answers
 	mem      series
@@ -174,14 +176,21 @@ func (w *Window) add(tick time.Time, readings []Reading, procs []*float64, sel s
 			continue
 		}
 		g := w.acc(rd.Index)
+		if g.n > 0 && !rd.At.After(g.lastAt) {
+			w.left.add(fmt.Sprintf("GPU %d reading stamped %s, not after its previous one at %s (the clock went backwards)",
+				rd.Index, rd.At.Format(time.RFC3339Nano), g.lastAt.Format(time.RFC3339Nano)))
+			continue
+		}
 		if g.n == 0 && g.seeded && rd.At.Equal(w.opened) {
 			pre := g.energy.pre // a reading at the opening instant replaces the seed
 			*g = gpuAcc{index: rd.Index, energy: counter{pre: pre}}
 		}
 		g.n++
-		g.goneAt = time.Time{}
+		g.lastAt, g.goneAt = rd.At, time.Time{}
 		g.take(rd.At, rd, procs[i])
-		g.energy.add(rd.At, rd.EnergyMJ)
+		if why := g.energy.add(rd.At, rd.EnergyMJ); why != "" {
+			w.left.add(fmt.Sprintf("GPU %d %s; its energy comes from the power readings", rd.Index, why))
+		}
 		inside = true
 		if procs[i] != nil {
 			procSum += *procs[i]
@@ -324,6 +333,18 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 
 // errorText says why a window's figures are missing or partial.
 func (w *Window) errorText() string {
+	text := w.failureText()
+	if left := w.left.text(); left != "" {
+		if text != "" {
+			return text + "; " + left
+		}
+		return left
+	}
+	return text
+}
+
+// failureText says which sampling rounds failed or were partial.
+func (w *Window) failureText() string {
 	total := w.errs + w.ticks
 	switch {
 	case w.errs > 0 && w.partial > 0:

@@ -1,0 +1,138 @@
+package gpu
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+// Cases beyond the text: readings no card can give, clocks that go
+// backwards, energy counters that jump, windows of no length. Every figure
+// left out must be said in the record, never kept as a wrong number.
+
+func TestImplausibleReadingsAreLeftOutWithAReason(t *testing.T) {
+	t.Parallel()
+	r := &Recorder{totals: map[int]float64{0: 24576}}
+	good := func(s float64) Reading {
+		return Reading{Index: 0, MemUsedMB: new(8000.0), PowerW: new(300.0), UtilPct: new(90.0), TempC: new(60.0)}
+	}
+	bad := good(0)
+	bad.PowerW = new(1e6)        // 1e9 mW
+	bad.MemUsedMB = new(40000.0) // above the card's 24576 MB
+	bad.UtilPct = new(150.0)
+	bad.TempC = new(-300.0)
+	bad.PowerInstantW = new(-5.0)
+	st := window(r, 0, 1, []round{
+		{at: 0.1, readings: []Reading{good(0.1)}},
+		{at: 0.5, readings: []Reading{bad}},
+		{at: 0.9, readings: []Reading{good(0.9)}},
+	})
+	if deref(st.PeakPowerW) != 300 || deref(st.PeakVRAMUsedMB) != 8000 || deref(st.PeakUtilPct) != 90 || deref(st.AvgTempC) != 60 {
+		t.Errorf("peak power %v, peak VRAM %v, peak util %v, avg temp %v; want 300, 8000, 90, 60 (the impossible values left out)",
+			deref(st.PeakPowerW), deref(st.PeakVRAMUsedMB), deref(st.PeakUtilPct), deref(st.AvgTempC))
+	}
+	for _, want := range []string{"implausible", "power", "memory", "utilization"} {
+		if !strings.Contains(st.Error, want) {
+			t.Errorf("error %q does not mention %q", st.Error, want)
+		}
+	}
+}
+
+func TestNegativeProcessMemoryIsLeftOut(t *testing.T) {
+	t.Parallel()
+	r := &Recorder{PIDs: []int{7}, totals: map[int]float64{0: 24576}}
+	rd := func(mb float64) Reading {
+		return Reading{Index: 0, MemUsedMB: new(9000.0), ProcessMemMB: map[int]float64{7: mb}}
+	}
+	st := window(r, 0, 1, []round{
+		{at: 0.1, readings: []Reading{rd(-4000)}},
+		{at: 0.5, readings: []Reading{rd(1e9)}},
+		{at: 0.9, readings: []Reading{rd(6000)}},
+	})
+	if deref(st.ProcessVRAMMB) != 6000 {
+		t.Errorf("process VRAM %v, want 6000 (negative and above-total figures left out)", deref(st.ProcessVRAMMB))
+	}
+	if !strings.Contains(st.Error, "implausible") {
+		t.Errorf("error %q does not say implausible values were left out", st.Error)
+	}
+}
+
+func TestReadingClockGoingBackwardsIsNotDoubleCounted(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: at(0)}
+	r := &Recorder{now: clk.Now}
+	w := r.Open()
+	for _, x := range []struct{ s, at, watts float64 }{
+		{1.0, 1.0, 100}, {1.1, 0.5, 1000}, {1.5, 1.5, 100}, {1.6, 1.5, 1000},
+	} {
+		clk.Set(at(x.s))
+		r.observe([]Reading{{Index: 0, At: at(x.at), PowerW: new(x.watts)}}, nil)
+	}
+	clk.Set(at(2))
+	st := w.Close()
+	if e := deref(st.EnergyJ); math.Abs(e-200) > 0.01 {
+		t.Errorf("energy %v J, want 200 (100 W for 2 s; the readings stamped at or before an earlier one left out)", e)
+	}
+	if deref(st.PeakPowerW) != 100 || st.Samples != 2 {
+		t.Errorf("peak power %v, samples %d; want 100 and 2", deref(st.PeakPowerW), st.Samples)
+	}
+	if !strings.Contains(st.Error, "backwards") {
+		t.Errorf("error %q does not say a reading's clock went backwards", st.Error)
+	}
+}
+
+func TestEnergyCounterJumpFallsBackToPower(t *testing.T) {
+	t.Parallel()
+	var mj float64
+	rounds := []round{}
+	for k := 1; k <= 10; k++ {
+		s := float64(k) / 10
+		mj = 300 * 1000 * s
+		if k >= 5 {
+			mj += 1e12 // the counter leaps by a terajoule
+		}
+		rounds = append(rounds, round{at: s, readings: []Reading{{Index: 0, PowerW: new(300.0), EnergyMJ: new(mj)}}})
+	}
+	st := window(&Recorder{}, 0, 1, rounds)
+	if e := deref(st.EnergyJ); math.Abs(e-300) > 3 {
+		t.Errorf("energy %v J, want 300 (300 W for 1 s, read from power when the counter jumps)", e)
+	}
+	if a := deref(st.AvgPowerW); math.Abs(a-300) > 3 {
+		t.Errorf("avg power %v W, want 300", a)
+	}
+	if !strings.Contains(st.Error, "energy counter") {
+		t.Errorf("error %q does not say the energy counter was not used", st.Error)
+	}
+}
+
+func TestWindowsOfNoOrNegativeLength(t *testing.T) {
+	t.Parallel()
+	rd := []Reading{{Index: 0, PowerW: new(300.0), MemUsedMB: new(100.0), EnergyMJ: new(1000.0),
+		ThrottleReasons: []string{"sw_power_cap"}}}
+	for _, c := range []struct {
+		name          string
+		open, closeAt float64
+	}{{"zero", 1, 1}, {"negative", 1, 0.5}} {
+		r := &Recorder{}
+		clk := &fakeClock{t: at(0.9)}
+		r.now = clk.Now
+		rd[0].At = at(0.9)
+		r.observe(rd, nil)
+		clk.Set(at(c.open))
+		w := r.Open()
+		clk.Set(at(c.closeAt))
+		st := w.Close()
+		if _, err := json.Marshal(st); err != nil {
+			t.Errorf("%s-length window: the record cannot be written: %v", c.name, err)
+		}
+		if st.WindowS != 0 || (st.EnergyJ != nil && *st.EnergyJ != 0) {
+			t.Errorf("%s-length window: window_s %v, energy %v; want 0 and no energy", c.name, st.WindowS, deref(st.EnergyJ))
+		}
+		for k, v := range st.ThrottleShare {
+			if v < 0 || v > 1 || math.IsNaN(v) {
+				t.Errorf("%s-length window: throttle share %s = %v", c.name, k, v)
+			}
+		}
+	}
+}
