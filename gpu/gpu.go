@@ -102,7 +102,8 @@ type Reading struct {
 	// (PowerW is a trailing average on recent cards); windows take their peak
 	// power from it.
 	PowerInstantW *float64
-	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
+	// ProcessMemMB maps PID to the memory that process holds on this GPU (NaN
+	// when the driver lists the process without a figure); nil when
 	// the card does not list its processes.
 	ProcessMemMB map[int]float64
 }

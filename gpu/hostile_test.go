@@ -136,3 +136,25 @@ func TestWindowsOfNoOrNegativeLength(t *testing.T) {
 		}
 	}
 }
+
+func TestServerProcessWithoutMemoryFigure(t *testing.T) {
+	t.Parallel()
+	r := &Recorder{PIDs: []int{7}}
+	rd := []Reading{
+		{Index: 0, MemUsedMB: new(30000.0), PowerW: new(60.0), ProcessMemMB: map[int]float64{99: 29000}},
+		{Index: 1, MemUsedMB: new(20000.0), PowerW: new(300.0), ProcessMemMB: map[int]float64{7: math.NaN()}},
+	}
+	st := window(r, 0, 1, []round{{at: 0.1, readings: rd}, {at: 0.6, readings: rd}})
+	if _, err := json.Marshal(st); err != nil {
+		t.Fatalf("the record cannot be written: %v", err)
+	}
+	if st.GPUSelection != SelectServer || len(st.PerGPU) != 1 || st.PerGPU[0].Index != 1 {
+		t.Errorf("selection %q, per GPU %+v; want the server's GPU 1 only", st.GPUSelection, st.PerGPU)
+	}
+	if st.ProcessVRAMMB != nil || !strings.Contains(st.ProcessVRAMNote, "not available") {
+		t.Errorf("process VRAM %v, note %q; want none and a note that NVML gives no figure", deref(st.ProcessVRAMMB), st.ProcessVRAMNote)
+	}
+	if strings.Contains(st.Error, "implausible") {
+		t.Errorf("error %q: a process without a figure is not implausible", st.Error)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -163,16 +164,19 @@ func (r *Recorder) observe(readings []Reading, err error) {
 		tick = r.clock()
 	}
 	procs := make([]*float64, len(readings))
+	held := make([]bool, len(readings))
 	for i, rd := range readings {
-		procs[i] = r.serverMem(rd)
+		procs[i], held[i] = r.serverMem(rd)
 	}
-	sel := r.selection(readings, procs)
+	sel := r.selection(readings, held)
 	kept := make([]Reading, 0, len(readings))
 	keptProcs := make([]*float64, 0, len(readings))
+	unknown := false // a server process is listed without a memory figure
 	for i, rd := range readings {
 		if sel.keeps(rd.Index) {
 			kept = append(kept, rd)
 			keptProcs = append(keptProcs, procs[i])
+			unknown = unknown || (held[i] && procs[i] == nil)
 		}
 	}
 
@@ -181,6 +185,7 @@ func (r *Recorder) observe(readings []Reading, err error) {
 	r.latest, r.latestProc, r.sel = kept, keptProcs, sel
 	for w := range r.windows {
 		w.left.add(bad...)
+		w.procUnknown = w.procUnknown || unknown
 		w.add(tick, kept, keptProcs, sel, err)
 	}
 }
@@ -212,23 +217,27 @@ func (r *Recorder) fail(err error) {
 }
 
 // serverMem is the memory the server's processes hold in one reading, nil when
-// none of them is listed.
-func (r *Recorder) serverMem(rd Reading) *float64 {
+// none of them is listed with a figure; held says whether one is listed (NaN:
+// NVML lists it without a figure).
+func (r *Recorder) serverMem(rd Reading) (mem *float64, held bool) {
 	if len(r.PIDs) == 0 || rd.ProcessMemMB == nil {
-		return nil
+		return nil, false
 	}
 	var sum float64
 	found := false
 	for pid, mb := range rd.ProcessMemMB {
 		if r.owns(pid) {
-			sum += mb
-			found = true
+			held = true
+			if !math.IsNaN(mb) {
+				sum += mb
+				found = true
+			}
 		}
 	}
 	if !found {
-		return nil
+		return nil, held
 	}
-	return &sum
+	return &sum, true
 }
 
 // owner is a cached answer of owns.

@@ -51,7 +51,7 @@ func sanitize(rd Reading, totalMB float64) (Reading, []string) {
 	check("energy counter", "mJ", &rd.EnergyMJ, 0, math.MaxFloat64)
 	copied := false
 	for pid, mb := range rd.ProcessMemMB {
-		if math.IsNaN(mb) || mb < 0 || mb > memMax {
+		if mb < 0 || mb > memMax { // NaN: listed without a figure, kept
 			if !copied {
 				rd.ProcessMemMB = cloneProcs(rd.ProcessMemMB)
 				copied = true

@@ -29,6 +29,8 @@ type Window struct {
 	sel     selection
 	listed  bool // some GPU listed its processes
 	left    leftOut
+	// procUnknown: a server process was listed without a memory figure.
+	procUnknown bool
 }
 
 // gpuAcc accumulates one GPU's readings in a window.
@@ -301,7 +303,7 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 	st.AvgVRAMUsedMB = w.vram.avg(end)
 	st.ProcessVRAMMB = w.proc.peakp()
 	if st.ProcessVRAMMB == nil && len(w.order) > 0 && len(w.r.PIDs) > 0 {
-		st.ProcessVRAMNote = w.r.processNote(w.listed)
+		st.ProcessVRAMNote = w.r.processNote(w.listed, w.procUnknown)
 	}
 	var temps, powers, utils, peakTemps, peakPowers, peakUtils, energies []float64
 	for _, g := range w.order {

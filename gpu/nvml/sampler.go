@@ -78,7 +78,8 @@ type device struct {
 	memV2       bool
 	eventReason bool // nvmlDeviceGetCurrentClocksEventReasons exists
 	unsupported [nFields]bool
-	mig         bool // a MIG instance: memory and processes are its own, the rest is the parent GPU's
+	worked      [nFields]bool // the field has been read once: a later refusal is a failure, not a lack
+	mig         bool          // a MIG instance: memory and processes are its own, the rest is the parent GPU's
 }
 
 // symbols says which optional NVML calls the loaded library has. go-nvml binds
