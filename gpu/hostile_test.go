@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -156,5 +157,59 @@ func TestServerProcessWithoutMemoryFigure(t *testing.T) {
 	}
 	if strings.Contains(st.Error, "implausible") {
 		t.Errorf("error %q: a process without a figure is not implausible", st.Error)
+	}
+}
+
+// The only GPU is lost: Sample fails outright (no reading at all) from then on.
+// Its figures stop at the first failed round, as when one GPU of several is lost.
+func TestOnlyGPULostIsNotBilledAfterItWasLost(t *testing.T) {
+	t.Parallel()
+	for _, withCounter := range []bool{false, true} {
+		var rounds []round
+		for k := 1; k <= 100; k++ {
+			s := float64(k) / 10
+			if s > 0.35 {
+				rounds = append(rounds, round{at: s, err: errors.New("nvml: GPU 0 memory: ERROR_GPU_IS_LOST")})
+				continue
+			}
+			rd := Reading{Index: 0, PowerW: new(300.0), MemUsedMB: new(40000.0)}
+			if withCounter {
+				rd.EnergyMJ = new(300_000 * s)
+			}
+			rounds = append(rounds, round{at: s, readings: []Reading{rd}})
+		}
+		st := window(&Recorder{}, 0, 10, rounds)
+		if e := deref(st.EnergyJ); e > 130 {
+			t.Errorf("counter %v: energy %v J, want about 120 (300 W until the GPU was lost at 0.4 s), not billed to 10 s", withCounter, e)
+		}
+		if len(st.PerGPU) != 1 || st.PerGPU[0].LostAtS == nil || math.Abs(*st.PerGPU[0].LostAtS-0.4) > 1e-9 {
+			t.Errorf("counter %v: per GPU %+v, want lost_at_s 0.4", withCounter, st.PerGPU)
+		}
+		if st.SampleErrors != 97 || deref(st.PeakVRAMUsedMB) != 40000 {
+			t.Errorf("counter %v: sample errors %d, peak VRAM %v; want 97 and 40000", withCounter, st.SampleErrors, deref(st.PeakVRAMUsedMB))
+		}
+	}
+}
+
+// A window opened while the GPU gives no reading is not seeded with the
+// reading it gave before it was lost.
+func TestWindowOpenedAfterTheGPUWasLost(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: at(0)}
+	r := &Recorder{now: clk.Now}
+	r.observe([]Reading{{Index: 0, At: at(0), PowerW: new(300.0), MemUsedMB: new(40000.0)}}, nil)
+	clk.Set(at(0.1))
+	r.fail(errors.New("nvml: GPU 0 memory: ERROR_GPU_IS_LOST"))
+	clk.Set(at(5))
+	w := r.Open()
+	clk.Set(at(6))
+	r.fail(errors.New("nvml: GPU 0 memory: ERROR_GPU_IS_LOST"))
+	clk.Set(at(7))
+	st := w.Close()
+	if st.EnergyJ != nil || st.PeakVRAMUsedMB != nil || !strings.Contains(st.Error, "GPU_IS_LOST") {
+		t.Errorf("energy %v, peak VRAM %v, error %q; want no figure and the failure", deref(st.EnergyJ), deref(st.PeakVRAMUsedMB), st.Error)
+	}
+	if got := r.Latest(); len(got) != 0 {
+		t.Errorf("Latest() = %+v after the GPU was lost, want none", got)
 	}
 }

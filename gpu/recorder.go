@@ -206,13 +206,18 @@ func (r *Recorder) sanitize(readings []Reading) ([]Reading, []string) {
 	return out, bad
 }
 
-// fail tells the open windows that a sampling round failed.
+// fail tells the open windows that a sampling round failed: no GPU answered,
+// so none is held past this instant, and the latest readings are no longer
+// current (a window opened now does not start from them).
 func (r *Recorder) fail(err error) {
+	tick := r.clock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.latest, r.latestProc = nil, nil
 	for w := range r.windows {
 		w.errs++
 		w.lastErr = err.Error()
+		w.loseAll(tick)
 	}
 }
 

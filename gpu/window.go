@@ -153,7 +153,7 @@ func (w *Window) add(tick time.Time, readings []Reading, procs []*float64, sel s
 	}
 	w.sel = sel
 	if len(readings) == 0 {
-		if lost := w.loseMissing(tick, nil); len(lost) > 0 || roundErr != nil {
+		if lost := w.loseAll(tick); len(lost) > 0 || roundErr != nil {
 			w.errs++
 			w.lastErr = fmt.Sprintf("no reading of GPU %v", lost)
 			if roundErr != nil {
@@ -243,6 +243,17 @@ func (w *Window) narrow(sel selection) {
 	default:
 		w.vram, w.proc = series{}, series{}
 	}
+}
+
+// loseAll stops every GPU of the window at tick (a round with no reading),
+// and the sums over GPUs with them.
+func (w *Window) loseAll(tick time.Time) []int {
+	lost := w.loseMissing(tick, nil)
+	if len(lost) > 0 {
+		w.vram.stop(tick)
+		w.proc.stop(tick)
+	}
+	return lost
 }
 
 // loseMissing stops the GPUs that answered before but not in this round.

@@ -321,7 +321,7 @@ func TestWindowStatistics(t *testing.T) {
 				PeakTempC: new(50.0), AvgTempC: new(50.0),
 				Samples: 1, WindowS: 3, SampleErrors: 2,
 				Error:  "2 of 3 sampling rounds failed, last: unknown error",
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0)}},
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0), LostAtS: new(2.0)}}, // no GPU answered at 2 s
 			},
 		},
 		{
