@@ -38,6 +38,7 @@ type Recorder struct {
 	latest     []Reading
 	latestProc []*float64 // server processes' memory in each latest reading
 	sel        selection  // the GPUs windows keep, as of the latest round
+	stale      bool       // Run ended after the latest round: windows do not start from it
 	serverGPUs map[int]bool
 	names      map[int]string // GPU index -> name, from Sampler.Devices
 	uuids      map[int]string
@@ -64,6 +65,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		return errors.New("gpu: Recorder.Run is already running")
 	}
 	defer r.running.Store(false)
+	defer r.stopped()
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -182,7 +184,7 @@ func (r *Recorder) observe(readings []Reading, err error) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.latest, r.latestProc, r.sel = kept, keptProcs, sel
+	r.latest, r.latestProc, r.sel, r.stale = kept, keptProcs, sel, false
 	for w := range r.windows {
 		w.left.add(bad...)
 		w.procUnknown = w.procUnknown || unknown
@@ -218,6 +220,22 @@ func (r *Recorder) fail(err error) {
 		w.errs++
 		w.lastErr = err.Error()
 		w.loseAll(tick)
+	}
+}
+
+// stopped tells the open windows that Run has ended: their GPUs are held no
+// longer, and a window opened later does not start from the last readings
+// (Latest still returns them).
+func (r *Recorder) stopped() {
+	tick := r.clock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stale = true
+	for w := range r.windows {
+		w.loseAll(tick)
+		if w.stoppedAt.IsZero() {
+			w.stoppedAt = tick
+		}
 	}
 }
 

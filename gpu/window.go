@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/typhonbench/typhon/schema"
@@ -31,6 +32,8 @@ type Window struct {
 	left    leftOut
 	// procUnknown: a server process was listed without a memory figure.
 	procUnknown bool
+	stoppedAt   time.Time // when Recorder.Run ended, if before Close
+	idle        bool      // Run had ended when the window opened
 }
 
 // gpuAcc accumulates one GPU's readings in a window.
@@ -61,13 +64,16 @@ func (r *Recorder) Open() *Window {
 	w := &Window{r: r, opened: r.clock(), gpus: map[int]*gpuAcc{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	w.idle = r.stale
 	if r.windows == nil {
 		r.windows = make(map[*Window]struct{})
 	}
 	r.windows[w] = struct{}{}
 	w.sel = r.sel
 	for i, rd := range r.latest {
-		w.seed(rd, r.latestProc[i])
+		if !w.idle {
+			w.seed(rd, r.latestProc[i])
+		}
 	}
 	w.seedVRAM()
 	return w
@@ -347,6 +353,10 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 // errorText says why a window's figures are missing or partial.
 func (w *Window) errorText() string {
 	text := w.failureText()
+	if !w.stoppedAt.IsZero() {
+		stop := fmt.Sprintf("sampling stopped %.3f s into the window, before it closed", w.stoppedAt.Sub(w.opened).Seconds())
+		text = strings.TrimPrefix(text+"; "+stop, "; ")
+	}
 	if left := w.left.text(); left != "" {
 		if text != "" {
 			return text + "; " + left
@@ -370,6 +380,8 @@ func (w *Window) failureText() string {
 		return ""
 	case w.sel.indexes != nil:
 		return fmt.Sprintf("no reading of GPUs %v in the window", w.sel.list())
+	case w.idle:
+		return "no GPU reading in the window: the recorder had stopped sampling when it opened"
 	}
 	return "no GPU reading in the window"
 }
