@@ -213,3 +213,39 @@ func TestWindowOpenedAfterTheGPUWasLost(t *testing.T) {
 		t.Errorf("Latest() = %+v after the GPU was lost, want none", got)
 	}
 }
+
+// A GPU named by the caller (-gpu 7) that gives no reading is said, not left
+// out of the figures in silence.
+func TestGivenGPUThatDoesNotExist(t *testing.T) {
+	t.Parallel()
+	rd := []Reading{{Index: 0, PowerW: new(300.0)}, {Index: 1, PowerW: new(50.0)}}
+	st := window(&Recorder{Indexes: []int{0, 7}}, 0, 1, []round{{at: 0.1, readings: rd}, {at: 0.6, readings: rd}})
+	if len(st.PerGPU) != 1 || st.PerGPU[0].Index != 0 || deref(st.PeakPowerW) != 300 {
+		t.Errorf("per GPU %+v, peak power %v; want GPU 0 only at 300 W", st.PerGPU, deref(st.PeakPowerW))
+	}
+	if !strings.Contains(st.Error, "GPU") || !strings.Contains(st.Error, "7") {
+		t.Errorf("error %q does not say GPU 7 gave no reading", st.Error)
+	}
+}
+
+// Hundreds of GPUs, the server on two of them (tensor parallel).
+func TestHundredsOfGPUsServerOnTwo(t *testing.T) {
+	t.Parallel()
+	var rd []Reading
+	for i := range 512 {
+		r := Reading{Index: i, PowerW: new(50.0), MemUsedMB: new(70000.0), ProcessMemMB: map[int]float64{10000 + i: 69000}}
+		if i == 100 || i == 400 {
+			r = Reading{Index: i, PowerW: new(300.0), MemUsedMB: new(10000.0), ProcessMemMB: map[int]float64{42: 9000}}
+		}
+		rd = append(rd, r)
+	}
+	r := &Recorder{PIDs: []int{42}, parent: func(int) (int, error) { return 1, nil }}
+	st := window(r, 0, 1, []round{{at: 0, readings: rd}, {at: 0.5, readings: rd}, {at: 1, readings: rd}})
+	if st.GPUSelection != SelectServer || len(st.PerGPU) != 2 || st.PerGPU[0].Index != 100 || st.PerGPU[1].Index != 400 {
+		t.Fatalf("selection %q, %d GPUs; want the server's 100 and 400", st.GPUSelection, len(st.PerGPU))
+	}
+	if deref(st.PeakVRAMUsedMB) != 20000 || deref(st.EnergyJ) != 600 || deref(st.ProcessVRAMMB) != 18000 {
+		t.Errorf("peak VRAM %v, energy %v, process VRAM %v; want 20000, 600, 18000",
+			deref(st.PeakVRAMUsedMB), deref(st.EnergyJ), deref(st.ProcessVRAMMB))
+	}
+}

@@ -377,13 +377,28 @@ func (w *Window) failureText() string {
 	case w.partial > 0:
 		return fmt.Sprintf("%d of %d sampling rounds were partial, last: %s", w.partial, total, w.lastErr)
 	case len(w.order) > 0:
-		return ""
+		return w.absentText()
 	case w.sel.indexes != nil:
 		return fmt.Sprintf("no reading of GPUs %v in the window", w.sel.list())
 	case w.idle:
 		return "no GPU reading in the window: the recorder had stopped sampling when it opened"
 	}
 	return "no GPU reading in the window"
+}
+
+// absentText names the selected GPUs that gave no reading in the window
+// while others did (a GPU named by the caller that does not exist).
+func (w *Window) absentText() string {
+	var absent []int
+	for _, i := range w.sel.list() {
+		if w.gpus[i] == nil {
+			absent = append(absent, i)
+		}
+	}
+	if len(absent) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no reading of GPU %v in the window; the figures leave it out", absent)
 }
 
 // summary is one GPU's figures over the window from open to end (or to when
