@@ -249,3 +249,20 @@ func TestHundredsOfGPUsServerOnTwo(t *testing.T) {
 			deref(st.PeakVRAMUsedMB), deref(st.EnergyJ), deref(st.ProcessVRAMMB))
 	}
 }
+
+// An energy counter that does not move while the card reports drawing power
+// (a stale counter) is not read as 0 J.
+func TestFrozenEnergyCounterFallsBackToPower(t *testing.T) {
+	t.Parallel()
+	var rounds []round
+	for k := 0; k <= 10; k++ {
+		rounds = append(rounds, round{at: float64(k) / 10, readings: []Reading{{Index: 0, PowerW: new(300.0), EnergyMJ: new(5e6)}}})
+	}
+	st := window(&Recorder{}, 0, 1, rounds)
+	if e, p := deref(st.EnergyJ), deref(st.AvgPowerW); math.Abs(e-300) > 0.01 || math.Abs(p-300) > 0.01 {
+		t.Errorf("energy %v J, avg power %v W; want 300 and 300 (from the power readings)", e, p)
+	}
+	if !strings.Contains(st.Error, "energy counter did not move") {
+		t.Errorf("error %q does not say the counter did not move", st.Error)
+	}
+}

@@ -163,6 +163,27 @@ func lineAt(a, b point, t time.Time) (float64, bool) {
 	return a.v + (b.v-a.v)*t.Sub(a.at).Seconds()/dt, true
 }
 
+// still is how long the counter has read the same value over its readings
+// (from the pre-window reading on); 0 when it moved.
+func (c *counter) still() float64 {
+	if c.n == 0 {
+		return 0
+	}
+	from := c.first
+	if c.pre != nil {
+		from = *c.pre
+	}
+	if c.last.v != from.v {
+		return 0
+	}
+	return c.last.at.Sub(from.at).Seconds()
+}
+
+// stillLimit is how long a counter may read the same value while the card
+// reports drawing power before it is taken as stale: the driver updates it
+// far more often.
+const stillLimit = 0.5
+
 // joules is the energy between open and end in joules, read from the counter
 // interpolated (or extrapolated from the nearest two readings) at both edges;
 // ok is false when the counter cannot tell it.

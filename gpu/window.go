@@ -315,7 +315,6 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 		GPUSelection:     w.sel.scope,
 		GPUSelectionNote: w.sel.note,
 	}
-	st.Error = w.errorText()
 	st.PeakVRAMUsedMB = w.vram.peakp()
 	st.AvgVRAMUsedMB = w.vram.avg(end)
 	st.ProcessVRAMMB = w.proc.peakp()
@@ -324,7 +323,11 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 	}
 	var temps, powers, utils, peakTemps, peakPowers, peakUtils, energies []float64
 	for _, g := range w.order {
-		gw := g.summary(w.opened, end)
+		var note string
+		gw := g.summary(w.opened, end, &note)
+		if note != "" {
+			w.left.add(note)
+		}
 		gw.Name = names[g.index]
 		if gw.UUID == "" {
 			gw.UUID = uuids[g.index]
@@ -346,6 +349,7 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 	st.AvgUtilPct = meanOf(utils)
 	st.EnergyJ = sumOf(energies)
 	st.ThrottleReasons, st.ThrottleShare = mergeThrottle(st.PerGPU)
+	st.Error = w.errorText() // after the GPUs' summaries, which may leave a figure out
 	roundStats(&st)
 	return st
 }
@@ -403,7 +407,7 @@ func (w *Window) absentText() string {
 
 // summary is one GPU's figures over the window from open to end (or to when
 // the GPU was lost).
-func (g *gpuAcc) summary(open, end time.Time) schema.GPUWindow {
+func (g *gpuAcc) summary(open, end time.Time, note *string) schema.GPUWindow {
 	last := end
 	gw := schema.GPUWindow{Index: g.index, UUID: g.uuid, Samples: g.n}
 	if !g.goneAt.IsZero() {
@@ -419,7 +423,13 @@ func (g *gpuAcc) summary(open, end time.Time) schema.GPUWindow {
 	gw.AvgUtilPct, gw.PeakUtilPct = g.util.avg(last), g.util.peakp()
 	gw.AvgMemUtilPct, gw.AvgSMClockMHz = g.memUtil.avg(last), g.sm.avg(last)
 	gw.ProcessVRAMMB = g.proc.peakp()
-	if j, ok := g.energy.joules(open, last); ok {
+	j, ok := g.energy.joules(open, last)
+	if still := g.energy.still(); ok && still >= stillLimit && deref0(gw.AvgPowerW) > 0 {
+		ok = false
+		*note = fmt.Sprintf("GPU %d energy counter did not move in %.1f s while power read %.0f W; its energy comes from the power readings",
+			g.index, still, *gw.AvgPowerW)
+	}
+	if ok {
 		gw.EnergyJ = &j
 		if s := last.Sub(open).Seconds(); s > 0 {
 			gw.AvgPowerW = ptr(j / s)
@@ -466,76 +476,6 @@ func mergeThrottle(per []schema.GPUWindow) ([]string, map[string]float64) {
 		}
 	}
 	return sortedKeys(reasons), share
-}
-
-// roundStats rounds the figures of a summary to two decimals (window_s and
-// shares to thousandths): finer digits are noise in a record.
-func roundStats(st *schema.GPUStats) {
-	for _, p := range []*float64{st.PeakVRAMUsedMB, st.AvgVRAMUsedMB, st.PeakTempC, st.AvgTempC, st.PeakPowerW,
-		st.AvgPowerW, st.AvgUtilPct, st.PeakUtilPct, st.EnergyJ, st.ProcessVRAMMB} {
-		round2(p)
-	}
-	st.WindowS = math.Round(st.WindowS*1000) / 1000
-	round3(st.ThrottleShare)
-	for i := range st.PerGPU {
-		g := &st.PerGPU[i]
-		for _, p := range []*float64{g.PeakVRAMUsedMB, g.AvgVRAMUsedMB, g.PeakTempC, g.AvgTempC, g.PeakPowerW,
-			g.AvgPowerW, g.AvgUtilPct, g.PeakUtilPct, g.AvgMemUtilPct, g.AvgSMClockMHz, g.EnergyJ, g.ProcessVRAMMB} {
-			round2(p)
-		}
-		if g.LostAtS != nil {
-			*g.LostAtS = math.Round(*g.LostAtS*1000) / 1000
-		}
-		round3(g.ThrottleShare)
-	}
-}
-
-func round2(p *float64) {
-	if p != nil {
-		*p = math.Round(*p*100) / 100
-	}
-}
-
-func round3(m map[string]float64) {
-	for k, v := range m {
-		m[k] = math.Round(v*1000) / 1000
-	}
-}
-
-func ptr(v float64) *float64 { return &v }
-
-func collect(dst *[]float64, v *float64) {
-	if v != nil {
-		*dst = append(*dst, *v)
-	}
-}
-
-func maxOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	v := slices.Max(vs)
-	return &v
-}
-
-func sumOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	var s float64
-	for _, v := range vs {
-		s += v
-	}
-	return &s
-}
-
-func meanOf(vs []float64) *float64 {
-	s := sumOf(vs)
-	if s == nil {
-		return nil
-	}
-	v := *s / float64(len(vs))
-	return &v
 }
 
 // cloneStats copies the slices and maps of a result so that callers cannot
