@@ -44,8 +44,9 @@
 //     peaks are the maximum over the cards, averages the mean of the cards' own
 //     averages. energy_j is the total over the cards.
 //   - A GPU missing from a round (lost, or failed while others answered) stops
-//     there: lost_at_s, no value held after it, out of the VRAM sum; the round
-//     counts in partial_errors. A round where no GPU answers (it counts in
+//     there: lost_at_s (its first loss), no value held until it answers
+//     again, out of the VRAM sum; each round it misses counts in
+//     partial_errors. A round where no GPU answers (it counts in
 //     sample_errors), and the end of [Recorder.Run] ("sampling stopped" in
 //     error), stop every GPU of the window the same way; a window opened after
 //     Run ended does not start from its last readings.

@@ -266,3 +266,29 @@ func TestFrozenEnergyCounterFallsBackToPower(t *testing.T) {
 		t.Errorf("error %q does not say the counter did not move", st.Error)
 	}
 }
+
+// A GPU that stops answering and comes back: no value is held over the gap,
+// and the record still says it was lost.
+func TestGPULostAndBack(t *testing.T) {
+	t.Parallel()
+	var rounds []round
+	for k := 1; k <= 10; k++ {
+		s := float64(k) / 10
+		rd := []Reading{{Index: 1, PowerW: new(50.0)}}
+		if s < 0.35 || s > 0.65 {
+			rd = append(rd, Reading{Index: 0, PowerW: new(300.0), MemUsedMB: new(20000.0)})
+		}
+		rounds = append(rounds, round{at: s, readings: rd})
+	}
+	st := window(&Recorder{Indexes: []int{0, 1}}, 0, 1, rounds)
+	g := st.PerGPU[0]
+	if g.LostAtS == nil || math.Abs(*g.LostAtS-0.4) > 1e-9 {
+		t.Errorf("GPU 0 lost_at_s %v, want 0.4 (it came back at 0.7, but it was lost)", g.LostAtS)
+	}
+	if e := deref(g.EnergyJ); math.Abs(e-300*0.7) > 0.01 {
+		t.Errorf("GPU 0 energy %v J, want 210 (300 W for the 0.7 s it answered)", e)
+	}
+	if st.PartialErrors != 3 {
+		t.Errorf("partial errors %d, want 3", st.PartialErrors)
+	}
+}

@@ -44,6 +44,7 @@ type gpuAcc struct {
 	lastAt   time.Time // the latest reading inside the window
 	seeded   bool
 	goneAt   time.Time // when the GPU stopped answering; zero while it answers
+	lostAt   time.Time // when it first stopped answering (it may have come back)
 	mem      series
 	temp     series
 	power    series
@@ -149,6 +150,9 @@ func (g *gpuAcc) lose(at time.Time) {
 	}
 	g.throttle.stop(at)
 	g.goneAt = at
+	if g.lostAt.IsZero() {
+		g.lostAt = at
+	}
 }
 
 // add takes one sampling round (already filtered to the recorder's selection);
@@ -262,14 +266,18 @@ func (w *Window) loseAll(tick time.Time) []int {
 	return lost
 }
 
-// loseMissing stops the GPUs that answered before but not in this round.
+// loseMissing stops the GPUs that answered before but not in this round, and
+// returns every GPU of the window missing from it (also those already gone).
 func (w *Window) loseMissing(tick time.Time, seen map[int]bool) []int {
 	var missing []int
 	for _, g := range w.order {
-		if !seen[g.index] && g.goneAt.IsZero() && (g.n > 0 || g.seeded) {
-			g.lose(tick)
-			missing = append(missing, g.index)
+		if seen[g.index] || (g.n == 0 && !g.seeded) {
+			continue
 		}
+		if g.goneAt.IsZero() {
+			g.lose(tick)
+		}
+		missing = append(missing, g.index)
 	}
 	return missing
 }
@@ -412,7 +420,9 @@ func (g *gpuAcc) summary(open, end time.Time, note *string) schema.GPUWindow {
 	gw := schema.GPUWindow{Index: g.index, UUID: g.uuid, Samples: g.n}
 	if !g.goneAt.IsZero() {
 		last = g.goneAt
-		gw.LostAtS = ptr(g.goneAt.Sub(open).Seconds())
+	}
+	if !g.lostAt.IsZero() {
+		gw.LostAtS = ptr(g.lostAt.Sub(open).Seconds())
 	}
 	gw.PeakVRAMUsedMB, gw.AvgVRAMUsedMB = g.mem.peakp(), g.mem.avg(last)
 	gw.PeakTempC, gw.AvgTempC = g.temp.peakp(), g.temp.avg(last)
