@@ -77,3 +77,26 @@ func TestProcessWithoutMemoryFigureIsListed(t *testing.T) {
 		t.Errorf("GPU 1 process 12 = %v MB, want 1024 (the list that gives a figure wins)", v)
 	}
 }
+
+// A GPU that answers GPU_IS_LOST or TIMEOUT is not asked for its other figures
+// in that round: a timing-out card would hold every round for each call.
+func TestLostGPUIsNotAskedForEveryFieldEachRound(t *testing.T) {
+	t.Parallel()
+	for _, ret := range []nv.Return{nv.ERROR_GPU_IS_LOST, nv.ERROR_TIMEOUT} {
+		dev := fakeGPU{usedV2: gib, total: 8 * gib}.device()
+		s, err := newSampler(fakeLib(nil, dev), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev.GetMemoryInfo_v2Func = func() (nv.Memory_v2, nv.Return) { return nv.Memory_v2{}, ret }
+		for range 3 {
+			if _, err := s.Sample(context.Background()); err == nil || !strings.Contains(err.Error(), ret.String()) {
+				t.Errorf("%s: Sample() error %v, want it named", ret, err)
+			}
+		}
+		if n := len(dev.GetTemperatureCalls()) + len(dev.GetPowerUsageCalls()) + len(dev.GetComputeRunningProcessesCalls()); n != 0 {
+			t.Errorf("%s: %d further calls to the card after it failed, want 0", ret, n)
+		}
+		s.Close()
+	}
+}

@@ -15,11 +15,12 @@ import (
 
 // reading is one GPU's reading in progress.
 type reading struct {
-	s   *Sampler
-	d   *device
-	rd  gpu.Reading
-	got bool  // some figure was read
-	err error // the first failure other than "not supported" or "no permission"
+	s    *Sampler
+	d    *device
+	rd   gpu.Reading
+	got  bool  // some figure was read
+	err  error // the first failure other than "not supported" or "no permission"
+	dead bool  // the card is lost or timed out: not asked for more this round
 }
 
 // read takes one GPU's reading. got says whether any figure was read; err is the
@@ -46,6 +47,9 @@ func (x *reading) check(f field, ret nv.Return) bool {
 		x.d.worked[f] = true
 		return true
 	}
+	if ret == nv.ERROR_GPU_IS_LOST || ret == nv.ERROR_TIMEOUT {
+		x.dead = true
+	}
 	if x.d.worked[f] {
 		if x.err == nil {
 			x.err = fmt.Errorf("nvml: GPU %d %s: %s", x.d.index, fieldNames[f], errorString(x.s.lib, ret))
@@ -67,8 +71,9 @@ func (x *reading) check(f field, ret nv.Return) bool {
 	return false
 }
 
-// want reports whether field f is still asked for.
-func (x *reading) want(f field) bool { return !x.d.unsupported[f] }
+// want reports whether field f is still asked for (not in a round where the
+// card was found lost or timing out).
+func (x *reading) want(f field) bool { return !x.dead && !x.d.unsupported[f] }
 
 func (x *reading) memory() {
 	if !x.want(fMem) {
