@@ -73,12 +73,12 @@ type gpuPick struct {
 // the GPUs that hold them now (one sampling round). vramMB is the total memory
 // of those GPUs, or of GPU 0 when they cannot be told yet (a server that loads
 // its model on the first request).
-func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.Server, prof schema.Profile) gpuPick {
+func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.Server, prof schema.Profile) (gpuPick, error) {
 	p := gpuPick{indexes: slices.Clone(r.GPUIndexes), pids: slices.Clone(r.ServerPIDs)}
 	if r.ServerCgroup != "" {
 		pids, err := cgroupPIDs(r.ServerCgroup)
 		if err != nil {
-			r.logger().Warn("server cgroup", "err", err)
+			return p, err
 		}
 		p.pids = append(p.pids, pids...)
 	}
@@ -86,7 +86,7 @@ func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.S
 		p.pids = detect.ListenerPIDs(ctx, srv)
 	}
 	if len(prof.GPUs) == 0 {
-		return p
+		return p, nil
 	}
 	p.vramMB = prof.GPUs[0].MemoryTotalMB
 	held := p.indexes
@@ -105,7 +105,7 @@ func (r *Runner) pickGPUs(ctx context.Context, sampler gpu.Sampler, srv detect.S
 	if sum > 0 {
 		p.vramMB = sum
 	}
-	return p
+	return p, nil
 }
 
 // recorder is the GPU recorder of a run: the named GPUs, or those that hold
@@ -139,22 +139,43 @@ func withEnergyPerToken(b Benchmark) Benchmark {
 // cgroupRoot is where cgroup v2 is mounted.
 var cgroupRoot = "/sys/fs/cgroup"
 
-// cgroupPIDs lists the processes of a cgroup (v2: cgroup.procs), named by its
-// path under cgroupRoot or absolutely.
+// maxCgroupPIDs bounds how many processes a cgroup tree may give.
+const maxCgroupPIDs = 100_000
+
+// cgroupPIDs lists the processes of a cgroup (v2: cgroup.procs) and of the
+// cgroups under it (a pod's or a slice's processes live in its children),
+// named by its path under cgroupRoot or absolutely. A cgroup that cannot be
+// read or holds no process is an error.
 func cgroupPIDs(cgroup string) ([]int, error) {
 	dir := cgroup
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(cgroupRoot, dir)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
 		return nil, fmt.Errorf("the server's cgroup: %w", err)
 	}
 	var pids []int
-	for _, f := range strings.Fields(string(raw)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-			pids = append(pids, pid)
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+			return err
 		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < maxCgroupPIDs {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the server's cgroup: %w", err)
 	}
-	return pids, nil
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("the server's cgroup %s holds no process", dir)
+	}
+	slices.Sort(pids)
+	return slices.Compact(pids), nil
 }

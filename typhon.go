@@ -142,7 +142,8 @@ type Runner struct {
 	ServerPIDs []int
 	// ServerCgroup names the cgroup of the server's processes (a container's,
 	// e.g. system.slice/docker-<id>.scope, under /sys/fs/cgroup, or an
-	// absolute path); its processes are added to ServerPIDs.
+	// absolute path); its processes and those of the cgroups under it are
+	// added to ServerPIDs. Run fails when it cannot be read or holds none.
 	ServerCgroup string
 	// ServerBackWait: see DefaultServerBackWait; 0 means the default.
 	ServerBackWait time.Duration
@@ -220,7 +221,10 @@ func (r *Runner) Run(ctx context.Context, progress chan<- Progress) (*Result, er
 	sampler, prof, closeGPU := r.hardware(ctx, srv, res)
 	defer closeGPU()
 	res.ProfileSnapshot = &prof
-	pick := r.pickGPUs(ctx, sampler, srv, prof)
+	pick, err := r.pickGPUs(ctx, sampler, srv, prof)
+	if err != nil {
+		return r.fail(res, err)
+	}
 	plan, err := r.buildPlan(mode, srv, pick.vramMB)
 	if err != nil {
 		return r.fail(res, err)

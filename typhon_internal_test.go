@@ -45,8 +45,8 @@ func TestCgroupPIDs(t *testing.T) {
 	}
 	// The run's recorder gets them beside the named PIDs.
 	r := &Runner{ServerPIDs: []int{7}, ServerCgroup: dir}
-	p := r.pickGPUs(context.Background(), nil, detect.Server{BaseURL: "http://192.0.2.1:8080"}, schema.Profile{})
-	if !slices.Equal(p.pids, []int{7, 4242, 4243}) {
+	p, err := r.pickGPUs(context.Background(), nil, detect.Server{BaseURL: "http://192.0.2.1:8080"}, schema.Profile{})
+	if err != nil || !slices.Equal(p.pids, []int{7, 4242, 4243}) {
 		t.Errorf("pickGPUs PIDs = %v, want [7 4242 4243]", p.pids)
 	}
 }

@@ -67,6 +67,12 @@ func (f *fakeOllama) handler() http.Handler {
 		const interval = time.Millisecond
 		for i := range n {
 			time.Sleep(interval)
+			if i == f.thinking && i > 0 {
+				// The first content well after the thinking: chunks that one
+				// read brings share its time, and a busy machine can read
+				// chunks 1 ms apart at once.
+				time.Sleep(30 * interval)
+			}
 			msg := map[string]any{"role": "assistant", "content": " tok"}
 			if i < f.thinking {
 				msg = map[string]any{"role": "assistant", "content": "", "thinking": " hmm"}

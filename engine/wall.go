@@ -46,8 +46,11 @@ type wallSearch struct {
 	loCtx               int // the num_ctx of the step at lo
 	failure, failKind   string
 	failClass           string
-	start               time.Time
-	itl                 []float64
+	// cut says why the search ended before it could conclude (its time bound,
+	// a server gone away), "" when it concluded.
+	cut   string
+	start time.Time
+	itl   []float64
 }
 
 // memoryWall searches the largest prompt the server can take: it doubles the
@@ -70,18 +73,24 @@ func (e *Engine) memoryWall(ctx context.Context, t Test, b *schema.Benchmark) {
 		win = e.GPU.Open()
 	}
 	budget := e.wallBudget()
-	for step := 0; step < MaxWallSteps && ctx.Err() == nil; step++ {
-		if time.Since(w.start) > budget {
-			b.Notes = append(b.Notes, fmt.Sprintf("the search stopped at its time bound of %s", budget))
-			break
-		}
+	// The time bound holds within a step too: a server that slows down without
+	// failing would otherwise hold a step for its whole request deadline.
+	bounded, cancel := context.WithDeadline(ctx, w.start.Add(budget))
+	defer cancel()
+	concluded := false
+	for step := 0; step < MaxWallSteps && bounded.Err() == nil; step++ {
 		p := w.next(step)
 		if p <= 0 {
+			concluded = true
 			break
 		}
-		if !w.step(ctx, p) {
+		if !w.step(bounded, p) {
 			break
 		}
+	}
+	if !concluded && bounded.Err() != nil && ctx.Err() == nil {
+		b.Notes = append(b.Notes, fmt.Sprintf("the search stopped at its time bound of %s", budget))
+		w.cut = "its time bound"
 	}
 	if win != nil {
 		b.GPUStats = win.Close()

@@ -54,6 +54,20 @@ func (w *wallSearch) step(ctx context.Context, p int) bool {
 		}
 		return true
 	}
+	if neverReached(rs) {
+		// Refused before the request was sent, retry included: this size never
+		// reached the server, so it says nothing of the size.
+		w.b.Notes = append(w.b.Notes, fmt.Sprintf("the server stopped accepting connections before the step of %s tokens reached it (it crashed earlier, or went away): the search ends here", Thousands(p)))
+		w.cut = "a server gone away"
+		return false
+	}
+	if class == schema.FailTransient && w.hi > 0 && w.failClass != schema.FailTransient {
+		// No cause below a failure that named one: keep that one, and stop
+		// rather than bisect on answers that say nothing.
+		w.b.Notes = append(w.b.Notes, fmt.Sprintf("%s tokens failed twice without naming a cause (%s): the search stops at the last failure that named one (%s tokens, %s)",
+			Thousands(p), rs.ErrorKind, Thousands(w.hi), w.failClass))
+		return false
+	}
 	w.hi = max(p, w.lo+1)
 	w.failure, w.failKind, w.failClass = st.Error, st.ErrorKind, class
 	if rs.ErrorKind == schema.ErrKindConnectionRefused {
@@ -61,6 +75,13 @@ func (w *wallSearch) step(ctx context.Context, p int) bool {
 		return false
 	}
 	return true
+}
+
+// neverReached reports whether a request was refused at connect: the server was
+// not listening (restarting, gone), unlike a connection that broke under the
+// request and was then refused (a crash of this request).
+func neverReached(rs schema.RunSample) bool {
+	return rs.ErrorKind == schema.ErrKindConnectionRefused && strings.HasPrefix(rs.Error, "connection refused:")
 }
 
 // attempt sends one request of p prompt tokens (on Ollama after an untimed
@@ -91,9 +112,29 @@ func (w *wallSearch) attempt(ctx context.Context, p int, st *schema.MemoryWallSt
 // Words by which servers say a size does not fit their context or memory.
 var (
 	contextWords = []string{"context", "exceed", "too long", "n_ctx", "too many tokens", "input length", "maximum"}
-	memoryWords  = []string{"out of memory", "oom", "cuda error", "failed to allocate", "unable to allocate",
-		"insufficient memory", "not enough memory", "more system memory", "cudamalloc", "memory"}
+	memoryWords  = []string{"out of memory", "cuda error", "failed to allocate", "unable to allocate",
+		"insufficient memory", "not enough memory", "more system memory", "cudamalloc", "memory",
+		// A crash in the server's words (Ollama's runner killed by the kernel's
+		// OOM killer, a segfault): the size took it down.
+		"process has terminated", "signal: killed", "segmentation fault", "core dumped"}
 )
+
+// hasWord reports whether msg holds w as a word of its own ("oom", not "room"
+// or a model called bloom).
+func hasWord(msg, w string) bool {
+	letter := func(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
+	for i := 0; ; {
+		j := strings.Index(msg[i:], w)
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(w)
+		if (at == 0 || !letter(msg[at-1])) && (end == len(msg) || !letter(msg[end])) {
+			return true
+		}
+		i = at + 1
+	}
+}
 
 // classifyWallFailure names why a step failed, from the server's own words first,
 // then from how it failed.
@@ -112,8 +153,10 @@ func classifyWallFailure(rs schema.RunSample) string {
 		fmt.Sscan(code, &status)
 	}
 	switch {
-	case has(memoryWords):
+	case has(memoryWords) || hasWord(msg, "oom"):
 		return schema.FailOutOfMemory
+	case neverReached(rs):
+		return schema.FailTransient // a server restarting: a retry may reach it
 	case rs.ErrorKind == schema.ErrKindConnectionRefused || rs.ErrorKind == schema.ErrKindStreamBroken:
 		return schema.FailOutOfMemory // the server crashed or dropped the request mid-way
 	case status >= 400 && status < 500 || has(contextWords) && status < 500:
@@ -134,10 +177,17 @@ func (w *wallSearch) finish(ctx context.Context) {
 	switch {
 	case w.hi > 0 && (w.failClass == schema.FailContextRefused || w.failClass == schema.FailTruncated):
 		mw.WallKind = schema.WallContextLimit
-	case w.hi > 0:
+	case w.hi > 0 && w.failClass == schema.FailOutOfMemory:
 		mw.WallKind = schema.WallMemory
-	case w.ctxBound && w.lo >= w.maxFit()-w.resolution():
+	case w.hi > 0:
+		// 5xx or timeouts that a retry did not cure name no cause: not a wall of
+		// memory, nor of context.
+		mw.WallKind = schema.WallUnknown
+		b.Notes = append(b.Notes, fmt.Sprintf("the smallest failing size failed twice without naming a cause (%s): no wall can be claimed from it", w.failKind))
+	case w.ctxBound && w.lo >= w.maxFit()-w.resolution() && w.lo > 0:
 		mw.WallKind = schema.WallContextLimit
+	case w.cut != "" || len(mw.Steps) == 0:
+		mw.WallKind = schema.WallUnknown // cut short before any bound was reached
 	default:
 		mw.WallKind = schema.WallNone
 	}
@@ -146,6 +196,9 @@ func (w *wallSearch) finish(ctx context.Context) {
 	switch {
 	case ctx.Err() != nil && b.Error == "":
 		b.Error = "cancelled during the search: " + ctx.Err().Error()
+	case len(mw.Steps) == 0 && b.Error == "" && w.cut == "":
+		b.Error = fmt.Sprintf("no prompt size was tried: a bound of %s tokens leaves no room for a prompt beside %d output tokens",
+			Thousands(w.bound), w.out)
 	case b.SuccessfulRuns == 0 && len(b.Runs) > 0:
 		// Failing is how a search ends; only a search without any success is an error.
 		b.Error = "no prompt size worked: " + b.Runs[0].Error

@@ -44,11 +44,22 @@
 //     peaks are the maximum over the cards, averages the mean of the cards' own
 //     averages. energy_j is the total over the cards.
 //   - A GPU missing from a round (lost, or failed while others answered) stops
-//     there: lost_at_s, no value held after it, out of the VRAM sum; the round
-//     counts in partial_errors.
+//     there: lost_at_s (its first loss), no value held until it answers
+//     again, out of the VRAM sum; each round it misses counts in
+//     partial_errors. A round where no GPU answers (it counts in
+//     sample_errors), and the end of [Recorder.Run] ("sampling stopped" in
+//     error), stop every GPU of the window the same way; a window opened after
+//     Run ended does not start from its last readings.
+//   - A value no device can give (power above [MaxPlausiblePowerW] or
+//     negative, memory above the card's total, utilisation outside 0-100, ...),
+//     a reading stamped at or before an earlier one of its GPU (a clock that
+//     went backwards), and an energy counter that goes backwards or jumps faster
+//     than any device draws are left out; error says what ("N figures left
+//     out: ..."), and energy then comes from the power readings.
 //   - process_vram_used_mb is the peak, over the window, of the memory held by
 //     [Recorder.PIDs] and their descendant processes (Ollama's runner is a child of
-//     the server), summed over the GPUs; when absent, process_vram_note says why.
+//     the server), summed over the GPUs; when absent, process_vram_note says why
+//     (a process NVML lists without a figure still marks its GPU as the server's).
 //     A process found not to be the server's is asked again after a few seconds.
 //   - throttle_share gives, per clock event reason, the share of the window it
 //     held (each reading's reasons hold until the next reading); at the top level,
@@ -102,7 +113,8 @@ type Reading struct {
 	// (PowerW is a trailing average on recent cards); windows take their peak
 	// power from it.
 	PowerInstantW *float64
-	// ProcessMemMB maps PID to the memory that process holds on this GPU; nil when
+	// ProcessMemMB maps PID to the memory that process holds on this GPU (NaN
+	// when the driver lists the process without a figure); nil when
 	// the card does not list its processes.
 	ProcessMemMB map[int]float64
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,9 +38,11 @@ type Recorder struct {
 	latest     []Reading
 	latestProc []*float64 // server processes' memory in each latest reading
 	sel        selection  // the GPUs windows keep, as of the latest round
+	stale      bool       // Run ended after the latest round: windows do not start from it
 	serverGPUs map[int]bool
 	names      map[int]string // GPU index -> name, from Sampler.Devices
 	uuids      map[int]string
+	totals     map[int]float64 // GPU index -> memory total, MB; a reading above it is left out
 	windows    map[*Window]struct{}
 
 	owned map[int]owner // PID -> held by the server; used by the Run goroutine only
@@ -62,6 +65,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		return errors.New("gpu: Recorder.Run is already running")
 	}
 	defer r.running.Store(false)
+	defer r.stopped()
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -76,8 +80,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 	} else {
 		r.mu.Lock()
 		r.names, r.uuids = make(map[int]string), make(map[int]string)
+		r.totals = make(map[int]float64)
 		for _, d := range devs {
 			r.names[d.Index], r.uuids[d.Index] = d.Name, d.UUID
+			r.totals[d.Index] = d.MemoryTotalMB
 		}
 		r.mu.Unlock()
 	}
@@ -149,6 +155,7 @@ func (r *Recorder) clock() time.Time {
 // observe hands one sampling round to the open windows; err is the failure of
 // the part of the round that gave no reading.
 func (r *Recorder) observe(readings []Reading, err error) {
+	readings, bad := r.sanitize(readings)
 	tick := time.Time{}
 	for _, rd := range readings {
 		if rd.At.After(tick) {
@@ -159,55 +166,101 @@ func (r *Recorder) observe(readings []Reading, err error) {
 		tick = r.clock()
 	}
 	procs := make([]*float64, len(readings))
+	held := make([]bool, len(readings))
 	for i, rd := range readings {
-		procs[i] = r.serverMem(rd)
+		procs[i], held[i] = r.serverMem(rd)
 	}
-	sel := r.selection(readings, procs)
+	sel := r.selection(readings, held)
 	kept := make([]Reading, 0, len(readings))
 	keptProcs := make([]*float64, 0, len(readings))
+	unknown := false // a server process is listed without a memory figure
 	for i, rd := range readings {
 		if sel.keeps(rd.Index) {
 			kept = append(kept, rd)
 			keptProcs = append(keptProcs, procs[i])
+			unknown = unknown || (held[i] && procs[i] == nil)
 		}
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.latest, r.latestProc, r.sel = kept, keptProcs, sel
+	r.latest, r.latestProc, r.sel, r.stale = kept, keptProcs, sel, false
 	for w := range r.windows {
+		w.left.add(bad...)
+		w.procUnknown = w.procUnknown || unknown
 		w.add(tick, kept, keptProcs, sel, err)
 	}
 }
 
-// fail tells the open windows that a sampling round failed.
+// sanitize leaves out of a round the values no device can report (see
+// [MaxPlausiblePowerW]) and says which; readings is not modified.
+func (r *Recorder) sanitize(readings []Reading) ([]Reading, []string) {
+	r.mu.Lock()
+	totals := r.totals
+	r.mu.Unlock()
+	var bad []string
+	out := make([]Reading, len(readings))
+	for i, rd := range readings {
+		var why []string
+		out[i], why = sanitize(rd, totals[rd.Index])
+		bad = append(bad, why...)
+	}
+	return out, bad
+}
+
+// fail tells the open windows that a sampling round failed: no GPU answered,
+// so none is held past this instant, and the latest readings are no longer
+// current (a window opened now does not start from them).
 func (r *Recorder) fail(err error) {
+	tick := r.clock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.latest, r.latestProc = nil, nil
 	for w := range r.windows {
 		w.errs++
 		w.lastErr = err.Error()
+		w.loseAll(tick)
+	}
+}
+
+// stopped tells the open windows that Run has ended: their GPUs are held no
+// longer, and a window opened later does not start from the last readings
+// (Latest still returns them).
+func (r *Recorder) stopped() {
+	tick := r.clock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stale = true
+	for w := range r.windows {
+		w.loseAll(tick)
+		if w.stoppedAt.IsZero() {
+			w.stoppedAt = tick
+		}
 	}
 }
 
 // serverMem is the memory the server's processes hold in one reading, nil when
-// none of them is listed.
-func (r *Recorder) serverMem(rd Reading) *float64 {
+// none of them is listed with a figure; held says whether one is listed (NaN:
+// NVML lists it without a figure).
+func (r *Recorder) serverMem(rd Reading) (mem *float64, held bool) {
 	if len(r.PIDs) == 0 || rd.ProcessMemMB == nil {
-		return nil
+		return nil, false
 	}
 	var sum float64
 	found := false
 	for pid, mb := range rd.ProcessMemMB {
 		if r.owns(pid) {
-			sum += mb
-			found = true
+			held = true
+			if !math.IsNaN(mb) {
+				sum += mb
+				found = true
+			}
 		}
 	}
 	if !found {
-		return nil
+		return nil, held
 	}
-	return &sum
+	return &sum, true
 }
 
 // owner is a cached answer of owns.

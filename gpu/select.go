@@ -26,9 +26,9 @@ func (s selection) keeps(i int) bool { return s.indexes == nil || s.indexes[i] }
 // selection decides which GPUs of a round the windows keep: Indexes when set;
 // else the GPUs on which a server process has been seen (the set only grows:
 // a server that frees a GPU for a moment still owns it); else all, with the
-// reason. procs[i] is the server's memory in readings[i], nil when none.
+// reason. held[i] says whether readings[i] lists a server process.
 // Called from the Run goroutine only.
-func (r *Recorder) selection(readings []Reading, procs []*float64) selection {
+func (r *Recorder) selection(readings []Reading, held []bool) selection {
 	if r.Indexes != nil {
 		set := make(map[int]bool, len(r.Indexes))
 		for _, i := range r.Indexes {
@@ -41,7 +41,7 @@ func (r *Recorder) selection(readings []Reading, procs []*float64) selection {
 		if rd.ProcessMemMB != nil {
 			listed = true
 		}
-		if procs[i] != nil {
+		if held[i] {
 			if r.serverGPUs == nil {
 				r.serverGPUs = map[int]bool{}
 			}
@@ -53,15 +53,19 @@ func (r *Recorder) selection(readings []Reading, procs []*float64) selection {
 	}
 	note := "the server's processes are not known, so its GPUs cannot be told"
 	if len(r.PIDs) > 0 {
-		note = r.processNote(listed)
+		note = r.processNote(listed, false)
 	}
 	return selection{scope: SelectAll, note: note + "; the figures cover every GPU"}
 }
 
 // processNote says why the server's processes hold no memory that NVML
-// reports, given whether any GPU listed its processes.
-func (r *Recorder) processNote(listed bool) string {
+// reports, given whether any GPU listed its processes and whether NVML listed
+// a server process without a figure.
+func (r *Recorder) processNote(listed, unknown bool) string {
 	switch {
+	case unknown:
+		return "NVML lists the server's processes but reports their memory as not available (NVML_VALUE_NOT_AVAILABLE: " +
+			"the driver cannot account it per process, as under WDDM, or Typhon may not see it)"
 	case len(r.PIDs) == 0:
 		return "the server's processes are not known (a server on another host, or no process visible to Typhon listens on its port)"
 	case !listed:
@@ -81,7 +85,7 @@ func ServerGPUs(readings []Reading, pids []int) []int {
 	r := &Recorder{PIDs: pids}
 	var out []int
 	for _, rd := range readings {
-		if r.serverMem(rd) != nil && !slices.Contains(out, rd.Index) {
+		if _, held := r.serverMem(rd); held && !slices.Contains(out, rd.Index) {
 			out = append(out, rd.Index)
 		}
 	}

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -103,21 +104,24 @@ type counter struct {
 	first, second point
 	prev, last    point
 	n             int
-	back          bool // the counter went backwards (driver reloaded): unusable
+	back          bool // the counter went backwards (driver reloaded) or jumped: unusable
 }
 
-func (c *counter) add(at time.Time, v *float64) {
+func (c *counter) add(at time.Time, v *float64) string {
 	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
-		return
+		return ""
 	}
 	p := point{at, *v}
 	if c.n > 0 {
 		if !p.at.After(c.last.at) {
-			return
+			return ""
 		}
-		c.back = c.back || p.v < c.last.v
-	} else if c.pre != nil && p.v < c.pre.v {
-		c.pre = nil // reset before the window: the pre-window reading is of no use
+		if why := c.implausible(c.last, p); why != "" && !c.back {
+			c.back = true
+			return why
+		}
+	} else if c.pre != nil && c.implausible(*c.pre, p) != "" {
+		c.pre = nil // reset or glitch before the window: the pre-window reading is of no use
 	}
 	switch c.n {
 	case 0:
@@ -127,6 +131,19 @@ func (c *counter) add(at time.Time, v *float64) {
 	}
 	c.prev, c.last = c.last, p
 	c.n++
+	return ""
+}
+
+// implausible says why the counter cannot have gone from a to b: it went
+// backwards (the driver reloaded) or rose faster than any device draws.
+func (c *counter) implausible(a, b point) string {
+	if b.v < a.v {
+		return fmt.Sprintf("energy counter went backwards (%g to %g mJ)", a.v, b.v)
+	}
+	if dt := b.at.Sub(a.at).Seconds(); dt > 0 && (b.v-a.v)/1000/dt > MaxPlausiblePowerW {
+		return fmt.Sprintf("energy counter jumped by %g mJ in %.3f s", b.v-a.v, dt)
+	}
+	return ""
 }
 
 // setPre keeps the latest reading taken before the window opened.
@@ -145,6 +162,27 @@ func lineAt(a, b point, t time.Time) (float64, bool) {
 	}
 	return a.v + (b.v-a.v)*t.Sub(a.at).Seconds()/dt, true
 }
+
+// still is how long the counter has read the same value over its readings
+// (from the pre-window reading on); 0 when it moved.
+func (c *counter) still() float64 {
+	if c.n == 0 {
+		return 0
+	}
+	from := c.first
+	if c.pre != nil {
+		from = *c.pre
+	}
+	if c.last.v != from.v {
+		return 0
+	}
+	return c.last.at.Sub(from.at).Seconds()
+}
+
+// stillLimit is how long a counter may read the same value while the card
+// reports drawing power before it is taken as stale: the driver updates it
+// far more often.
+const stillLimit = 0.5
 
 // joules is the energy between open and end in joules, read from the counter
 // interpolated (or extrapolated from the nearest two readings) at both edges;

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/typhonbench/typhon/schema"
@@ -28,15 +29,22 @@ type Window struct {
 	proc    series // server processes' memory, summed over GPUs per round
 	sel     selection
 	listed  bool // some GPU listed its processes
+	left    leftOut
+	// procUnknown: a server process was listed without a memory figure.
+	procUnknown bool
+	stoppedAt   time.Time // when Recorder.Run ended, if before Close
+	idle        bool      // Run had ended when the window opened
 }
 
 // gpuAcc accumulates one GPU's readings in a window.
 type gpuAcc struct {
 	index    int
 	uuid     string
-	n        int // readings inside the window
+	n        int       // readings inside the window
+	lastAt   time.Time // the latest reading inside the window
 	seeded   bool
 	goneAt   time.Time // when the GPU stopped answering; zero while it answers
+	lostAt   time.Time // when it first stopped answering (it may have come back)
 	mem      series
 	temp     series
 	power    series
@@ -57,13 +65,16 @@ func (r *Recorder) Open() *Window {
 	w := &Window{r: r, opened: r.clock(), gpus: map[int]*gpuAcc{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	w.idle = r.stale
 	if r.windows == nil {
 		r.windows = make(map[*Window]struct{})
 	}
 	r.windows[w] = struct{}{}
 	w.sel = r.sel
 	for i, rd := range r.latest {
-		w.seed(rd, r.latestProc[i])
+		if !w.idle {
+			w.seed(rd, r.latestProc[i])
+		}
 	}
 	w.seedVRAM()
 	return w
@@ -139,6 +150,9 @@ func (g *gpuAcc) lose(at time.Time) {
 	}
 	g.throttle.stop(at)
 	g.goneAt = at
+	if g.lostAt.IsZero() {
+		g.lostAt = at
+	}
 }
 
 // add takes one sampling round (already filtered to the recorder's selection);
@@ -149,7 +163,7 @@ func (w *Window) add(tick time.Time, readings []Reading, procs []*float64, sel s
 	}
 	w.sel = sel
 	if len(readings) == 0 {
-		if lost := w.loseMissing(tick, nil); len(lost) > 0 || roundErr != nil {
+		if lost := w.loseAll(tick); len(lost) > 0 || roundErr != nil {
 			w.errs++
 			w.lastErr = fmt.Sprintf("no reading of GPU %v", lost)
 			if roundErr != nil {
@@ -174,14 +188,21 @@ func (w *Window) add(tick time.Time, readings []Reading, procs []*float64, sel s
 			continue
 		}
 		g := w.acc(rd.Index)
+		if g.n > 0 && !rd.At.After(g.lastAt) {
+			w.left.add(fmt.Sprintf("GPU %d reading stamped %s, not after its previous one at %s (the clock went backwards)",
+				rd.Index, rd.At.Format(time.RFC3339Nano), g.lastAt.Format(time.RFC3339Nano)))
+			continue
+		}
 		if g.n == 0 && g.seeded && rd.At.Equal(w.opened) {
 			pre := g.energy.pre // a reading at the opening instant replaces the seed
 			*g = gpuAcc{index: rd.Index, energy: counter{pre: pre}}
 		}
 		g.n++
-		g.goneAt = time.Time{}
+		g.lastAt, g.goneAt = rd.At, time.Time{}
 		g.take(rd.At, rd, procs[i])
-		g.energy.add(rd.At, rd.EnergyMJ)
+		if why := g.energy.add(rd.At, rd.EnergyMJ); why != "" {
+			w.left.add(fmt.Sprintf("GPU %d %s; its energy comes from the power readings", rd.Index, why))
+		}
 		inside = true
 		if procs[i] != nil {
 			procSum += *procs[i]
@@ -234,14 +255,29 @@ func (w *Window) narrow(sel selection) {
 	}
 }
 
-// loseMissing stops the GPUs that answered before but not in this round.
+// loseAll stops every GPU of the window at tick (a round with no reading),
+// and the sums over GPUs with them.
+func (w *Window) loseAll(tick time.Time) []int {
+	lost := w.loseMissing(tick, nil)
+	if len(lost) > 0 {
+		w.vram.stop(tick)
+		w.proc.stop(tick)
+	}
+	return lost
+}
+
+// loseMissing stops the GPUs that answered before but not in this round, and
+// returns every GPU of the window missing from it (also those already gone).
 func (w *Window) loseMissing(tick time.Time, seen map[int]bool) []int {
 	var missing []int
 	for _, g := range w.order {
-		if !seen[g.index] && g.goneAt.IsZero() && (g.n > 0 || g.seeded) {
-			g.lose(tick)
-			missing = append(missing, g.index)
+		if seen[g.index] || (g.n == 0 && !g.seeded) {
+			continue
 		}
+		if g.goneAt.IsZero() {
+			g.lose(tick)
+		}
+		missing = append(missing, g.index)
 	}
 	return missing
 }
@@ -287,16 +323,19 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 		GPUSelection:     w.sel.scope,
 		GPUSelectionNote: w.sel.note,
 	}
-	st.Error = w.errorText()
 	st.PeakVRAMUsedMB = w.vram.peakp()
 	st.AvgVRAMUsedMB = w.vram.avg(end)
 	st.ProcessVRAMMB = w.proc.peakp()
 	if st.ProcessVRAMMB == nil && len(w.order) > 0 && len(w.r.PIDs) > 0 {
-		st.ProcessVRAMNote = w.r.processNote(w.listed)
+		st.ProcessVRAMNote = w.r.processNote(w.listed, w.procUnknown)
 	}
 	var temps, powers, utils, peakTemps, peakPowers, peakUtils, energies []float64
 	for _, g := range w.order {
-		gw := g.summary(w.opened, end)
+		var note string
+		gw := g.summary(w.opened, end, &note)
+		if note != "" {
+			w.left.add(note)
+		}
 		gw.Name = names[g.index]
 		if gw.UUID == "" {
 			gw.UUID = uuids[g.index]
@@ -318,12 +357,29 @@ func (w *Window) summarise(end time.Time, names, uuids map[int]string) schema.GP
 	st.AvgUtilPct = meanOf(utils)
 	st.EnergyJ = sumOf(energies)
 	st.ThrottleReasons, st.ThrottleShare = mergeThrottle(st.PerGPU)
+	st.Error = w.errorText() // after the GPUs' summaries, which may leave a figure out
 	roundStats(&st)
 	return st
 }
 
 // errorText says why a window's figures are missing or partial.
 func (w *Window) errorText() string {
+	text := w.failureText()
+	if !w.stoppedAt.IsZero() {
+		stop := fmt.Sprintf("sampling stopped %.3f s into the window, before it closed", w.stoppedAt.Sub(w.opened).Seconds())
+		text = strings.TrimPrefix(text+"; "+stop, "; ")
+	}
+	if left := w.left.text(); left != "" {
+		if text != "" {
+			return text + "; " + left
+		}
+		return left
+	}
+	return text
+}
+
+// failureText says which sampling rounds failed or were partial.
+func (w *Window) failureText() string {
 	total := w.errs + w.ticks
 	switch {
 	case w.errs > 0 && w.partial > 0:
@@ -333,21 +389,40 @@ func (w *Window) errorText() string {
 	case w.partial > 0:
 		return fmt.Sprintf("%d of %d sampling rounds were partial, last: %s", w.partial, total, w.lastErr)
 	case len(w.order) > 0:
-		return ""
+		return w.absentText()
 	case w.sel.indexes != nil:
 		return fmt.Sprintf("no reading of GPUs %v in the window", w.sel.list())
+	case w.idle:
+		return "no GPU reading in the window: the recorder had stopped sampling when it opened"
 	}
 	return "no GPU reading in the window"
 }
 
+// absentText names the selected GPUs that gave no reading in the window
+// while others did (a GPU named by the caller that does not exist).
+func (w *Window) absentText() string {
+	var absent []int
+	for _, i := range w.sel.list() {
+		if w.gpus[i] == nil {
+			absent = append(absent, i)
+		}
+	}
+	if len(absent) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no reading of GPU %v in the window; the figures leave it out", absent)
+}
+
 // summary is one GPU's figures over the window from open to end (or to when
 // the GPU was lost).
-func (g *gpuAcc) summary(open, end time.Time) schema.GPUWindow {
+func (g *gpuAcc) summary(open, end time.Time, note *string) schema.GPUWindow {
 	last := end
 	gw := schema.GPUWindow{Index: g.index, UUID: g.uuid, Samples: g.n}
 	if !g.goneAt.IsZero() {
 		last = g.goneAt
-		gw.LostAtS = ptr(g.goneAt.Sub(open).Seconds())
+	}
+	if !g.lostAt.IsZero() {
+		gw.LostAtS = ptr(g.lostAt.Sub(open).Seconds())
 	}
 	gw.PeakVRAMUsedMB, gw.AvgVRAMUsedMB = g.mem.peakp(), g.mem.avg(last)
 	gw.PeakTempC, gw.AvgTempC = g.temp.peakp(), g.temp.avg(last)
@@ -358,7 +433,13 @@ func (g *gpuAcc) summary(open, end time.Time) schema.GPUWindow {
 	gw.AvgUtilPct, gw.PeakUtilPct = g.util.avg(last), g.util.peakp()
 	gw.AvgMemUtilPct, gw.AvgSMClockMHz = g.memUtil.avg(last), g.sm.avg(last)
 	gw.ProcessVRAMMB = g.proc.peakp()
-	if j, ok := g.energy.joules(open, last); ok {
+	j, ok := g.energy.joules(open, last)
+	if still := g.energy.still(); ok && still >= stillLimit && deref0(gw.AvgPowerW) > 0 {
+		ok = false
+		*note = fmt.Sprintf("GPU %d energy counter did not move in %.1f s while power read %.0f W; its energy comes from the power readings",
+			g.index, still, *gw.AvgPowerW)
+	}
+	if ok {
 		gw.EnergyJ = &j
 		if s := last.Sub(open).Seconds(); s > 0 {
 			gw.AvgPowerW = ptr(j / s)
@@ -405,76 +486,6 @@ func mergeThrottle(per []schema.GPUWindow) ([]string, map[string]float64) {
 		}
 	}
 	return sortedKeys(reasons), share
-}
-
-// roundStats rounds the figures of a summary to two decimals (window_s and
-// shares to thousandths): finer digits are noise in a record.
-func roundStats(st *schema.GPUStats) {
-	for _, p := range []*float64{st.PeakVRAMUsedMB, st.AvgVRAMUsedMB, st.PeakTempC, st.AvgTempC, st.PeakPowerW,
-		st.AvgPowerW, st.AvgUtilPct, st.PeakUtilPct, st.EnergyJ, st.ProcessVRAMMB} {
-		round2(p)
-	}
-	st.WindowS = math.Round(st.WindowS*1000) / 1000
-	round3(st.ThrottleShare)
-	for i := range st.PerGPU {
-		g := &st.PerGPU[i]
-		for _, p := range []*float64{g.PeakVRAMUsedMB, g.AvgVRAMUsedMB, g.PeakTempC, g.AvgTempC, g.PeakPowerW,
-			g.AvgPowerW, g.AvgUtilPct, g.PeakUtilPct, g.AvgMemUtilPct, g.AvgSMClockMHz, g.EnergyJ, g.ProcessVRAMMB} {
-			round2(p)
-		}
-		if g.LostAtS != nil {
-			*g.LostAtS = math.Round(*g.LostAtS*1000) / 1000
-		}
-		round3(g.ThrottleShare)
-	}
-}
-
-func round2(p *float64) {
-	if p != nil {
-		*p = math.Round(*p*100) / 100
-	}
-}
-
-func round3(m map[string]float64) {
-	for k, v := range m {
-		m[k] = math.Round(v*1000) / 1000
-	}
-}
-
-func ptr(v float64) *float64 { return &v }
-
-func collect(dst *[]float64, v *float64) {
-	if v != nil {
-		*dst = append(*dst, *v)
-	}
-}
-
-func maxOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	v := slices.Max(vs)
-	return &v
-}
-
-func sumOf(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
-	}
-	var s float64
-	for _, v := range vs {
-		s += v
-	}
-	return &s
-}
-
-func meanOf(vs []float64) *float64 {
-	s := sumOf(vs)
-	if s == nil {
-		return nil
-	}
-	v := *s / float64(len(vs))
-	return &v
 }
 
 // cloneStats copies the slices and maps of a result so that callers cannot

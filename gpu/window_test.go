@@ -202,6 +202,7 @@ func TestWindowStatistics(t *testing.T) {
 				PeakPowerW: new(150.0), AvgPowerW: new(100.0),
 				EnergyJ: new(200.0),
 				Samples: 2, WindowS: 2,
+				Error: "1 figures left out: GPU 0 energy counter went backwards (9e+06 to 1000 mJ); its energy comes from the power readings",
 				PerGPU: []schema.GPUWindow{{
 					Index: 0, Samples: 2,
 					PeakPowerW: new(150.0), AvgPowerW: new(100.0),
@@ -320,7 +321,7 @@ func TestWindowStatistics(t *testing.T) {
 				PeakTempC: new(50.0), AvgTempC: new(50.0),
 				Samples: 1, WindowS: 3, SampleErrors: 2,
 				Error:  "2 of 3 sampling rounds failed, last: unknown error",
-				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0)}},
+				PerGPU: []schema.GPUWindow{{Index: 0, Samples: 1, PeakTempC: new(50.0), AvgTempC: new(50.0), LostAtS: new(2.0)}}, // no GPU answered at 2 s
 			},
 		},
 		{

@@ -18,9 +18,13 @@ type Verdict string
 
 // Verdicts.
 const (
-	VerdictRegressed     Verdict = "regressed"      // worse beyond noise and tolerance
-	VerdictImproved      Verdict = "improved"       // better beyond noise and tolerance
-	VerdictUnchanged     Verdict = "unchanged"      // within noise or tolerance
+	VerdictRegressed Verdict = "regressed" // worse beyond noise and tolerance
+	VerdictImproved  Verdict = "improved"  // better beyond noise and tolerance
+	VerdictUnchanged Verdict = "unchanged" // within noise or tolerance
+	// VerdictInconclusive: worse beyond the tolerance, but within the runs'
+	// spread: the figures can neither show a regression nor rule one out. It
+	// does not fail a comparison; more timed runs settle it.
+	VerdictInconclusive  Verdict = "inconclusive"
 	VerdictNotComparable Verdict = "not comparable" // different setups, or nothing to compare
 )
 
@@ -201,6 +205,9 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 		floor = DefaultTTFTFloor
 	}
 	c := Comparison{Tolerance: tol, Comparable: true}
+	if tol >= 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("a tolerance of %g%%: no fall of tokens/s or another higher-is-better metric can exceed it, so none of them can regress", 100*tol))
+	}
 	if baseline == nil || current == nil {
 		return missingSide(c, baseline, current)
 	}
@@ -211,7 +218,32 @@ func Compare(baseline, current *schema.Result, opts CompareOptions) Comparison {
 	c.Method = cmpr.correct()
 	c.Benchmarks = cmpr.verdicts(c.Benchmarks, c.Comparable)
 	c.Verdict = overall(c)
+	c.notUncompared()
 	return c
+}
+
+// notUncompared notes the baseline's tests that a comparable pair of runs could
+// not compare (missing or skipped now, no valid run): the verdict covers only
+// the rest, and must not read as covering them.
+func (c *Comparison) notUncompared() {
+	if !c.Comparable || c.Verdict == VerdictNotComparable {
+		return
+	}
+	var left []string
+	n := 0
+	for _, b := range c.Benchmarks {
+		if b.Reason == "not in the baseline run" || strings.HasPrefix(b.Reason, "skipped in both runs") {
+			continue // nothing measured on a side to lose
+		}
+		n++
+		if b.Verdict == VerdictNotComparable {
+			left = append(left, b.TestID+" ("+b.Reason+")")
+		}
+	}
+	if len(left) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%d of the baseline's %d tests were not compared, the verdict covers only the rest: %s",
+			len(left), n, strings.Join(left, "; ")))
+	}
 }
 
 // missingSide is the comparison when a record is missing.
@@ -235,11 +267,13 @@ func overall(c Comparison) Verdict {
 	if !c.Comparable {
 		return VerdictNotComparable
 	}
-	var improved, unchanged bool
+	var improved, unchanged, inconclusive bool
 	for _, b := range c.Benchmarks {
 		switch b.Verdict {
 		case VerdictRegressed:
 			return VerdictRegressed
+		case VerdictInconclusive:
+			inconclusive = true
 		case VerdictImproved:
 			improved = true
 		case VerdictUnchanged:
@@ -247,6 +281,8 @@ func overall(c Comparison) Verdict {
 		}
 	}
 	switch {
+	case inconclusive:
+		return VerdictInconclusive
 	case improved:
 		return VerdictImproved
 	case unchanged:

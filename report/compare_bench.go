@@ -66,6 +66,10 @@ func (k *comparer) benchmark(b, cur *schema.Benchmark) BenchmarkComparison {
 		j.bench, j.index = b.TestID, len(bc.Metrics)-1
 	}
 	if b.Category == schema.CategoryMemoryWall {
+		if why := wallBounds(b.MemoryWall, cur.MemoryWall); why != "" {
+			bc.Verdict, bc.Reason = VerdictNotComparable, why
+			return bc
+		}
 		// A search's steps are not replicates: compare what it found.
 		if j := k.wall(b, cur); j != nil {
 			add(j)
@@ -192,6 +196,20 @@ func (k *comparer) wall(b, cur *schema.Benchmark) *judged {
 	return j
 }
 
+// wallBounds says why two walls cannot be compared: one of them is the
+// context's limit and the searches ran under different bounds (a server given
+// another context), so wall_tokens moved with the setting, not the memory.
+func wallBounds(bw, cw *schema.MemoryWall) string {
+	if bw == nil || cw == nil || bw.BoundTokens <= 0 || cw.BoundTokens <= 0 || bw.BoundTokens == cw.BoundTokens {
+		return ""
+	}
+	if bw.WallKind != schema.WallContextLimit && cw.WallKind != schema.WallContextLimit {
+		return ""
+	}
+	return fmt.Sprintf("the wall is the context's limit and the searches ran under different bounds (%s tokens in the baseline, %s now): wall_tokens follows the setting, not the memory",
+		commas(float64(bw.BoundTokens)), commas(float64(cw.BoundTokens)))
+}
+
 // wallTokens is a wall's largest working prompt (wall_tokens, or the older
 // last_ok_prompt_tokens).
 func wallTokens(w *schema.MemoryWall) int {
@@ -243,9 +261,11 @@ func benchVerdict(bc *BenchmarkComparison) {
 		bc.Verdict, bc.Reason = VerdictNotComparable, "no valid run on either side"
 		return
 	}
-	var worse, better, weak []string
+	var worse, better, weak, unsure []string
 	for _, m := range bc.Metrics {
 		switch {
+		case m.Verdict == VerdictInconclusive:
+			unsure = append(unsure, m.Metric)
 		case m.Verdict == VerdictRegressed && m.Weak:
 			weak = append(weak, m.Metric)
 		case m.Verdict == VerdictRegressed:
@@ -257,6 +277,11 @@ func benchVerdict(bc *BenchmarkComparison) {
 	switch {
 	case len(worse) > 0:
 		bc.Verdict, bc.Reason = VerdictRegressed, "worse: "+strings.Join(worse, ", ")
+		if len(better) > 0 {
+			bc.Reason += "; better: " + strings.Join(better, ", ")
+		}
+	case len(unsure) > 0:
+		bc.Verdict, bc.Reason = VerdictInconclusive, "worse beyond the tolerance but within the runs' spread: "+strings.Join(unsure, ", ")
 		if len(better) > 0 {
 			bc.Reason += "; better: " + strings.Join(better, ", ")
 		}

@@ -179,6 +179,10 @@ func (j *judged) finish() {
 		if j.worse {
 			m.Verdict = VerdictRegressed
 		}
+	case j.worse && j.hasP && !j.beyond && !j.underFloor && j.m.Metric != MetricFailedRuns:
+		// A fall beyond the tolerance that the spread could explain: not
+		// "unchanged", which the figures cannot support either.
+		m.Verdict, verdict = VerdictInconclusive, "beyond the "+j.tolText+" but within the runs' spread: neither shown nor ruled out (more timed runs settle it)"
 	case j.underFloor || (j.hasP && !j.beyond):
 		m.Verdict, verdict = VerdictUnchanged, "within the runs' spread"
 	case j.m.Metric == MetricFailedRuns:

@@ -124,10 +124,12 @@ func TestCompare(t *testing.T) {
 			wantBeyond:  []string{"ctx_sweep_4096 tps"},
 		},
 		{
-			name:        "the same drop inside the runs' spread is not",
-			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120)),
-			cur:         run("b", bench("ctx_sweep_4096", 70, 90, 110)),
-			wantVerdict: VerdictUnchanged,
+			name: "the same drop inside the runs' spread is not shown: inconclusive",
+			base: run("a", bench("ctx_sweep_4096", 80, 100, 120)),
+			cur:  run("b", bench("ctx_sweep_4096", 70, 90, 110)),
+			// Not shown, and not ruled out either: inconclusive, not unchanged.
+			wantVerdict: VerdictInconclusive,
+			want:        map[string]Verdict{"ctx_sweep_4096 tps": VerdictInconclusive},
 		},
 		{
 			name:        "10% drop with two runs a side (quick mode sweeps)",
@@ -252,10 +254,11 @@ func TestCompare(t *testing.T) {
 			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
-			name:        "one run per side in a noisy run: the other tests' spread absorbs a 10% drop",
+			name:        "one run per side in a noisy run: the other tests' spread cannot settle a 10% drop",
 			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120), bench("long_gen", 100)),
 			cur:         run("b", bench("ctx_sweep_4096", 80, 100, 120), bench("long_gen", 90)),
-			wantVerdict: VerdictUnchanged,
+			wantVerdict: VerdictInconclusive,
+			want:        map[string]Verdict{"long_gen tps": VerdictInconclusive},
 			wantWeak:    []string{"long_gen tps"},
 		},
 		{
@@ -271,7 +274,8 @@ func TestCompare(t *testing.T) {
 			name:        "one run against three borrows the spread",
 			base:        run("a", bench("ctx_sweep_4096", 80, 100, 120)),
 			cur:         run("b", bench("ctx_sweep_4096", 90)),
-			wantVerdict: VerdictUnchanged,
+			wantVerdict: VerdictInconclusive,
+			want:        map[string]Verdict{"ctx_sweep_4096 tps": VerdictInconclusive},
 			wantWeak:    []string{"ctx_sweep_4096 tps"}, // ttft_s did not move: under the floor, not weak
 		},
 		{
@@ -563,5 +567,103 @@ func TestCompareTableGolden(t *testing.T) {
 	}
 	if got := strings.Count(buf.String(), "regressed"); got != 6 {
 		t.Errorf("WriteChanges: %d regressed rows, want 6 (tps, ttft_s and prefill_tps of two sweeps):\n%s", got, buf.String())
+	}
+}
+
+// TestCompareToleranceOver100: with a tolerance of 100% or more, tokens/s falling
+// 99% reads "unchanged"; the comparison says in a note that such metrics cannot
+// regress at all.
+func TestCompareToleranceOver100(t *testing.T) {
+	t.Parallel()
+	base := &schema.Result{RunID: "a", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 100, 101, 99)}}
+	cur := &schema.Result{RunID: "b", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 1, 1.01, 0.99)}}
+	c := Compare(base, cur, CompareOptions{Tolerance: 1.5})
+	t.Logf("verdict %s, notes %q", c.Verdict, c.Notes)
+	if !strings.Contains(strings.Join(c.Notes, " "), "can regress") {
+		t.Errorf("verdict %s and no note that tokens/s cannot regress at a 150%% tolerance: %q", c.Verdict, c.Notes)
+	}
+}
+
+// TestCompareInconclusive: tokens/s halved with a spread that could explain it
+// (three runs each of 10-190 tok/s), or fallen 43% with two runs a side, is not
+// "unchanged": the figures cannot rule the fall out. It is inconclusive, says
+// so, and does not fail the comparison. A fall within the tolerance stays
+// unchanged.
+func TestCompareInconclusive(t *testing.T) {
+	t.Parallel()
+	run := func(id string, bs ...schema.Benchmark) *schema.Result {
+		return &schema.Result{RunID: id, Model: "m", Mode: "quick", Benchmarks: bs}
+	}
+	tests := []struct {
+		name      string
+		base, cur schema.Benchmark
+		want      Verdict
+	}{
+		{"huge spread, halved", bench("x", 100, 10, 190), bench("x", 50, 5, 95), VerdictInconclusive},
+		{"two runs a side, fell 43%", bench("x", 100, 110), bench("x", 50, 70), VerdictInconclusive},
+		{"huge spread, within the tolerance", bench("x", 100, 10, 190), bench("x", 98, 9, 187), VerdictUnchanged},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Compare(run("a", tt.base), run("b", tt.cur), CompareOptions{})
+			m := c.Benchmarks[0].Metrics[0]
+			t.Logf("%s: %s; %s", c.Verdict, c.Benchmarks[0].Reason, m.Reason)
+			if m.Metric != MetricTPS || m.Verdict != tt.want || c.Verdict != tt.want {
+				t.Errorf("tps %s, comparison %s, want %s", m.Verdict, c.Verdict, tt.want)
+			}
+			if len(c.Regressions()) > 0 {
+				t.Errorf("regressions %+v: a change within the spread never fails", c.Regressions())
+			}
+			var b strings.Builder
+			if err := c.WriteTable(&b); err != nil || !strings.Contains(b.String(), string(tt.want)) {
+				t.Errorf("table (%v) lacks %q:\n%s", err, tt.want, b.String())
+			}
+		})
+	}
+}
+
+// TestCompareNotesTestsLeftOut: a current run that lacks two of the baseline's
+// three tests (a run cut short) compares the one left as unchanged; the
+// comparison says that the verdict covers one test of three.
+func TestCompareNotesTestsLeftOut(t *testing.T) {
+	t.Parallel()
+	base := &schema.Result{RunID: "a", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{
+		bench("x", 100, 101, 99), bench("y", 100, 101, 99), skippedBench("z", "no GPU")}}
+	cur := &schema.Result{RunID: "b", Model: "m", Mode: "quick", Benchmarks: []schema.Benchmark{bench("x", 100, 101, 99)}}
+	c := Compare(base, cur, CompareOptions{})
+	t.Logf("verdict %s, notes %q", c.Verdict, c.Notes)
+	notes := strings.Join(c.Notes, " ")
+	if !strings.Contains(notes, "2 of the baseline's 3 tests were not compared") || !strings.Contains(notes, "y (not in the current run)") {
+		t.Errorf("verdict %s, notes %q: want a note naming the tests left out", c.Verdict, c.Notes)
+	}
+}
+
+// TestCompareWallOfAnotherContext: a context_limit wall follows the server's
+// configured context: a server restarted with half the context halves
+// wall_tokens, which says nothing of its memory. Not comparable, with why; two
+// memory walls under different bounds still compare.
+func TestCompareWallOfAnotherContext(t *testing.T) {
+	t.Parallel()
+	withBound := func(b schema.Benchmark, bound int) schema.Benchmark {
+		w := *b.MemoryWall
+		w.BoundTokens, w.Bound = bound, "the server's context per request"
+		b.MemoryWall = &w
+		return b
+	}
+	run := func(id string, bs ...schema.Benchmark) *schema.Result {
+		return &schema.Result{RunID: id, Model: "m", Mode: "quick", Benchmarks: bs}
+	}
+	c := Compare(run("a", withBound(wallBench(8170, schema.WallContextLimit), 8192)),
+		run("b", withBound(wallBench(4080, schema.WallContextLimit), 4096)), CompareOptions{})
+	b := c.Benchmarks[0]
+	t.Logf("%s: %s %s", c.Verdict, b.Verdict, b.Reason)
+	if b.Verdict != VerdictNotComparable || !strings.Contains(b.Reason, "8,192") || len(c.Regressions()) > 0 {
+		t.Errorf("wall under another context: %s (%s), regressions %d; want not comparable, naming the bounds", b.Verdict, b.Reason, len(c.Regressions()))
+	}
+	c = Compare(run("a", withBound(wallBench(8000, schema.WallMemory), 32768)),
+		run("b", withBound(wallBench(4000, schema.WallMemory), 16384)), CompareOptions{})
+	if len(c.Regressions()) != 1 {
+		t.Errorf("two memory walls under different bounds: %s, want the halved wall to regress", c.Verdict)
 	}
 }

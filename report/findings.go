@@ -25,6 +25,7 @@ const (
 	RuleWallAtLimit      = "wall_at_limit"      // the server refused prompts beyond its context, not for memory
 	RuleWallMemory       = "wall_memory"        // memory ran out well above the configured context
 	RuleWallNone         = "wall_none"          // no wall within the search's bound
+	RuleWallUnknown      = "wall_unknown"       // the search ended without a cause to name (5xx, time bound, server gone)
 	RuleVRAMHeadroom     = "vram_headroom"      // peak VRAM against the card's memory
 	RuleThermal          = "thermal"            // peak temperature, power and throttle reasons
 	RuleThrottled        = "gpu_throttled"      // the GPU throttled during a stress test and speed fell with it

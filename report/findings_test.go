@@ -85,6 +85,13 @@ func ruleCases() []ruleCase {
 			b := benchOf(r, "ctx_sweep_4096")
 			b.Runs[0].StoppedEarly, b.Runs[0].Excluded, b.ValidRuns = true, schema.ExcludedStoppedEarly, 2
 		}, RuleExcluded, 1, "1 run excluded as `stopped_early` (fewer output tokens than asked"},
+		{"runs excluded for the context's length limit, not EOS", func(r *schema.Result) {
+			b := benchOf(r, "ctx_sweep_4096")
+			b.Runs[0].StoppedEarly, b.Runs[0].Excluded, b.Runs[0].FinishReason = true, schema.ExcludedStoppedEarly, "length"
+			b.Runs[1].StoppedEarly, b.Runs[1].Excluded, b.Runs[1].FinishReason = true, schema.ExcludedStoppedEarly, "content_filter"
+			b.Runs[2].StoppedEarly, b.Runs[2].Excluded, b.Runs[2].FinishReason = true, schema.ExcludedStoppedEarly, "abort_by_gremlin"
+			b.ValidRuns = 0
+		}, RuleExcluded, 3, "1 at a length limit (finish_reason length below max_tokens: the context filled, or the server caps output), 1 by a content filter, 1 for a finish_reason Typhon does not know (abort_by_gremlin)"},
 		{"stopped early and averaged (a record before excluded)", func(r *schema.Result) {
 			b := benchOf(r, "ctx_sweep_4096")
 			b.Runs[0].StoppedEarly, b.Runs[2].StoppedEarly = true, true

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,6 +87,9 @@ func wallFinding(b *schema.Benchmark, w *schema.MemoryWall, ctx int) Finding {
 		}
 		return finding(RuleWallNone, SeverityInfo, "No memory wall within the bound", wt, "tokens", b.TestID,
 			"%s: every size worked up to %s; there is no wall within it.", what, bound)
+	case kind == schema.WallUnknown:
+		return finding(RuleWallUnknown, SeverityWarning, "No memory wall could be claimed", wt, "tokens", b.TestID,
+			"%s: the search ended on failures that named no cause (5xx or timeouts after a retry), at its time bound or with the server gone; see its notes, and run it again.", what)
 	case kind == schema.WallContextLimit && below:
 		return finding(RuleWallBelowContext, SeverityWarning, "Context refused below the configured context", wt, "tokens", b.TestID,
 			"%s: the server refused prompts %s tokens short of the configured context (%s); set the context to what works.",
@@ -120,6 +124,49 @@ var excludedReasons = map[string]string{
 	schema.ExcludedCacheHit:      "more prompt tokens came from the server's cache than the chat template's prefix",
 }
 
+// stopCauses says why the runs excluded as stopped_early stopped, from their
+// finish_reason: the end of sequence, a length limit before max_tokens (the
+// context filled), a content filter, a tool call, or a reason Typhon does not
+// know (named).
+func stopCauses(r *schema.Result) string {
+	n := map[string]int{}
+	var unknown []string
+	for _, b := range r.Benchmarks {
+		for _, run := range b.Runs {
+			if run.Excluded != schema.ExcludedStoppedEarly {
+				continue
+			}
+			switch f := strings.ToLower(run.FinishReason); f {
+			case "", "stop", "eos", "eos_token", "stop_sequence", "end_turn":
+				n["eos"]++
+			case "length", "max_tokens", "limit":
+				n["length"]++
+			case "content_filter", "safety", "refusal":
+				n["filter"]++
+			case "tool_calls", "function_call", "tool_use":
+				n["tool"]++
+			default:
+				if n["unknown"]++; !slices.Contains(unknown, run.FinishReason) {
+					unknown = append(unknown, run.FinishReason)
+				}
+			}
+		}
+	}
+	var out []string
+	for _, c := range []struct{ key, text string }{
+		{"eos", "at the model's end of sequence (or a stop string)"},
+		{"length", "at a length limit (finish_reason length below max_tokens: the context filled, or the server caps output)"},
+		{"filter", "by a content filter"},
+		{"tool", "at a tool call"},
+		{"unknown", "for a finish_reason Typhon does not know (" + strings.Join(unknown, ", ") + ")"},
+	} {
+		if n[c.key] > 0 {
+			out = append(out, fmt.Sprintf("%d %s", n[c.key], c.text))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // excludedFindings: timed runs kept out of the averages and comparisons, one
 // finding per reason with the count of runs and the tests they belong to.
 func excludedFindings(r *schema.Result) []Finding {
@@ -146,6 +193,9 @@ func excludedFindings(r *schema.Result) []Finding {
 	var out []Finding
 	for _, reason := range reasons {
 		n, why := count[reason], orText(excludedReasons[reason], "no explanation known")
+		if reason == schema.ExcludedStoppedEarly {
+			why = "fewer output tokens than asked: " + stopCauses(r)
+		}
 		out = append(out, finding(RuleExcluded, SeverityWarning, "Runs excluded: "+reason, float64(n), "runs", "",
 			"%d run%s excluded as `%s` (%s): %s; they keep their figures but stay out of the averages and comparisons.",
 			n, plural(n), code(reason), why, strings.Join(byReason[reason], ", ")))

@@ -58,6 +58,8 @@ func TestWallFindings(t *testing.T) {
 			RuleWallMemory, SeverityInfo, 30000, []string{"the search set the context to 30,720 tokens", "model requires more system memory"}},
 		{"no wall within the bound", &none,
 			RuleWallNone, SeverityInfo, 262000, []string{"`wall_kind` none", "every size worked up to the search's bound of 262,144 tokens (Typhon's cap"}},
+		{"no cause named: 503 twice at a size", ptr(memoryWall(schema.WallUnknown, 4981, 5012, schema.FailTransient, "Service Unavailable")),
+			RuleWallUnknown, SeverityWarning, 4981, []string{"`wall_kind` unknown", "named no cause"}},
 		{"a record before wall_kind: refused for its context", ptr(legacy(16120, 16640, "http_400", "the request exceeds the available context size")),
 			RuleWallAtLimit, SeverityInfo, 16120, []string{"`wall_kind` context_limit"}},
 		{"a record before wall_kind: crashed below the context", ptr(legacy(8000, 9000, "connection_refused", "server crashed")),
@@ -111,12 +113,12 @@ func TestExcludedFindings(t *testing.T) {
 	}
 	r := healthyResult()
 	b := benchOf(r, "ctx_sweep_4096")
-	b.Runs[0].Excluded, b.Runs[0].StoppedEarly = schema.ExcludedStoppedEarly, true
+	b.Runs[0].Excluded, b.Runs[0].StoppedEarly, b.Runs[0].FinishReason = schema.ExcludedStoppedEarly, true, "stop"
 	b.Runs[2].Excluded = schema.ExcludedBuffered
 	b.ValidRuns = 1
 	l := benchOf(r, "long_gen")
-	l.Runs[0].Excluded, l.Runs[0].StoppedEarly = schema.ExcludedStoppedEarly, true
-	l.Runs[1].Excluded, l.Runs[1].StoppedEarly = schema.ExcludedStoppedEarly, true
+	l.Runs[0].Excluded, l.Runs[0].StoppedEarly, l.Runs[0].FinishReason = schema.ExcludedStoppedEarly, true, "stop"
+	l.Runs[1].Excluded, l.Runs[1].StoppedEarly, l.Runs[1].FinishReason = schema.ExcludedStoppedEarly, true, "eos"
 	l.ValidRuns = 0
 	var got []Finding
 	for _, f := range Findings(r) {
@@ -132,7 +134,7 @@ func TestExcludedFindings(t *testing.T) {
 		text string
 	}{
 		{1, "1 run excluded as `buffered` (the tokens came in one burst: a buffering proxy or a server that does not flush): `ctx_sweep_4096` (1, 1 valid run left)"},
-		{3, "3 runs excluded as `stopped_early` (fewer output tokens than asked: the model stopped at its end of sequence): `ctx_sweep_4096` (1, 1 valid run left), `long_gen` (2, 0 valid runs left)"},
+		{3, "3 runs excluded as `stopped_early` (fewer output tokens than asked: 3 at the model's end of sequence (or a stop string)): `ctx_sweep_4096` (1, 1 valid run left), `long_gen` (2, 0 valid runs left)"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("excluded findings = %+v, want %d", got, len(want))

@@ -114,6 +114,8 @@ func verdictLine(c Comparison) string {
 		return fmt.Sprintf("regressed (%d: %s)", len(regs), strings.Join(names, ", "))
 	case VerdictImproved:
 		return fmt.Sprintf("improved (%d metrics better, none worse)", len(c.Improvements()))
+	case VerdictInconclusive:
+		return "inconclusive (a fall beyond the tolerance within the runs' spread: no regression shown, none ruled out; run more timed runs)"
 	case VerdictNotComparable:
 		if len(c.Reasons) > 0 {
 			return "not comparable: " + strings.Join(c.Reasons, "; ")

@@ -61,6 +61,10 @@ const (
 	WallMemory = "memory"
 	// WallNone: no wall within the search's bound.
 	WallNone = "none"
+	// WallUnknown: the search ended on failures that name no cause (5xx or
+	// timeouts after a retry, a server gone away, its time bound): no wall can be
+	// claimed, nor its absence.
+	WallUnknown = "unknown"
 )
 
 // Failure classes of a memory wall step (MemoryWallStep.FailureClass).
@@ -371,8 +375,9 @@ type GPUWindow struct {
 	// ThrottleShare maps each clock event reason to the share (0-1) of the window
 	// during which it held on this GPU.
 	ThrottleShare map[string]float64 `json:"throttle_share,omitempty"`
-	// LostAtS is when, in seconds from the window's start, the GPU stopped
-	// answering; its figures end there.
+	// LostAtS is when, in seconds from the window's start, the GPU first
+	// stopped answering; no value is held after it (figures resume if it came
+	// back, and partial_errors counts the rounds it missed).
 	LostAtS *float64 `json:"lost_at_s,omitempty"`
 }
 

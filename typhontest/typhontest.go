@@ -113,8 +113,11 @@ func logNotes(t testing.TB, c report.Comparison) {
 	}
 	weak := 0
 	for _, b := range c.Benchmarks {
-		if b.Verdict == report.VerdictNotComparable {
+		switch b.Verdict {
+		case report.VerdictNotComparable:
 			t.Logf("typhontest: %s not compared: %s", b.TestID, b.Reason)
+		case report.VerdictInconclusive:
+			t.Logf("typhontest: %s inconclusive, no regression shown nor ruled out: %s", b.TestID, b.Reason)
 		}
 		for _, m := range b.Metrics {
 			if m.Weak {

@@ -166,7 +166,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // percent parses a tolerance: "5%" or "5" (percent) or "0.05" (a fraction below
-// 1). It must be above 0: report.Compare reads 0 as its default.
+// 1). It must be above 0 (report.Compare reads 0 as its default) and below 100%
+// (no fall of a higher-is-better metric could exceed it).
 func percent(s string) (float64, error) {
 	t := strings.TrimSpace(s)
 	p, isPct := strings.CutSuffix(t, "%")
@@ -175,7 +176,10 @@ func percent(s string) (float64, error) {
 		return 0, fmt.Errorf("bad tolerance %q: want a positive percentage such as 5%% (or a fraction such as 0.05)", s)
 	}
 	if isPct || v >= 1 {
-		return v / 100, nil
+		v /= 100
+	}
+	if v >= 1 {
+		return 0, fmt.Errorf("bad tolerance %q: a fall of tokens/s can never reach 100%%, so any collapse would pass; want less than 100%%", s)
 	}
 	return v, nil
 }

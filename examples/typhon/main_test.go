@@ -140,7 +140,8 @@ func TestCompare(t *testing.T) {
 		{name: "tolerance as a fraction, flags first", args: []string{"-tolerance=0.15", f.base, f.slower}, wantCode: 0,
 			wantOut: []string{"tolerance:  15%", "verdict: unchanged"}},
 		{name: "10% slower inside the runs' spread", args: []string{f.base, f.slowerInNoise}, wantCode: 0,
-			wantOut: []string{"-10.0%  unchanged  Welch t=", "verdict: unchanged"}},
+			// Not shown, not ruled out: inconclusive, exit 0.
+			wantOut: []string{"-10.0%  inconclusive  Welch t=", "verdict: inconclusive"}},
 		{name: "faster", args: []string{f.base, f.faster}, wantCode: 0,
 			wantOut: []string{"+10.0%", "improved", "verdict: improved"}},
 		{name: "other model", args: []string{f.base, f.otherModel}, wantCode: 1,
@@ -250,7 +251,12 @@ func TestPercent(t *testing.T) {
 		{in: "5", want: 0.05},
 		{in: "0.05", want: 0.05},
 		{in: "0.5", want: 0.5},
-		{in: "150%", want: 1.5},
+		{in: "99.5%", want: 0.995},
+		// A fall of tokens/s can never exceed 100%: such a tolerance would call
+		// any collapse "unchanged".
+		{in: "150%", wantErr: true},
+		{in: "100%", wantErr: true},
+		{in: "100", wantErr: true},
 		{in: "0", wantErr: true},
 		{in: "0%", wantErr: true},
 		{in: "-5%", wantErr: true},

@@ -15,11 +15,12 @@ import (
 
 // reading is one GPU's reading in progress.
 type reading struct {
-	s   *Sampler
-	d   *device
-	rd  gpu.Reading
-	got bool  // some figure was read
-	err error // the first failure other than "not supported" or "no permission"
+	s    *Sampler
+	d    *device
+	rd   gpu.Reading
+	got  bool  // some figure was read
+	err  error // the first failure other than "not supported" or "no permission"
+	dead bool  // the card is lost or timed out: not asked for more this round
 }
 
 // read takes one GPU's reading. got says whether any figure was read; err is the
@@ -37,19 +38,32 @@ func (s *Sampler) read(d *device) (rd gpu.Reading, got bool, err error) {
 
 // check records the outcome of one call: true when the value can be used. A
 // field the card does not support, or that Typhon may not read, is not asked
-// for again; no permission is noted once, as what it is.
+// for again; no permission is noted once, as what it is. A field that was read
+// before and is now refused (a driver that changes its mind mid-run) is a
+// failure of this round and is asked for again.
 func (x *reading) check(f field, ret nv.Return) bool {
-	switch ret {
-	case nv.SUCCESS:
+	if ret == nv.SUCCESS {
 		x.got = true
+		x.d.worked[f] = true
 		return true
+	}
+	if ret == nv.ERROR_GPU_IS_LOST || ret == nv.ERROR_TIMEOUT {
+		x.dead = true
+	}
+	if x.d.worked[f] {
+		if x.err == nil {
+			x.err = fmt.Errorf("nvml: GPU %d %s: %s", x.d.index, fieldNames[f], errorString(x.s.lib, ret))
+		}
+		return false
+	}
+	switch ret {
 	case nv.ERROR_NOT_SUPPORTED, nv.ERROR_FUNCTION_NOT_FOUND:
 		x.d.unsupported[f] = true
 	case nv.ERROR_NO_PERMISSION:
 		x.d.unsupported[f] = true
 		x.s.note(fmt.Sprintf("GPU %d: no permission to read %s (%s); it is left out of the readings",
 			x.d.index, fieldNames[f], errorString(x.s.lib, ret)))
-	default:
+	default: // GPU_IS_LOST, UNKNOWN, TIMEOUT, ...: asked again next round
 		if x.err == nil {
 			x.err = fmt.Errorf("nvml: GPU %d %s: %s", x.d.index, fieldNames[f], errorString(x.s.lib, ret))
 		}
@@ -57,8 +71,9 @@ func (x *reading) check(f field, ret nv.Return) bool {
 	return false
 }
 
-// want reports whether field f is still asked for.
-func (x *reading) want(f field) bool { return !x.d.unsupported[f] }
+// want reports whether field f is still asked for (not in a round where the
+// card was found lost or timing out).
+func (x *reading) want(f field) bool { return !x.dead && !x.d.unsupported[f] }
 
 func (x *reading) memory() {
 	if !x.want(fMem) {
@@ -161,7 +176,9 @@ func fieldValue(v nv.FieldValue) (float64, bool) {
 	return 0, false
 }
 
-// processes reads the memory each compute and graphics process holds.
+// processes reads the memory each compute and graphics process holds. A
+// process NVML lists without a memory figure (NVML_VALUE_NOT_AVAILABLE) is
+// kept as NaN: it shows which GPU the process uses.
 func (x *reading) processes() {
 	var procs map[int]float64
 	add := func(list []nv.ProcessInfo) {
@@ -169,11 +186,16 @@ func (x *reading) processes() {
 			procs = make(map[int]float64, len(list))
 		}
 		for _, p := range list {
-			if p.UsedGpuMemory == notAvailable {
+			pid, mb := int(p.Pid), math.NaN()
+			if p.UsedGpuMemory != notAvailable {
+				mb = float64(p.UsedGpuMemory) / mib
+			}
+			// A process can be in both lists with the same figure: keep the
+			// larger, and a figure over none.
+			if old, ok := procs[pid]; ok && (math.IsNaN(mb) || old > mb) {
 				continue
 			}
-			// A process can be in both lists with the same figure: keep the larger.
-			procs[int(p.Pid)] = max(procs[int(p.Pid)], float64(p.UsedGpuMemory)/mib)
+			procs[pid] = mb
 		}
 	}
 	if x.want(fCompute) {

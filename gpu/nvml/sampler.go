@@ -49,6 +49,7 @@ type Sampler struct {
 	infos  []schema.GPUInfo
 	notes  []string
 	closed bool
+	migs   migState
 }
 
 // field is one optional figure of a reading.
@@ -78,7 +79,10 @@ type device struct {
 	memV2       bool
 	eventReason bool // nvmlDeviceGetCurrentClocksEventReasons exists
 	unsupported [nFields]bool
-	mig         bool // a MIG instance: memory and processes are its own, the rest is the parent GPU's
+	worked      [nFields]bool // the field has been read once: a later refusal is a failure, not a lack
+	mig         bool          // a MIG instance: memory and processes are its own, the rest is the parent GPU's
+	key         string        // a MIG instance's name across scans (its UUID)
+	parent      int           // a MIG instance's whole GPU
 }
 
 // symbols says which optional NVML calls the loaded library has. go-nvml binds
@@ -263,12 +267,14 @@ func (s *Sampler) Sample(ctx context.Context) ([]gpu.Reading, error) {
 	if s.closed {
 		return nil, fmt.Errorf("%w: NVML sampler is closed", gpu.ErrGPUUnavailable)
 	}
+	s.rescanMIG()
 	out := make([]gpu.Reading, 0, len(s.devs))
 	var errs []error
 	for _, d := range s.devs {
 		rd, got, err := s.read(d)
 		if err != nil {
 			errs = append(errs, err)
+			s.migs.dirty = s.migs.dirty || d.mig
 		}
 		if got {
 			out = append(out, rd)

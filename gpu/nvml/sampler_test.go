@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -130,7 +131,7 @@ func TestSamplerFullSupport(t *testing.T) {
 		mask: 0x1 | 0x4, // idle is left out
 		computeProcs: []nv.ProcessInfo{
 			{Pid: 10, UsedGpuMemory: 6 * gib},
-			{Pid: 12, UsedGpuMemory: ^uint64(0)}, // memory not available: skipped
+			{Pid: 12, UsedGpuMemory: ^uint64(0)}, // memory not available: NaN
 		},
 		graphicsProcs: []nv.ProcessInfo{{Pid: 10, UsedGpuMemory: 6 * gib}, {Pid: 11, UsedGpuMemory: gib / 2}},
 	}
@@ -163,9 +164,9 @@ func TestSamplerFullSupport(t *testing.T) {
 		TempC:     f(65), PowerW: f(215.5), PowerInstantW: f(230), UtilPct: f(97), MemUtilPct: f(41), SMClockMHz: f(2520),
 		EnergyMJ:        f(123_456_789),
 		ThrottleReasons: []string{"sw_power_cap"},
-		ProcessMemMB:    map[int]float64{10: 6144, 11: 512},
+		ProcessMemMB:    map[int]float64{10: 6144, 11: 512, 12: math.NaN()},
 	}}
-	if diff := cmp.Diff(want, got, ignoreAt); diff != "" {
+	if diff := cmp.Diff(want, got, ignoreAt, cmpopts.EquateNaNs()); diff != "" {
 		t.Errorf("Sample() mismatch (-want +got):\n%s", diff)
 	}
 	if got[0].At.IsZero() {
