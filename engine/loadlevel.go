@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +23,8 @@ var errGrace = errors.New("requests still running after the grace period")
 
 // The errors of a level cut short: its figures cover part of its window.
 const (
-	levelCancelled = "cancelled during the level: "
-	levelRefused   = "the server refused connections; the level ended there: "
+	levelCancelled = schema.LevelCancelled
+	levelRefused   = schema.LevelRefused
 	// levelEmpty: no request was sent inside the window (a window too short).
 	levelEmpty = "no request was sent inside the window of "
 )
@@ -33,9 +32,7 @@ const (
 // levelCut reports whether b is a level cut short (cancelled, or the server
 // refused connections): its throughputs divide part of a window's requests by
 // the whole window.
-func levelCut(b schema.Benchmark) bool {
-	return strings.HasPrefix(b.Error, levelCancelled) || strings.HasPrefix(b.Error, levelRefused)
-}
+func levelCut(b schema.Benchmark) bool { return schema.LevelCut(&b) }
 
 // loadReq is one request of a level as the level keeps it.
 type loadReq struct {

@@ -152,6 +152,17 @@ func fleetWorker(r *schema.Result) schema.FleetWorker {
 	return fw
 }
 
+// workerCut reports whether a worker's i-th load level was cut short
+// (cancelled, or its server refused connections).
+func workerCut(recs []*schema.Result, i int) bool {
+	for _, r := range recs {
+		if b := loadLevel(r, i); b != nil && schema.LevelCut(b) {
+			return true
+		}
+	}
+	return false
+}
+
 // loadLevel is the i-th load level of r, nil when it has fewer.
 func loadLevel(r *schema.Result, i int) *schema.Benchmark {
 	n := 0
@@ -179,9 +190,16 @@ func fleetCapacity(recs []*schema.Result, levels []schema.Benchmark) *schema.Cap
 	}
 	best := -1
 	for i, b := range levels {
+		if workerCut(recs, i) {
+			continue // part of a window's requests over the whole window
+		}
 		if best < 0 || b.OutputTPS > levels[best].OutputTPS {
 			best = i
 		}
+	}
+	if best < 0 {
+		c.Reason += "; every merged level was cut short on some worker: none is named"
+		return c
 	}
 	b := levels[best]
 	c.Peak = &schema.CapacityLevel{TestID: b.TestID, Users: b.Users, Rate: b.Rate, OutputTPS: b.OutputTPS,

@@ -232,3 +232,32 @@ func FuzzDecodeStrictMerge(f *testing.F) {
 		_, _ = Merge([]*schema.Result{res, &other})
 	})
 }
+
+// TestMergeCapacitySkipsCutLevels: a level that a worker cut short (cancelled,
+// or its server refused connections) divides part of a window's requests by
+// the whole window; the fleet's capacity never names it.
+func TestMergeCapacitySkipsCutLevels(t *testing.T) {
+	t.Parallel()
+	for _, cut := range []string{"", schema.LevelCancelled + "context canceled", schema.LevelRefused + "connection refused"} {
+		a := fleetRecord(t, 0, 2, 0, []float64{1, 2}, []float64{0.1, 0.1}, 0)
+		b := fleetRecord(t, 1, 2, 0, []float64{1, 3}, []float64{0.2, 0.2}, 0)
+		for i := range b.Benchmarks {
+			if b.Benchmarks[i].Category == schema.CategoryLoad {
+				b.Benchmarks[i].Error = cut
+			}
+		}
+		m, err := Merge([]*schema.Result{a, b})
+		if err != nil {
+			t.Fatalf("%q: %v", cut, err)
+		}
+		c := m.Capacity
+		switch {
+		case c == nil:
+			t.Errorf("%q: no capacity", cut)
+		case cut == "" && (c.Peak == nil || c.Peak.TestID != "load_users_8"):
+			t.Errorf("whole levels: peak %+v, want load_users_8", c.Peak)
+		case cut != "" && (c.Peak != nil || !strings.Contains(c.Reason, "cut short")):
+			t.Errorf("%q: peak %+v, reason %q: want no level named, and why", cut, c.Peak, c.Reason)
+		}
+	}
+}

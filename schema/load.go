@@ -1,6 +1,9 @@
 package schema
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // CategoryLoad: one level of a load sweep (sustained users or a request rate);
 // see Benchmark.Load.
@@ -189,4 +192,17 @@ type CapacityLevel struct {
 	TTFTP90S          float64 `json:"ttft_p90_s"`
 	TPOTP50S          float64 `json:"tpot_p50_s"`
 	Why               string  `json:"why,omitempty"`
+}
+
+// The beginnings of a load level's Error when the level was cut short: its
+// throughputs divide part of a window's requests by the whole window.
+const (
+	LevelCancelled = "cancelled during the level: "
+	LevelRefused   = "the server refused connections; the level ended there: "
+)
+
+// LevelCut reports whether b is a load level cut short (cancelled, or the
+// server refused connections): such a level names no capacity.
+func LevelCut(b *Benchmark) bool {
+	return strings.HasPrefix(b.Error, LevelCancelled) || strings.HasPrefix(b.Error, LevelRefused)
 }
