@@ -15,19 +15,9 @@ import (
 // write later, no record without its chronicle lines. The sender still holds
 // the record and can send it again. The error is a *WriteError.
 func (s *Store) Keep(res *schema.Result) error {
-	if err := s.check(res); err != nil {
+	data, lines, err := s.finalBytes(res, "Keep")
+	if err != nil {
 		return err
-	}
-	if res.Status == "" || res.Status == schema.StatusRunning {
-		return &WriteError{Err: fmt.Errorf("report: Keep needs a final status, got %q", res.Status)}
-	}
-	data, err := marshalRecord(res)
-	if err != nil {
-		return &WriteError{Err: err}
-	}
-	lines, err := encodeChronicle(ChronicleLines(res))
-	if err != nil {
-		return &WriteError{Err: err}
 	}
 	unlock := s.lock()
 	defer unlock()
@@ -45,4 +35,22 @@ func (s *Store) Keep(res *schema.Result) error {
 		s.log().Warn("cannot update last_run.json", "err", err)
 	}
 	return nil
+}
+
+// finalBytes checks a record with a final status, as Finish and Keep take, and
+// encodes it and its chronicle lines; op names the caller in the error.
+func (s *Store) finalBytes(res *schema.Result, op string) (data, lines []byte, err error) {
+	if err := s.check(res); err != nil {
+		return nil, nil, err
+	}
+	if res.Status == "" || res.Status == schema.StatusRunning {
+		return nil, nil, &WriteError{Err: fmt.Errorf("report: %s needs a final status, got %q", op, res.Status)}
+	}
+	if data, err = marshalRecord(res); err != nil {
+		return nil, nil, &WriteError{Err: err}
+	}
+	if lines, err = encodeChronicle(ChronicleLines(res)); err != nil {
+		return nil, nil, &WriteError{Err: err}
+	}
+	return data, lines, nil
 }

@@ -246,19 +246,9 @@ func writeFull(w io.Writer, data []byte) error {
 // rewritten (best effort) with status "failed" and the error's text, as Runner
 // reports the job.
 func (s *Store) Finish(res *schema.Result) error {
-	if err := s.check(res); err != nil {
+	data, lines, err := s.finalBytes(res, "Finish")
+	if err != nil {
 		return err
-	}
-	if res.Status == "" || res.Status == schema.StatusRunning {
-		return &WriteError{Err: fmt.Errorf("report: Finish needs a final status, got %q", res.Status)}
-	}
-	data, err := marshalRecord(res)
-	if err != nil {
-		return &WriteError{Err: err}
-	}
-	lines, err := encodeChronicle(ChronicleLines(res))
-	if err != nil {
-		return &WriteError{Err: err}
 	}
 	unlock := s.lock()
 	defer unlock()
