@@ -27,16 +27,12 @@ func TestMemoryWallOdd(t *testing.T) {
 	ok := func(r enginetest.Request) enginetest.Response { return enginetest.Stream{Timings: true}.Response(r) }
 	t.Run("503 twice at a size is no memory wall", func(t *testing.T) {
 		t.Parallel()
-		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+		b := runWall(t, 8192, func(r enginetest.Request) enginetest.Response {
 			if r.PromptTokens() >= 5000 {
 				return enginetest.Response{Status: 503, Body: `{"error":{"message":"Service Unavailable"}}`}
 			}
 			return ok(r)
 		})
-		defer srv.Close()
-		e := newEngine(srv.URL, engine.KindLlamaCpp)
-		e.Target.CtxSize = 8192
-		b := e.RunTest(t.Context(), wallTest)
 		mw := b.MemoryWall
 		t.Logf("wall_kind %s, wall_tokens %d, failed %d (%s); %q", mw.WallKind, mw.WallTokens, mw.FailedPromptTokens, mw.FailureClass, b.Notes)
 		if mw.WallKind == schema.WallMemory || mw.WallKind == schema.WallContextLimit || mw.WallKind == schema.WallNone {
@@ -45,23 +41,19 @@ func TestMemoryWallOdd(t *testing.T) {
 	})
 	t.Run("a runner killed at a size (Ollama's words for a crash)", func(t *testing.T) {
 		t.Parallel()
-		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+		b := runWall(t, 8192, func(r enginetest.Request) enginetest.Response {
 			if r.PromptTokens() >= 6000 {
 				return enginetest.Response{Status: 500, Body: `{"error":{"message":"llama runner process has terminated: signal: killed"}}`}
 			}
 			return ok(r)
 		})
-		defer srv.Close()
-		e := newEngine(srv.URL, engine.KindLlamaCpp)
-		e.Target.CtxSize = 8192
-		b := e.RunTest(t.Context(), wallTest)
 		mw := b.MemoryWall
 		want(t, "failure_class", mw.FailureClass, schema.FailOutOfMemory)
 		want(t, "wall_kind", mw.WallKind, schema.WallMemory)
 	})
 	t.Run("503 twice below a context refusal keeps the refusal", func(t *testing.T) {
 		t.Parallel()
-		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+		b := runWall(t, 0, func(r enginetest.Request) enginetest.Response {
 			switch p := r.PromptTokens(); {
 			case p >= 7800:
 				return enginetest.Response{Status: 400, Body: `{"error":{"message":"the request exceeds the available context size"}}`}
@@ -70,9 +62,6 @@ func TestMemoryWallOdd(t *testing.T) {
 			}
 			return ok(r)
 		})
-		defer srv.Close()
-		e := newEngine(srv.URL, engine.KindLlamaCpp)
-		b := e.RunTest(t.Context(), wallTest)
 		mw := b.MemoryWall
 		t.Logf("wall_kind %s, wall_tokens %d, failed %d (%s); %q", mw.WallKind, mw.WallTokens, mw.FailedPromptTokens, mw.FailureClass, b.Notes)
 		want(t, "failure_class", mw.FailureClass, schema.FailContextRefused)
@@ -83,15 +72,12 @@ func TestMemoryWallOdd(t *testing.T) {
 	})
 	t.Run("bloom refusing its context", func(t *testing.T) {
 		t.Parallel()
-		srv := enginetest.NewServer(func(r enginetest.Request) enginetest.Response {
+		b := runWall(t, 0, func(r enginetest.Request) enginetest.Response {
 			if r.PromptTokens() >= 6000 {
 				return enginetest.Response{Status: 400, Body: `{"error":{"message":"bloom-560m: not enough room in the context for this prompt"}}`}
 			}
 			return ok(r)
 		})
-		defer srv.Close()
-		e := newEngine(srv.URL, engine.KindLlamaCpp)
-		b := e.RunTest(t.Context(), wallTest)
 		mw := b.MemoryWall
 		want(t, "failure_class", mw.FailureClass, schema.FailContextRefused)
 		want(t, "wall_kind", mw.WallKind, schema.WallContextLimit)
@@ -167,15 +153,24 @@ func TestMemoryWallOdd(t *testing.T) {
 	})
 	t.Run("a context too small for any prompt", func(t *testing.T) {
 		t.Parallel()
-		srv := enginetest.NewServer(ok)
-		defer srv.Close()
-		e := newEngine(srv.URL, engine.KindLlamaCpp)
-		e.Target.CtxSize = 20
-		b := e.RunTest(t.Context(), wallTest)
+		b := runWall(t, 20, ok)
 		mw := b.MemoryWall
 		t.Logf("wall_kind %s, wall_tokens %d, %d steps, error %q", mw.WallKind, mw.WallTokens, len(mw.Steps), b.Error)
 		if b.Error == "" {
 			t.Errorf("no error with a context of 20 tokens: wall_kind %s, wall_tokens %d", mw.WallKind, mw.WallTokens)
 		}
 	})
+}
+
+// runWall runs wallTest against a fake server answering with h, its context
+// ctx tokens (0: the server's default).
+func runWall(t *testing.T, ctx int, h func(enginetest.Request) enginetest.Response) schema.Benchmark {
+	t.Helper()
+	srv := enginetest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := newEngine(srv.URL, engine.KindLlamaCpp)
+	if ctx > 0 {
+		e.Target.CtxSize = ctx
+	}
+	return e.RunTest(t.Context(), wallTest)
 }
