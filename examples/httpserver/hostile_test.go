@@ -17,27 +17,15 @@ import (
 	"github.com/typhonbench/typhon/engine/enginetest"
 )
 
-// send sends a request with the given headers and returns the status and body.
+// sendHdr sends a request with the given headers (one value each) and returns
+// the status and body.
 func sendHdr(t *testing.T, method, url string, hdr map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	for k, v := range hdr {
-		if k == "Host" {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return sendHeader(t, method, url, h, "")
 }
 
 // TestCrossSiteRequests (issue 14, defect 2): without a token, a foreign Host
